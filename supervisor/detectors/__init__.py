@@ -1,0 +1,53 @@
+"""Local, in-process checks that turn text into Findings: pii, pattern, semantic.
+
+Each detector kind sees every principle that uses it at once, so the expensive part
+(Presidio's NLP pass, one embedding) runs once per text whatever the number of
+principles. Detectors are built lazily and once per process: a constitution that uses
+no `semantic` check never loads sentence-transformers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from supervisor.constitution import Constitution, Principle
+from supervisor.decision import Finding
+
+Findings = Mapping[str, tuple[Finding, ...]]
+
+
+class Detector(Protocol):
+    """One kind of local check. `scan` returns findings per principle id that fired."""
+
+    kind: str
+    version: str
+
+    def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
+        """Check `text` (with `prompt` as context) against each principle's own check."""
+        ...
+
+
+def detectors_for(constitution: Constitution) -> dict[str, Detector]:
+    """The detectors the constitution needs, built on first use and shared in the process."""
+    kinds = {c.kind for p in constitution.principles for c in p.checks} - {"judge"}
+    built: dict[str, Detector] = {}
+    for kind in sorted(kinds):
+        built[kind] = _build(kind)
+    return built
+
+
+def _build(kind: str) -> Detector:
+    if kind == "pattern":
+        from supervisor.detectors.pattern import PatternDetector
+
+        return PatternDetector()
+    if kind == "pii":
+        from supervisor.detectors.pii import shared_pii
+
+        return shared_pii()
+    if kind == "semantic":
+        from supervisor.detectors.semantic import shared_semantic
+
+        return shared_semantic()
+    raise ValueError(f"no detector of kind {kind!r}")

@@ -1,0 +1,60 @@
+"""The `pattern` detector: regular expressions and phrase lists from the constitution.
+
+Text is normalised before matching so that look-alike tricks do not slip past a phrase
+list: Unicode NFKC (full-width and ligature forms fold to ASCII), zero-width and other
+invisible format characters removed, case folded. Phrases match on word boundaries;
+regular expressions are used as written (case-insensitive). Offsets in findings refer to
+the normalised text, which keeps the same characters minus the invisible ones.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+from supervisor.constitution import PatternCheck, Principle
+from supervisor.decision import Finding
+from supervisor.detectors import Findings
+
+_INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """NFKC, invisible characters removed, case folded: what patterns are matched against."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+@lru_cache(maxsize=256)
+def compile_check(check: PatternCheck) -> re.Pattern[str]:
+    """One alternation for all of a check's phrases and expressions, compiled once."""
+    parts = [f"(?:{expression})" for expression in check.regex]
+    for phrase in check.phrases:
+        words = [re.escape(w) for w in normalise(phrase).split()]
+        parts.append(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+class PatternDetector:
+    """Matches each principle's pattern check against the normalised text."""
+
+    kind = "pattern"
+    version = "pattern-1"
+
+    def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
+        normal = normalise(text)
+        found: dict[str, tuple[Finding, ...]] = {}
+        for principle in principles:
+            check: PatternCheck | None = principle.check("pattern")
+            if check is None:
+                continue
+            hits = tuple(
+                Finding(principle.id, self.kind, "pattern", m.start(), m.end(), m.group(0),
+                        check.score)
+                for m in compile_check(check).finditer(normal)
+                if m.end() > m.start()
+            )
+            if hits:
+                found[principle.id] = hits
+        return found

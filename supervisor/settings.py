@@ -1,0 +1,82 @@
+"""Configuration from the environment: the only module that reads `SUPERVISOR_*` variables.
+
+Everything else takes keyword arguments with named defaults; the CLI and the HTTP app
+read a Settings once and pass its values down. The vendor SDKs' own variables
+(`OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, ...) are left to the SDKs, which read them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor.errors import ConfigError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_LEDGER = "audit_logs"
+DEFAULT_PRIMARY = "local:smollm2"
+
+
+def _models(value: str) -> tuple[str, ...]:
+    return tuple(m.strip() for m in value.split(",") if m.strip())
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The process's configuration; see README.md, "Configuration", for each variable."""
+
+    ledger: str = DEFAULT_LEDGER
+    constitution: str = "base"
+    primary: tuple[str, ...] = (DEFAULT_PRIMARY,)
+    supervisor: tuple[str, ...] = ()
+    prices: str = str(Path(__file__).with_name("prices.yaml"))
+    api_keys: str = ""
+    deadline_s: float = 30.0
+    call_timeout_s: float = 20.0
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 60.0
+    key_dir: str = ""
+    max_body_bytes: int = 1 << 20
+
+    @property
+    def signing_key_dir(self) -> Path:
+        """Where the ledger's Ed25519 key lives: SUPERVISOR_KEY_DIR, else beside a file ledger."""
+        if self.key_dir:
+            return Path(self.key_dir)
+        if "://" in self.ledger:
+            return PROJECT_DIR / ".keys"
+        return Path(self.ledger) / "keys"
+
+
+def current(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    return Settings(
+        ledger=env.get("SUPERVISOR_LEDGER") or DEFAULT_LEDGER,
+        constitution=env.get("SUPERVISOR_CONSTITUTION") or "base",
+        primary=_models(env.get("SUPERVISOR_PRIMARY_MODEL", "")) or (DEFAULT_PRIMARY,),
+        supervisor=_models(env.get("SUPERVISOR_SUPERVISOR_MODEL", "")),
+        prices=env.get("SUPERVISOR_PRICES") or str(Path(__file__).with_name("prices.yaml")),
+        api_keys=env.get("SUPERVISOR_API_KEYS", ""),
+        deadline_s=_number(env, "SUPERVISOR_DEADLINE", 30.0),
+        call_timeout_s=_number(env, "SUPERVISOR_CALL_TIMEOUT", 20.0),
+        checkpoint_every=int(_number(env, "SUPERVISOR_CHECKPOINT_EVERY", 1000)),
+        checkpoint_seconds=_number(env, "SUPERVISOR_CHECKPOINT_SECONDS", 60.0),
+        key_dir=env.get("SUPERVISOR_KEY_DIR", ""),
+        max_body_bytes=int(_number(env, "SUPERVISOR_MAX_BODY_BYTES", float(1 << 20))),
+    )
