@@ -72,17 +72,26 @@ class PiiCheck(_Strict):
 
 
 class PatternCheck(_Strict):
-    """Regular expressions and phrases, matched case-insensitively on word boundaries."""
+    """Regular expressions and phrases, matched case-insensitively on word boundaries.
+
+    `regex` and `phrases` fire when present in the answer. `absent` fires when none of
+    its expressions is present (for duties such as "include crisis resources").
+    `when_prompt` limits the check to exchanges whose prompt matches one of its
+    expressions (for duties that depend on what was asked).
+    """
 
     regex: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    when_prompt: tuple[str, ...] = ()
     score: float = Field(0.9, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _something(self) -> PatternCheck:
-        if not self.regex and not self.phrases:
-            raise ValueError("a pattern check needs at least one entry in regex or phrases")
-        for expression in self.regex:
+        if not (self.regex or self.phrases or self.absent):
+            raise ValueError("a pattern check needs at least one entry in regex, phrases "
+                             "or absent")
+        for expression in (*self.regex, *self.absent, *self.when_prompt):
             try:
                 re.compile(expression)
             except re.error as exc:

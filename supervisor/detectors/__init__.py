@@ -9,7 +9,7 @@ no `semantic` check never loads sentence-transformers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from supervisor.constitution import Constitution, Principle
 from supervisor.decision import Finding
@@ -25,6 +25,15 @@ class Detector(Protocol):
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
         """Check `text` (with `prompt` as context) against each principle's own check."""
+        ...
+
+
+@runtime_checkable
+class Calibrated(Protocol):
+    """A detector whose thresholds were fitted on data; the fit's hash goes in provenance."""
+
+    def calibration_sha256(self, constitution: Constitution) -> str | None:
+        """The sha256 of the calibration file used for this constitution, if any."""
         ...
 
 
@@ -45,9 +54,11 @@ def _build(kind: str) -> Detector:
     if kind == "pii":
         from supervisor.detectors.pii import shared_pii
 
-        return shared_pii()
+        pii: Detector = shared_pii()
+        return pii
     if kind == "semantic":
         from supervisor.detectors.semantic import shared_semantic
 
-        return shared_semantic()
+        semantic: Detector = shared_semantic()
+        return semantic
     raise ValueError(f"no detector of kind {kind!r}")

@@ -27,13 +27,18 @@ def normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def compile_check(check: PatternCheck) -> re.Pattern[str]:
+def compile_check(check: PatternCheck) -> re.Pattern[str] | None:
     """One alternation for all of a check's phrases and expressions, compiled once."""
     parts = [f"(?:{expression})" for expression in check.regex]
     for phrase in check.phrases:
         words = [re.escape(w) for w in normalise(phrase).split()]
         parts.append(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+@lru_cache(maxsize=512)
+def _any(expressions: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{e})" for e in expressions), re.IGNORECASE)
 
 
 class PatternDetector:
@@ -49,12 +54,23 @@ class PatternDetector:
             check: PatternCheck | None = principle.check("pattern")
             if check is None:
                 continue
-            hits = tuple(
-                Finding(principle.id, self.kind, "pattern", m.start(), m.end(), m.group(0),
-                        check.score)
-                for m in compile_check(check).finditer(normal)
-                if m.end() > m.start()
-            )
+            if check.when_prompt and not _any(check.when_prompt).search(normalise(prompt)):
+                continue
+            hits = self._present(principle.id, check, normal)
+            if check.absent and not _any(check.absent).search(normal):
+                hits += (Finding(principle.id, self.kind, "missing", 0, 0, "", check.score),)
             if hits:
                 found[principle.id] = hits
         return found
+
+    def _present(self, principle: str, check: PatternCheck, normal: str
+                 ) -> tuple[Finding, ...]:
+        pattern = compile_check(check)
+        if pattern is None:
+            return ()
+        return tuple(
+            Finding(principle, self.kind, "pattern", m.start(), m.end(), m.group(0),
+                    check.score)
+            for m in pattern.finditer(normal)
+            if m.end() > m.start()
+        )

@@ -1,0 +1,316 @@
+"""The Supervisor: one request through input stage, primary model and output stage.
+
+Per stage (DESIGN.md, "Data flow"): local detectors first (cheap, in-process), then ONE
+judge call for the principles that still need judgment, then the pure policy, then
+revision rounds when asked (re-checked each time, at most `max_revisions`), then the
+ledger record, durable before the decision is returned. A stage that did not run is
+never claimed in the decision: no judge call, no judge template hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from supervisor.constitution import Constitution, Principle
+from supervisor.decision import (
+    Action,
+    Decision,
+    Finding,
+    Provenance,
+    Revision,
+    Ruling,
+    Stage,
+    Usage,
+    Verdict,
+)
+from supervisor.detectors import Calibrated, Detector, detectors_for
+from supervisor.errors import ProviderError
+from supervisor.judge import TEMPLATE_SHA256, judge, usage_of
+from supervisor.policy import decide
+from supervisor.providers import ChatRequest, Message, Provider
+from supervisor.revise import Repair, apply_local, rewrite
+
+
+class DecisionLog(Protocol):
+    """Where decisions are recorded; the Ledger implements it."""
+
+    async def record(self, decision: Decision, *, store_text: str = "redacted") -> str:
+        """Append the decision durably and return its record id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluation:
+    verdicts: tuple[Verdict, ...] = ()
+    unevaluated: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    judged: bool = False
+    error: str = ""
+
+
+class Supervisor:
+    """Checks answers against one constitution; async core with a sync facade."""
+
+    def __init__(
+        self,
+        constitution: Constitution,
+        *,
+        judge: Provider | None = None,
+        primary: Provider | None = None,
+        ledger: DecisionLog | None = None,
+        detectors: Mapping[str, Detector] | None = None,
+        deadline_s: float = 30.0,
+    ) -> None:
+        self.constitution = constitution
+        self.judge = judge
+        self.primary = primary
+        self.ledger = ledger
+        self.detectors = dict(detectors_for(constitution) if detectors is None else detectors)
+        self.deadline_s = deadline_s
+
+    # -- public API -------------------------------------------------------------------
+
+    async def check_input(self, prompt: str, *,
+                          context: Mapping[str, str] | None = None) -> Decision:
+        """Supervise a prompt against the `applies_to: input` principles."""
+        return await self._record(await self._stage("input", prompt="", text=prompt,
+                                                    context=context))
+
+    async def check_output(self, output: str, *, prompt: str = "",
+                           context: Mapping[str, str] | None = None,
+                           input_decision: Decision | None = None) -> Decision:
+        """Supervise an answer the caller already has against the output principles."""
+        decision = await self._stage("output", prompt=prompt, text=output, context=context)
+        return await self._record(replace(decision, input_decision=input_decision))
+
+    async def supervise(self, *, prompt: str, output: str | None = None,
+                        messages: Sequence[Message] | None = None,
+                        context: Mapping[str, str] | None = None) -> Decision:
+        """The whole flow: input stage, primary model (when no output is given), output stage."""
+        inbound: Decision | None = None
+        if self.constitution.stage("input"):
+            inbound = await self.check_input(prompt, context=context)
+            if not inbound.released:
+                return inbound
+            if inbound.output != prompt:  # the prompt was revised (e.g. redacted)
+                messages = _replace_last_user(messages, inbound.output)
+                prompt = inbound.output
+        if output is not None:
+            return await self.check_output(output, prompt=prompt, context=context,
+                                           input_decision=inbound)
+        generated = await self._generate(prompt, messages, context, inbound)
+        if isinstance(generated, Decision):
+            return generated
+        text, spent, took_ms = generated
+        decision = await self._stage("output", prompt=prompt, text=text, context=context)
+        return await self._record(replace(
+            decision, usage=spent + decision.usage, input_decision=inbound,
+            timings_ms=(("primary", round(took_ms, 3)), *decision.timings_ms)))
+
+    def supervise_sync(self, **kwargs: Any) -> Decision:
+        """`supervise` for sync callers (the CLI, sync SDK wrappers)."""
+        return asyncio.run(self.supervise(**kwargs))
+
+    # -- stages -----------------------------------------------------------------------
+
+    async def _stage(self, stage: Stage, *, prompt: str, text: str,
+                     context: Mapping[str, str] | None) -> Decision:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        principles = self.constitution.stage(stage)
+        usage, revisions, current = Usage(), list[Revision](), text
+        judged, unevaluated, verdicts = False, tuple[str, ...](), tuple[Verdict, ...]()
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                while True:
+                    evaluation = await self._evaluate(principles, prompt, current, timings)
+                    usage, judged = usage + evaluation.usage, judged or evaluation.judged
+                    verdicts, unevaluated = evaluation.verdicts, evaluation.unevaluated
+                    ruling = decide(verdicts, self.constitution, rounds=len(revisions),
+                                    unevaluated=unevaluated, error=evaluation.error)
+                    if ruling.action is not Action.REVISE:
+                        break
+                    tick = time.perf_counter()
+                    repaired = await self._repair(ruling, evaluation, prompt, current)
+                    _add(timings, "revise", tick)
+                    if repaired is None:
+                        ruling = Ruling(Action.BLOCK, ruling.principles, ruling.flags,
+                                        reason="no local remedy for " + ", ".join(
+                                            ruling.principles) + " and no supervisor model "
+                                        "configured to rewrite the answer")
+                        break
+                    usage = usage + repaired.usage
+                    revisions.append(Revision(len(revisions) + 1, ruling.principles,
+                                              repaired.method, repaired.text))
+                    current = repaired.text
+        except TimeoutError:
+            ruling = Ruling(Action.ERROR, reason=f"supervision exceeded its {self.deadline_s:g}"
+                            " s deadline")
+        except ProviderError as exc:
+            ruling = Ruling(Action.ERROR, reason=f"supervisor model failed: {exc}")
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return self._conclude(stage, prompt, text, current, ruling, verdicts, unevaluated,
+                              revisions, usage, timings, context, judged)
+
+    async def _evaluate(self, principles: Sequence[Principle], prompt: str, text: str,
+                        timings: dict[str, float]) -> _Evaluation:
+        tick = time.perf_counter()
+        findings = await asyncio.to_thread(self._scan, principles, prompt, text)
+        _add(timings, "detectors", tick)
+        verdicts: list[Verdict] = []
+        needs_judge: list[Principle] = []
+        unevaluated: list[str] = []
+        for p in principles:
+            found = findings.get(p.id, ())
+            local = p.kinds() - {"judge"}
+            if found:
+                verdicts.append(_local_verdict(p, found))
+            elif "judge" in p.kinds() and self.judge is not None:
+                needs_judge.append(p)
+            elif local:
+                verdicts.append(Verdict(p.id, False, 0.5, "no local check ("
+                                        + ", ".join(sorted(local)) + ") found a violation",
+                                        source="local"))
+            else:
+                unevaluated.append(p.id)
+        flat = tuple(f for group in findings.values() for f in group)
+        if not needs_judge or self.judge is None:
+            return _Evaluation(tuple(verdicts), tuple(unevaluated), flat)
+        tick = time.perf_counter()
+        judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text)
+        _add(timings, "judge", tick)
+        if judgement.error:
+            return _Evaluation(tuple(verdicts), tuple(unevaluated), flat, judgement.usage,
+                               True, judgement.error)
+        by_id = {v.principle: v for v in (*verdicts, *judgement.verdicts)}
+        ordered = tuple(by_id[p.id] for p in principles if p.id in by_id)
+        return _Evaluation(ordered, tuple(unevaluated), flat, judgement.usage, True)
+
+    def _scan(self, principles: Sequence[Principle], prompt: str,
+              text: str) -> dict[str, tuple[Finding, ...]]:
+        merged: dict[str, tuple[Finding, ...]] = {}
+        for kind, detector in self.detectors.items():
+            chosen = [p for p in principles if kind in p.kinds()]
+            if chosen:
+                for pid, found in detector.scan(chosen, prompt=prompt, text=text).items():
+                    merged[pid] = merged.get(pid, ()) + tuple(found)
+        return merged
+
+    async def _repair(self, ruling: Ruling, evaluation: _Evaluation, prompt: str,
+                      text: str) -> Repair | None:
+        chosen = [self.constitution.principle(pid) for pid in ruling.principles]
+        local = [p for p in chosen if p.remedy and p.remedy.local]
+        needs_rewrite = [p for p in chosen if not (p.remedy and p.remedy.local)]
+        if needs_rewrite and self.judge is None:
+            return None
+        revised = apply_local(text, local, evaluation.findings) if local else text
+        if not needs_rewrite or self.judge is None:
+            return Repair(revised, "local")
+        verdict_of = {v.principle: v for v in evaluation.verdicts}
+        return await rewrite(self.judge, prompt, revised,
+                             [(p, verdict_of[p.id]) for p in needs_rewrite])
+
+    async def _generate(self, prompt: str, messages: Sequence[Message] | None,
+                        context: Mapping[str, str] | None,
+                        inbound: Decision | None) -> tuple[str, Usage, float] | Decision:
+        """Ask the primary model; its failure is an `error` decision, recorded like any other."""
+        if self.primary is None:
+            from supervisor.errors import ConfigError
+
+            raise ConfigError("no output given and no primary model configured; pass the "
+                              "answer to check, or configure a primary model (--primary)")
+        request = ChatRequest(messages=tuple(messages or (Message("user", prompt),)))
+        tick = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                response = await self.primary.complete(request)
+        except (ProviderError, TimeoutError) as exc:
+            reason = str(exc) or f"no answer within {self.deadline_s:g} s"
+            failed = self._conclude("output", prompt, "", "", Ruling(
+                Action.ERROR, reason=f"primary model failed: {reason}"), (), (), [],
+                Usage(), {"primary": (time.perf_counter() - tick) * 1000}, context, False)
+            failed = replace(failed, output=self.constitution.defaults.refusal,
+                             released=False, input_decision=inbound)
+            return await self._record(failed)
+        return response.text, usage_of(response), (time.perf_counter() - tick) * 1000
+
+    # -- conclusion -------------------------------------------------------------------
+
+    def _conclude(self, stage: Stage, prompt: str, original: str, current: str,
+                  ruling: Ruling, verdicts: tuple[Verdict, ...], unevaluated: tuple[str, ...],
+                  revisions: list[Revision], usage: Usage, timings: dict[str, float],
+                  context: Mapping[str, str] | None, judged: bool) -> Decision:
+        defaults = self.constitution.defaults
+        action, released, output = ruling.action, True, current
+        if action is Action.ALLOW and revisions:
+            action = Action.REVISE
+        elif action is Action.BLOCK:
+            released, output = False, defaults.refusal
+        elif action is Action.ESCALATE:
+            released, output = False, defaults.escalation
+        elif action is Action.ERROR:
+            if defaults.on_error == "allow":
+                output = original
+            else:
+                released, output = False, defaults.refusal
+        return Decision(
+            action=action, stage=stage, prompt=prompt, original=original, output=output,
+            verdicts=verdicts, provenance=self._provenance(judged),
+            revisions=tuple(revisions), unevaluated=unevaluated, flags=ruling.flags,
+            reason=ruling.reason, released=released, usage=usage,
+            timings_ms=tuple((k, round(v, 3)) for k, v in timings.items()),
+            context=tuple(sorted((context or {}).items())),
+        )
+
+    def _provenance(self, judged: bool) -> Provenance:
+        c = self.constitution
+        calibration = next((d.calibration_sha256(c) for d in self.detectors.values()
+                            if isinstance(d, Calibrated)), None)
+        return Provenance(
+            constitution_id=c.id, constitution_version=c.version, constitution_sha256=c.sha256,
+            primary=self.primary.name if self.primary else None,
+            supervisor=self.judge.name if self.judge else None,
+            judge_template_sha256=TEMPLATE_SHA256 if judged else None,
+            detectors=tuple(sorted(d.version for d in self.detectors.values())),
+            calibration_sha256=calibration,
+        )
+
+    async def _record(self, decision: Decision) -> Decision:
+        if self.ledger is None:
+            return decision
+        record_id = await self.ledger.record(
+            decision, store_text=self.constitution.defaults.store_text)
+        return replace(decision, record_id=record_id)
+
+
+def _local_verdict(principle: Principle, found: tuple[Finding, ...]) -> Verdict:
+    detectors = sorted({f.detector for f in found})
+    labels = sorted({f.label for f in found})
+    # pii spans are identifiers: name their type, never quote them into the verdict
+    evidence = tuple(dict.fromkeys(f"<{f.label}>" if f.detector == "pii" else f.text
+                                   for f in found if f.label != "missing"))
+    return Verdict(principle.id, True, max(f.score for f in found),
+                   "required content is missing" if labels == ["missing"] else
+                   f"{', '.join(detectors)} found {', '.join(labels)}",
+                   source=",".join(detectors), evidence=evidence, findings=found)
+
+
+def _replace_last_user(messages: Sequence[Message] | None,
+                       text: str) -> tuple[Message, ...] | None:
+    if not messages:
+        return None
+    items = list(messages)
+    for index in range(len(items) - 1, -1, -1):
+        if items[index].role == "user":
+            items[index] = Message("user", text)
+            break
+    return tuple(items)
+
+
+def _add(timings: dict[str, float], name: str, since: float) -> None:
+    timings[name] = timings.get(name, 0.0) + (time.perf_counter() - since) * 1000
