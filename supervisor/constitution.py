@@ -7,6 +7,7 @@ a node tree first so every pydantic error can be traced back to the line it came
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -401,14 +402,18 @@ def _line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
 
 def _explain(exc: ValidationError, node: yaml.Node, path: Path,
              prefix: tuple[Any, ...] = ()) -> ConstitutionError:
-    error = exc.errors()[0]
+    # an unknown key usually explains a "missing" one (a typo), so report it first
+    error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
     full = (*prefix, *loc)
     key = str(loc[-1]) if loc else ""
     where = ".".join(str(p) for p in full)
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(exc, loc)
-        message = f"unknown key {key!r} at {where}; allowed keys here: {allowed}"
+        allowed = _allowed_keys(loc)
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        message = (f"unknown key {key!r} at {where}{hint}; allowed keys here: "
+                   f"{', '.join(allowed)}")
     elif error["type"] == "missing":
         message = f"missing required key {key!r} at {where}; add it"
     else:
@@ -431,9 +436,9 @@ _MODELS: Mapping[str, type[BaseModel]] = {
 }
 
 
-def _allowed_keys(exc: ValidationError, loc: tuple[Any, ...]) -> str:
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] = _Document
     for part in loc[:-1]:
         if isinstance(part, str) and part in _MODELS:
             model = _MODELS[part]
-    return ", ".join(model.model_fields)
+    return list(model.model_fields)

@@ -44,7 +44,12 @@ class DecisionLog(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Evaluation:
+class Assessment:
+    """One round of checks without policy, revision or ledger: what each principle found.
+
+    `error` is set when the judge's verdict was unusable; `judged` when the judge ran.
+    """
+
     verdicts: tuple[Verdict, ...] = ()
     unevaluated: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
@@ -112,6 +117,17 @@ class Supervisor:
             decision, usage=spent + decision.usage, input_decision=inbound,
             timings_ms=(("primary", round(took_ms, 3)), *decision.timings_ms)))
 
+    async def assess(self, text: str, *, prompt: str = "",
+                     stage: Stage = "output") -> Assessment:
+        """Check `text` once against the stage's principles: verdicts only, nothing recorded.
+
+        For callers that need raw verdicts (constitution tests, evaluation, moderation
+        scores); a supervision that releases an answer goes through `supervise`.
+        """
+        principles = self.constitution.stage(stage)
+        async with asyncio.timeout(self.deadline_s):
+            return await self._evaluate(principles, prompt, text, {})
+
     def supervise_sync(self, **kwargs: Any) -> Decision:
         """`supervise` for sync callers (the CLI, sync SDK wrappers)."""
         return asyncio.run(self.supervise(**kwargs))
@@ -158,7 +174,7 @@ class Supervisor:
                               revisions, usage, timings, context, judged)
 
     async def _evaluate(self, principles: Sequence[Principle], prompt: str, text: str,
-                        timings: dict[str, float]) -> _Evaluation:
+                        timings: dict[str, float]) -> Assessment:
         tick = time.perf_counter()
         findings = await asyncio.to_thread(self._scan, principles, prompt, text)
         _add(timings, "detectors", tick)
@@ -180,16 +196,16 @@ class Supervisor:
                 unevaluated.append(p.id)
         flat = tuple(f for group in findings.values() for f in group)
         if not needs_judge or self.judge is None:
-            return _Evaluation(tuple(verdicts), tuple(unevaluated), flat)
+            return Assessment(tuple(verdicts), tuple(unevaluated), flat)
         tick = time.perf_counter()
         judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text)
         _add(timings, "judge", tick)
         if judgement.error:
-            return _Evaluation(tuple(verdicts), tuple(unevaluated), flat, judgement.usage,
+            return Assessment(tuple(verdicts), tuple(unevaluated), flat, judgement.usage,
                                True, judgement.error)
         by_id = {v.principle: v for v in (*verdicts, *judgement.verdicts)}
         ordered = tuple(by_id[p.id] for p in principles if p.id in by_id)
-        return _Evaluation(ordered, tuple(unevaluated), flat, judgement.usage, True)
+        return Assessment(ordered, tuple(unevaluated), flat, judgement.usage, True)
 
     def _scan(self, principles: Sequence[Principle], prompt: str,
               text: str) -> dict[str, tuple[Finding, ...]]:
@@ -201,7 +217,7 @@ class Supervisor:
                     merged[pid] = merged.get(pid, ()) + tuple(found)
         return merged
 
-    async def _repair(self, ruling: Ruling, evaluation: _Evaluation, prompt: str,
+    async def _repair(self, ruling: Ruling, evaluation: Assessment, prompt: str,
                       text: str) -> Repair | None:
         chosen = [self.constitution.principle(pid) for pid in ruling.principles]
         local = [p for p in chosen if p.remedy and p.remedy.local]
