@@ -349,7 +349,7 @@ def _parse(path: Path) -> tuple[yaml.Node, Any]:
         raise ConstitutionError("the file must be a YAML mapping with id, version and "
                                 "principles", path=str(path), line=1)
     _refuse_duplicate_keys(node, path)
-    return node, yaml.load(text, Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
+    return node, yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
 
 
 def _refuse_duplicate_keys(node: yaml.Node, path: Path) -> None:

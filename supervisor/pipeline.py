@@ -170,8 +170,10 @@ class Supervisor:
         except ProviderError as exc:
             ruling = Ruling(Action.ERROR, reason=f"supervisor model failed: {exc}")
         timings["total"] = (time.perf_counter() - started) * 1000
-        return self._conclude(stage, prompt, text, current, ruling, verdicts, unevaluated,
-                              revisions, usage, timings, context, judged)
+        return self._conclude(stage, prompt=prompt, original=text, current=current,
+                              ruling=ruling, verdicts=verdicts, unevaluated=unevaluated,
+                              revisions=revisions, usage=usage, timings=timings,
+                              context=context, judged=judged)
 
     async def _evaluate(self, principles: Sequence[Principle], prompt: str, text: str,
                         timings: dict[str, float]) -> Assessment:
@@ -247,9 +249,10 @@ class Supervisor:
                 response = await self.primary.complete(request)
         except (ProviderError, TimeoutError) as exc:
             reason = str(exc) or f"no answer within {self.deadline_s:g} s"
-            failed = self._conclude("output", prompt, "", "", Ruling(
-                Action.ERROR, reason=f"primary model failed: {reason}"), (), (), [],
-                Usage(), {"primary": (time.perf_counter() - tick) * 1000}, context, False)
+            failed = self._conclude(
+                "output", prompt=prompt, original="", current="",
+                ruling=Ruling(Action.ERROR, reason=f"primary model failed: {reason}"),
+                timings={"primary": (time.perf_counter() - tick) * 1000}, context=context)
             failed = replace(failed, output=self.constitution.defaults.refusal,
                              released=False, input_decision=inbound)
             return await self._record(failed)
@@ -257,10 +260,11 @@ class Supervisor:
 
     # -- conclusion -------------------------------------------------------------------
 
-    def _conclude(self, stage: Stage, prompt: str, original: str, current: str,
-                  ruling: Ruling, verdicts: tuple[Verdict, ...], unevaluated: tuple[str, ...],
-                  revisions: list[Revision], usage: Usage, timings: dict[str, float],
-                  context: Mapping[str, str] | None, judged: bool) -> Decision:
+    def _conclude(self, stage: Stage, *, prompt: str, original: str, current: str,
+                  ruling: Ruling, verdicts: tuple[Verdict, ...] = (),
+                  unevaluated: tuple[str, ...] = (), revisions: Sequence[Revision] = (),
+                  usage: Usage | None = None, timings: Mapping[str, float] | None = None,
+                  context: Mapping[str, str] | None, judged: bool = False) -> Decision:
         defaults = self.constitution.defaults
         action, released, output = ruling.action, True, current
         if action is Action.ALLOW and revisions:
@@ -278,8 +282,8 @@ class Supervisor:
             action=action, stage=stage, prompt=prompt, original=original, output=output,
             verdicts=verdicts, provenance=self._provenance(judged),
             revisions=tuple(revisions), unevaluated=unevaluated, flags=ruling.flags,
-            reason=ruling.reason, released=released, usage=usage,
-            timings_ms=tuple((k, round(v, 3)) for k, v in timings.items()),
+            reason=ruling.reason, released=released, usage=usage or Usage(),
+            timings_ms=tuple((k, round(v, 3)) for k, v in (timings or {}).items()),
             context=tuple(sorted((context or {}).items())),
         )
 

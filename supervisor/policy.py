@@ -14,7 +14,7 @@ from supervisor.constitution import Constitution
 from supervisor.decision import Action, Ruling, Verdict
 
 
-def decide(
+def decide(  # noqa: PLR0911 (one return per rung of the policy ladder)
     verdicts: Iterable[Verdict],
     constitution: Constitution,
     *,
