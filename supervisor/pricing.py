@@ -7,6 +7,7 @@ what a supervisor costs. The table ships as `supervisor/prices.yaml`; `SUPERVISO
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from supervisor.errors import ConfigError
 from supervisor.providers import ChatResponse
 
 SHIPPED = Path(__file__).with_name("prices.yaml")
+SNAPSHOT = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 
 
 @lru_cache(maxsize=8)
@@ -45,7 +47,20 @@ def price(response: ChatResponse, table_path: str | None = None) -> float | None
 
         table_path = current().prices
     models = load_prices(table_path).get(response.provider, {})
-    rates = models.get(response.model) or models.get("*")
+    rates = models.get(response.model) or _dated(models, response.model) or models.get("*")
     if rates is None:
         return None
     return (response.input_tokens * rates[0] + response.output_tokens * rates[1]) / 1e6
+
+
+def _dated(models: Mapping[str, tuple[float, float]], model: str) -> tuple[float, float] | None:
+    """The rates of the table entry that `model` is a dated snapshot of.
+
+    Vendors answer with the snapshot they served (`gpt-4o-mini-2024-07-18`,
+    `claude-haiku-4-5-20251001`) when asked for an alias; the alias's price applies. Only
+    a date suffix counts: `gpt-4o-minimal` is not a snapshot of `gpt-4o`.
+    """
+    for name, rates in models.items():
+        if model.startswith(name + "-") and SNAPSHOT.fullmatch(model[len(name) + 1:]):
+            return rates
+    return None

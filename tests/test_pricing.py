@@ -22,6 +22,13 @@ def test_known_model_is_priced_per_million_tokens() -> None:
     assert price(response("openai", "gpt-4o-mini"), str(SHIPPED)) == pytest.approx(1.35)
 
 
+def test_dated_snapshot_is_priced_as_its_alias() -> None:
+    """A vendor's dated answer (gpt-4o-mini-2024-07-18) takes the longest alias's price."""
+    assert price(response("openai", "gpt-4o-mini-2024-07-18"), str(SHIPPED)) == \
+        pytest.approx(1.35)
+    assert price(response("openai", "gpt-4o-minimal"), str(SHIPPED)) is None
+
+
 def test_unknown_model_costs_unknown_and_poisons_the_sum() -> None:
     """An unpriced model is None, and any sum that includes it is None too."""
     assert price(response("openai", "no-such-model"), str(SHIPPED)) is None
