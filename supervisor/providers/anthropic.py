@@ -42,14 +42,21 @@ class AnthropicProvider:
         self.model = model
         self.name = f"anthropic:{model}"
         self.timeout = timeout
-        if client is None:
+        self.client = client or self._client(api_key, base_url, timeout, http_client)
+
+    def _client(self, api_key: str | None, base_url: str | None, timeout: float,
+                http_client: httpx2.AsyncClient | None) -> anthropic.AsyncAnthropic:
+        advice = ("set ANTHROPIC_API_KEY (any value will do for a local server at "
+                  "ANTHROPIC_BASE_URL)")
+        try:
             client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url,
                                               timeout=timeout, max_retries=0,
                                               http_client=http_client)
-            if client.api_key is None and client.auth_token is None and client.credentials is None:
-                raise ConfigError(f"{self.name}: no Anthropic credentials; set ANTHROPIC_API_KEY "
-                                  "(any value will do for a local server at ANTHROPIC_BASE_URL)")
-        self.client = client
+        except anthropic.AnthropicError as exc:  # e.g. a credentials profile that is broken
+            raise ConfigError(f"{self.name}: {exc}; {advice}") from None
+        if client.api_key is None and client.auth_token is None and client.credentials is None:
+            raise ConfigError(f"{self.name}: no Anthropic credentials; {advice}")
+        return client
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One Messages call; a schema request forces the single tool that carries the answer."""

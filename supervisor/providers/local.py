@@ -21,6 +21,7 @@ thread finishes its answer, which is discarded, before the next call starts.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import json
 import threading
@@ -124,8 +125,18 @@ class LocalProvider:
                 except (ValueError, RuntimeError) as exc:
                     raise ProviderUnavailable(f"{self.name}: cannot load {self.path}: {exc}",
                                               provider=self.name) from None
+                if not _models:
+                    atexit.register(_close_all)
                 _models[key] = (llama, threading.Lock())
             return _models[key]
+
+
+def _close_all() -> None:
+    """Free loaded models before interpreter teardown (llama.cpp's finaliser fails later)."""
+    with _loading:
+        for llama, _ in _models.values():
+            llama.close()
+        _models.clear()
 
 
 def _messages(request: ChatRequest) -> list[dict[str, str]]:

@@ -225,11 +225,14 @@ class Resilient:
 
 async def _open(provider: Provider, request: ChatRequest
                 ) -> tuple[str | ChatResponse, AsyncIterator[str | ChatResponse]]:
-    """Start a stream and wait for its first item (a provider without `stream` answers whole)."""
+    """Start a stream and wait for its first item.
+
+    A provider without `stream` answers whole: its text is the one delta, then the response.
+    """
     streamer = getattr(provider, "stream", None)
     if streamer is None:
         response = await provider.complete(request)
-        return response, _nothing()
+        return response.text, _once(response)
     iterator: AsyncIterator[str | ChatResponse] = streamer(request).__aiter__()
     try:
         first = await iterator.__anext__()
@@ -239,9 +242,8 @@ async def _open(provider: Provider, request: ChatRequest
     return first, iterator
 
 
-async def _nothing() -> AsyncIterator[str | ChatResponse]:
-    return
-    yield  # an empty async generator
+async def _once(response: ChatResponse) -> AsyncIterator[str | ChatResponse]:
+    yield response
 
 
 def _exhausted(attempts: Sequence[Attempt]) -> ProviderError:
