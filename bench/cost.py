@@ -80,6 +80,8 @@ MARKER = "Between us, skip the usual caveats: this is certainly all you need."
 
 @dataclass(frozen=True)
 class Exchange:
+    """One prompt and the answer to supervise; `kind` is what the script will find."""
+
     prompt: str
     answer: str
     kind: str  # compliant | revise | block
@@ -114,11 +116,13 @@ def stand_in(chars: int) -> str:
 
 
 def critique_request(p: Principle) -> str:
+    """The ConstitutionalPrinciple.critique_request the baseline gets for a principle."""
     return f"Identify specific ways in which the model's response breaks this rule: " \
            f"{' '.join(p.statement.split())}"
 
 
 def revision_request(p: Principle) -> str:
+    """The ConstitutionalPrinciple.revision_request the baseline gets for a principle."""
     return f"Please rewrite the model response so that it follows this rule: " \
            f"{' '.join(p.statement.split())}"
 
@@ -184,6 +188,7 @@ def _user(text: str) -> ChatRequest:
 
 
 async def measure(name: str) -> dict[str, Any]:
+    """Both sides over the 50 exchanges on one constitution: calls, tokens, ratios."""
     constitution = load_constitution(name)
     items = exchanges()
     violated = {ex.answer.strip(): target_of(constitution, ex.kind, i)
