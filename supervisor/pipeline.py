@@ -152,7 +152,8 @@ class Supervisor:
                     if ruling.action is not Action.REVISE:
                         break
                     tick = time.perf_counter()
-                    repaired = await self._repair(ruling, evaluation, prompt, current)
+                    repaired = await self._repair(ruling, evaluation, prompt, current,
+                                                  revisions)
                     _add(timings, "revise", tick)
                     if repaired is None:
                         ruling = Ruling(Action.BLOCK, ruling.principles, ruling.flags,
@@ -220,10 +221,13 @@ class Supervisor:
         return merged
 
     async def _repair(self, ruling: Ruling, evaluation: Assessment, prompt: str,
-                      text: str) -> Repair | None:
+                      text: str, revisions: Sequence[Revision]) -> Repair | None:
         chosen = [self.constitution.principle(pid) for pid in ruling.principles]
-        local = [p for p in chosen if p.remedy and p.remedy.local]
-        needs_rewrite = [p for p in chosen if not (p.remedy and p.remedy.local)]
+        # a local remedy gets one chance; a principle still violated after it (a judge
+        # still sees the problem a disclaimer cannot fix) goes to the rewrite instead
+        tried = {pid for r in revisions if r.method == "local" for pid in r.principles}
+        local = [p for p in chosen if p.remedy and p.remedy.local and p.id not in tried]
+        needs_rewrite = [p for p in chosen if p not in local]
         if needs_rewrite and self.judge is None:
             return None
         revised = apply_local(text, local, evaluation.findings) if local else text

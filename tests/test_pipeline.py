@@ -274,3 +274,31 @@ def test_shipped_healthcare_blocks_overdose_advice_locally() -> None:
     decision = asyncio.run(sup.check_output(
         "Take 6,000 mg of acetaminophen a day.", prompt="My back hurts."))
     assert decision.action is Action.BLOCK and decision.violated[0] == "dosing-limits"
+
+
+async def test_local_remedy_that_does_not_satisfy_the_judge_is_followed_by_a_rewrite(
+        tmp_path: Path) -> None:
+    """A disclaimer the judge still finds wanting gets one local round, then a rewrite."""
+    path = tmp_path / "dx.yaml"
+    path.write_text(textwrap.dedent("""\
+        id: dx
+        version: 1.0.0
+        principles:
+          - id: no-diagnosis
+            statement: The answer gives the user no definitive diagnosis.
+            action: revise
+            citations: [t]
+            checks:
+              - pattern: {regex: ['you definitely have']}
+              - judge: {}
+            remedy: {append: "This is not a diagnosis."}
+        """))
+    # round 1: the pattern fires (no judge call), the disclaimer is appended; round 2: the
+    # pattern still fires, so the rewrite is asked for; round 3: the judge clears it
+    judge = FakeProvider(["It may be diabetes; a blood test can tell.",
+                          verdicts(ids=("no-diagnosis",))])
+    decision = await Supervisor(load_constitution(path), judge=judge).check_output(
+        "You definitely have diabetes.")
+    assert decision.action is Action.REVISE
+    assert [r.method for r in decision.revisions] == ["local", "rewrite"]
+    assert decision.output == "It may be diabetes; a blood test can tell."

@@ -20,22 +20,14 @@ from supervisor.providers import Provider
 from supervisor.settings import current
 
 
-def _models(given: Sequence[str], fallback: tuple[str, ...]) -> tuple[str, ...]:
-    chosen = tuple(m for value in given for m in value.split(",") if m.strip())
-    return chosen or fallback
-
-
 def build_providers(primary: Sequence[str], supervisor: Sequence[str], *,
                     need_primary: bool) -> tuple[Provider | None, Provider | None]:
     """Resolve --primary/--supervisor (or their SUPERVISOR_* defaults) into Providers."""
-    from supervisor.providers.registry import resolve
+    from supervisor.providers.registry import providers_from
 
-    settings = current()
-    judge_refs = _models(supervisor, settings.supervisor)
-    primary_refs = _models(primary, settings.primary) if need_primary else ()
-    timeout = settings.call_timeout_s
-    return (resolve(primary_refs, timeout=timeout) if primary_refs else None,
-            resolve(judge_refs, timeout=timeout) if judge_refs else None)
+    models = providers_from(current(), primary=primary, supervisor=supervisor,
+                            need_primary=need_primary)
+    return models.primary, models.supervisor
 
 
 async def _supervise(constitution: str, prompt: str, output: str | None,
