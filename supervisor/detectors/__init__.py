@@ -20,8 +20,15 @@ Findings = Mapping[str, tuple[Finding, ...]]
 class Detector(Protocol):
     """One kind of local check. `scan` returns findings per principle id that fired."""
 
-    kind: str
-    version: str
+    @property
+    def kind(self) -> str:
+        """The check kind it implements: pii, pattern or semantic."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """What produced a finding, for the decision's provenance (library and model)."""
+        ...
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
         """Check `text` (with `prompt` as context) against each principle's own check."""

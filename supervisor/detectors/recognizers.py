@@ -1,0 +1,114 @@
+"""Presidio recognizers for identifiers that regulated users meet and Presidio lacks.
+
+Each identifier is found only where it cannot be confused with an ordinary number: by a
+checksum (NPI's Luhn with the 80840 prefix, DEA's weighted sum, ABA's 3-7-1 sum), by the
+words around it (MRN, account, routing), or both. The span reported is the number alone,
+never the label before it, so redaction keeps the sentence readable ("MRN <MEDICAL_...>").
+Also here: an email recognizer whose domain check uses tldextract's bundled suffix list,
+because the stock one may try to download the list at run time, and nothing may here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# offline: no suffix-list URLs, no cache directory, the snapshot shipped in the package
+_OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+                                     fallback_to_snapshot=True)
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn mod-10 check used by card numbers and (with a prefix) NPIs."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def npi_ok(number: str) -> bool:
+    """CMS: an NPI is valid when '80840' + its 10 digits passes the Luhn check."""
+    return len(number) == 10 and number[0] in "12" and luhn_ok("80840" + number)
+
+
+def dea_ok(number: str) -> bool:
+    """DEA: (d1+d3+d5) + 2*(d2+d4+d6) ends in the seventh digit."""
+    d = [int(c) for c in number[2:]]
+    return len(d) == 7 and ((d[0] + d[2] + d[4]) + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def aba_ok(number: str) -> bool:
+    """ABA routing: 3*(d1+d4+d7) + 7*(d2+d5+d8) + (d3+d6+d9) is a multiple of ten."""
+    d = [int(c) for c in number]
+    return len(d) == 9 and (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7])
+                            + (d[2] + d[5] + d[8])) % 10 == 0
+
+
+class LabelledNumberRecognizer(EntityRecognizer):
+    """An identifier that follows its label: the regex's `value` group is the finding."""
+
+    def __init__(self, entity: str, expression: str, score: float,
+                 check: Callable[[str], bool] | None = None) -> None:
+        self._pattern = re.compile(expression, re.IGNORECASE)
+        self._score = score
+        self._check = check
+        super().__init__(supported_entities=[entity], name=f"{entity.title()}Recognizer",
+                         supported_language="en")
+
+    def load(self) -> None:
+        """Nothing to load: the expression is compiled in the constructor."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        found = []
+        for match in self._pattern.finditer(text):
+            value = match.group("value")
+            digits = re.sub(r"\D", "", value)
+            if self._check is not None and not self._check(digits):
+                continue
+            found.append(RecognizerResult(self.supported_entities[0], match.start("value"),
+                                          match.end("value"), self._score))
+        return found
+
+
+class OfflineEmailRecognizer(PatternRecognizer):
+    """Presidio's email pattern, with the domain checked against the bundled suffix list."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="EMAIL_ADDRESS", name="OfflineEmailRecognizer",
+            patterns=[Pattern("email", r"\b((([!#$%&'*+\-/=?^_`{|}~\w])|([!#$%&'*+\-/=?^_`{|}~\w][!#$%&'*+\-/=?^_`{|}~\.\w]{0,}[!#$%&'*+\-/=?^_`{|}~\w]))[@]\w+([-.]\w+)*\.\w+([-.]\w+)*)\b", 0.5)],  # noqa: E501 (one expression)
+            context=["email", "e-mail", "mail", "address"])
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLD(pattern_text.rpartition("@")[2]).suffix != ""
+
+
+def custom_recognizers() -> list[EntityRecognizer]:
+    """The project's recognizers, added to Presidio's registry at start-up."""
+    return [
+        LabelledNumberRecognizer(
+            "MEDICAL_RECORD_NUMBER",
+            r"\b(?:MRN|medical\s+record(?:\s+(?:number|no\.?|#))?|chart\s+(?:number|no\.?|#)"
+            r"|patient\s+id)\s*[:#]?\s*(?P<value>[A-Z]{0,3}-?\d{5,12})\b", 0.85),
+        LabelledNumberRecognizer(
+            "NPI", r"\b(?:NPI|national\s+provider\s+identifier)(?:\s+(?:number|no\.?|#))?"
+                   r"\s*[:#]?\s*(?P<value>\d{10})\b", 0.9, npi_ok),
+        LabelledNumberRecognizer(
+            "NPI", r"(?<![\d-])(?P<value>[12]\d{9})(?![\d-])", 0.3, npi_ok),
+        LabelledNumberRecognizer(
+            "DEA_NUMBER", r"\b(?P<value>[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7})\b", 0.75, dea_ok),
+        LabelledNumberRecognizer(
+            "ABA_ROUTING_NUMBER", r"\b(?:routing|ABA|RTN)(?:\s+(?:transit\s+)?(?:number|no\.?"
+                                  r"|#))?\s*[:#]?\s*(?P<value>\d{9})\b", 0.85, aba_ok),
+        LabelledNumberRecognizer(
+            "ACCOUNT_NUMBER", r"\b(?:account|acct)\.?(?:\s+(?:number|no\.?|#))?\s*"
+                              r"(?:ending\s+in\s+)?[:#]?\s*(?P<value>\d[\d-]{4,18}\d)\b", 0.8),
+    ]

@@ -1,0 +1,103 @@
+"""The pii detector: Presidio plus our recognizers, offline, split per principle, redaction."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supervisor.constitution import Principle
+from supervisor.decision import Finding
+from supervisor.detectors.pii import PiiDetector, shared_pii, without_overlaps
+from supervisor.detectors.recognizers import aba_ok, dea_ok, luhn_ok, npi_ok
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pii() -> PiiDetector:
+    detector = shared_pii()
+    detector.warm()
+    return detector
+
+
+def labels(pii: PiiDetector, text: str, *entities: str) -> dict[str, str]:
+    return {r.entity_type: text[r.start:r.end] for r in pii.analyze(text, entities, 0.3)}
+
+
+def principle(pid: str, entities: list[str], min_score: float) -> Principle:
+    return Principle.model_validate({
+        "id": pid, "statement": "No identifiers in the answer.", "action": "block",
+        "citations": ["x"], "checks": [{"pii": {"entities": entities, "min_score": min_score}}]})
+
+
+def test_checksums_accept_known_good_and_reject_one_digit_off() -> None:
+    """NPI, DEA, ABA and Luhn checks accept published-valid numbers and reject altered ones."""
+    assert npi_ok("1234567893") and not npi_ok("1234567894")
+    assert dea_ok("AB1234563") and not dea_ok("AB1234564")
+    assert aba_ok("011000015") and not aba_ok("011000016")
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+
+
+def test_finds_core_identifiers(pii: PiiDetector) -> None:
+    """A name, SSN, card, email and MRN in one answer are each found as their type."""
+    text = ("Patient John Whitaker, SSN 536-22-8193, MRN 00482913, card 4111 1111 1111 1111,"
+            " email jw@example.org.")
+    found = labels(pii, text, "PERSON", "US_SSN", "MEDICAL_RECORD_NUMBER", "CREDIT_CARD",
+                   "EMAIL_ADDRESS")
+    assert found == {"PERSON": "John Whitaker", "US_SSN": "536-22-8193",
+                     "MEDICAL_RECORD_NUMBER": "00482913", "CREDIT_CARD": "4111 1111 1111 1111",
+                     "EMAIL_ADDRESS": "jw@example.org"}
+
+
+def test_labelled_numbers_need_their_label_and_checksum(pii: PiiDetector) -> None:
+    """Routing and NPI numbers are found with a valid checksum, not with a bad one."""
+    assert labels(pii, "routing number 011000015", "ABA_ROUTING_NUMBER")
+    assert not labels(pii, "routing number 011000016", "ABA_ROUTING_NUMBER")
+    assert labels(pii, "NPI: 1234567893", "NPI") == {"NPI": "1234567893"}
+    assert not labels(pii, "NPI: 1234567894", "NPI")
+    assert labels(pii, "account number 9876543210", "ACCOUNT_NUMBER")
+    assert not labels(pii, "the order has 9876543210 grains", "ACCOUNT_NUMBER")
+
+
+def test_email_domain_check_is_offline(pii: PiiDetector) -> None:
+    """The email recognizer uses the bundled suffix list: a real TLD passes, a fake one fails."""
+    assert labels(pii, "write to ana@clinic.org", "EMAIL_ADDRESS")
+    assert not labels(pii, "write to ana@clinic.notarealtld", "EMAIL_ADDRESS")
+
+
+def test_scan_splits_findings_per_principle_and_min_score(pii: PiiDetector) -> None:
+    """One Presidio pass; each principle keeps only its entities above its own min_score."""
+    cards = principle("cards", ["CREDIT_CARD"], 0.5)
+    people = principle("people", ["PERSON"], 0.9)
+    found = pii.scan([cards, people], prompt="", text="Maria Lopez paid with 4111111111111111.")
+    assert [f.label for f in found["cards"]] == ["CREDIT_CARD"]
+    assert "people" not in found  # spaCy's PERSON score (0.85) is below 0.9
+
+
+def test_redact_replaces_spans_with_entity_type(pii: PiiDetector) -> None:
+    """Redaction keeps the sentence and puts <TYPE> where the identifier was."""
+    text = "Patient John Whitaker, SSN 536-22-8193, was seen."
+    assert pii.redact_all(text) == "Patient <PERSON>, SSN <US_SSN>, was seen."
+
+
+def test_specific_identifier_wins_an_overlap_with_a_generic_one() -> None:
+    """Where a routing number and spaCy's DATE overlap, the routing label is kept."""
+    a = Finding("", "pii", "DATE_TIME", 8, 17, "", 0.85)
+    b = Finding("", "pii", "ABA_ROUTING_NUMBER", 8, 17, "", 0.85)
+    assert [f.label for f in without_overlaps([a, b])] == ["ABA_ROUTING_NUMBER"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.text(alphabet=st.characters(whitelist_categories=("Ll", "Zs")), max_size=30),
+       area=st.integers(100, 665), group=st.integers(10, 99), serial=st.integers(1000, 9999))
+def test_redaction_never_leaks_an_ssn_it_found(pii: PiiDetector, prefix: str, area: int,
+                                               group: int, serial: int) -> None:
+    """Whatever text surrounds it, a found SSN is absent from the redacted text."""
+    ssn = f"{area}-{group}-{serial}"
+    text = f"{prefix} ssn {ssn} on file"
+    found = [r for r in pii.analyze(text, ["US_SSN"], 0.0)]
+    redacted = pii.redact_all(text)
+    for r in found:
+        assert text[r.start:r.end] not in redacted
