@@ -314,14 +314,26 @@ class Supervisor:
 
 def _local_verdict(principle: Principle, found: tuple[Finding, ...]) -> Verdict:
     detectors = sorted({f.detector for f in found})
-    labels = sorted({f.label for f in found})
     # pii spans are identifiers: name their type, never quote them into the verdict
     evidence = tuple(dict.fromkeys(f"<{f.label}>" if f.detector == "pii" else f.text
                                    for f in found if f.label != "missing"))
-    return Verdict(principle.id, True, max(f.score for f in found),
-                   "required content is missing" if labels == ["missing"] else
-                   f"{', '.join(detectors)} found {', '.join(labels)}",
+    return Verdict(principle.id, True, max(f.score for f in found), _why(found),
                    source=",".join(detectors), evidence=evidence, findings=found)
+
+
+def _why(found: tuple[Finding, ...]) -> str:
+    """One readable sentence on what the local detectors saw (never a raw identifier)."""
+    parts = []
+    if any(f.label == "missing" for f in found):
+        parts.append("required content is missing")
+    matched = [f.text for f in found if f.detector == "pattern" and f.label != "missing"]
+    if matched:
+        parts.append("matched " + ", ".join(f'"{m}"' for m in dict.fromkeys(matched)))
+    entities = sorted({f.label for f in found if f.detector not in ("pattern",)})
+    if entities:
+        detectors = ", ".join(sorted({f.detector for f in found if f.detector != "pattern"}))
+        parts.append(f"{detectors} found {', '.join(entities)}")
+    return "; ".join(parts)
 
 
 def _replace_last_user(messages: Sequence[Message] | None,

@@ -32,10 +32,10 @@ def show_decision(console: Console, decision: Decision, *, title: str = "") -> N
         console.print(header)
     fired = [v for v in decision.verdicts if v.violated]
     if fired:
-        table = Table("principle", "action", "source", "confidence", "why", box=None)
+        table = Table("violated", "source", "confidence", "why", box=None)
         for v in fired:
-            table.add_row(v.principle, _action_of(decision, v.principle), v.source,
-                          f"{v.confidence:.2f}", v.rationale)
+            flag = " (flag)" if v.principle in decision.flags else ""
+            table.add_row(v.principle + flag, v.source, f"{v.confidence:.2f}", v.rationale)
         console.print(table)
     for revision in decision.revisions:
         console.print(f"  revision {revision.round} ({revision.method}): "
@@ -47,9 +47,3 @@ def show_decision(console: Console, decision: Decision, *, title: str = "") -> N
     console.print(f"[dim]{checked} principles checked, {len(fired)} violated; "
                   f"{decision.usage.calls} model calls; "
                   f"{dict(decision.timings_ms).get('total', 0):.1f} ms[/]")
-
-
-def _action_of(decision: Decision, principle: str) -> str:
-    if principle in decision.flags:
-        return "flag"
-    return "" if decision.action is Action.ALLOW else str(decision.action)

@@ -1,0 +1,35 @@
+"""Canonical JSON and the chain hash: the byte-level contract of the ledger.
+
+canonical(x) = JSON with sorted keys, UTF-8 (no ASCII escaping), separators "," and ":",
+no NaN/Infinity. A stored line is canonical(record) where record carries its own `hash`.
+The hash of record n is
+
+    hash_n = sha256( bytes.fromhex(prev_hash_n) || canonical(record_n without "hash") )
+
+with prev_hash_0 = 64 zeros. Anyone can recompute it with a JSON library and sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(value: Any) -> bytes:
+    """The one serialisation that is hashed and stored."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+def chain_hash(prev_hash: str, record: dict[str, Any]) -> str:
+    """sha256(prev_hash || canonical(record without its hash field)), hex."""
+    unsealed = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(unsealed)).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    """sha256 of a text's UTF-8 bytes, hex: how texts are referenced when not stored."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,284 @@
+"""The Ledger: group commit, checkpoints, proofs and reads over one Store.
+
+Appenders queue their entries and wait; one flush at a time seals everything queued
+against the current head and makes it durable in one write and one fsync, so many
+concurrent appenders share the cost of a disk sync and none is acknowledged early.
+Every `checkpoint_every` records or `checkpoint_seconds` (checked at append and at
+close), an Ed25519-signed checkpoint of (size, Merkle root, head) is appended and also
+written to `checkpoints.jsonl`, a file meant to be shipped off the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from supervisor.decision import Decision
+from supervisor.errors import LedgerError
+from supervisor.ledger.canonical import canonical
+from supervisor.ledger.ids import new_id
+from supervisor.ledger.jsonl import Seal, seal_records
+from supervisor.ledger.merkle import Tree, root_from_proof
+from supervisor.ledger.records import decision_body
+from supervisor.ledger.signing import Signer, key_id, statement, verify_signature
+from supervisor.ledger.verify import VerifyReport, verify_lines
+
+KINDS = frozenset({"decision", "review", "constitution", "checkpoint", "recovery", "access",
+                   "export"})
+
+
+class Store(Protocol):
+    """Where sealed records live (JSONL segments, PostgreSQL)."""
+
+    torn: list[str]
+
+    @property
+    def name(self) -> str:
+        """Where the records are, for recovery records and messages."""
+        ...
+
+    def append(self, seal: Seal) -> list[dict[str, Any]]:
+        """Seal against the current head and store durably; returns new records."""
+        ...
+
+    def lines(self) -> Iterator[bytes]:
+        """Every stored record's canonical line, in order."""
+        ...
+
+    def close(self) -> None:
+        """Release files or connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where an appended record landed."""
+
+    seq: int
+    id: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """An RFC 6962 inclusion proof of one record under a signed checkpoint."""
+
+    record_id: str
+    seq: int
+    record_hash: str
+    tree_size: int
+    root: str
+    path: tuple[str, ...]
+    checkpoint: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"record_id": self.record_id, "seq": self.seq, "record_hash": self.record_hash,
+                "tree_size": self.tree_size, "root": self.root, "path": list(self.path),
+                "checkpoint": self.checkpoint}
+
+
+def verify_proof(proof: Mapping[str, Any], public_pem: bytes) -> bool:
+    """Offline check: the path leads to the root, and the key signed that root."""
+    try:
+        root = root_from_proof(bytes.fromhex(proof["record_hash"]), int(proof["seq"]),
+                               int(proof["tree_size"]),
+                               [bytes.fromhex(h) for h in proof["path"]])
+        cp = proof["checkpoint"]
+        signed = statement(int(cp["size"]), cp["root"], cp["head"], cp["time"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (root.hex() == proof["root"] == cp["root"]
+            and int(cp["size"]) == int(proof["tree_size"])
+            and verify_signature(public_pem, signed, cp["signature"]))
+
+
+class Ledger:
+    """The append-only, hash-chained, checkpointed audit log."""
+
+    def __init__(self, store: Store, signer: Signer, *, checkpoint_every: int = 1000,
+                 checkpoint_seconds: float = 60.0, checkpoint_file: Path | None = None) -> None:
+        self.store = store
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoint_file = checkpoint_file
+        self._queue: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[Any]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._tree: Tree | None = None
+        self._index: dict[str, int] = {}
+        self._since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        self._sync_lock = asyncio.Lock()
+
+    @property
+    def public_pem(self) -> bytes:
+        return self.signer.public_pem()
+
+    # -- appending --------------------------------------------------------------------
+
+    async def append(self, kind: str, body: Mapping[str, Any]) -> Receipt:
+        """Append one record; returns once it is durable."""
+        if kind not in KINDS:
+            raise LedgerError(f"unknown record kind {kind!r}; use one of {sorted(KINDS)}")
+        canonical(dict(body))  # refuse what cannot be stored before queueing it
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (new_id(), _now(), kind, dict(body))
+        self._queue.append((entry, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        record: dict[str, Any] = await future
+        return Receipt(record["seq"], record["id"], record["hash"])
+
+    async def record(self, decision: Decision, *, store_text: str = "redacted") -> str:
+        """Append a decision record (one per stage); returns the record id."""
+        inbound = decision.input_decision.record_id if decision.input_decision else None
+        try:
+            body = await asyncio.to_thread(decision_body, decision, store_text=store_text,
+                                           input_record=inbound)
+        except Exception as exc:  # a failed redaction must never store raw text
+            body = decision_body(decision, store_text="none", input_record=inbound)
+            body["redaction_error"] = f"{type(exc).__name__}: {exc}; no text stored"
+        return (await self.append("decision", body)).id
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:4096], self._queue[4096:]
+            try:
+                async with self._sync_lock:
+                    stored = await asyncio.to_thread(
+                        self.store.append, seal_records([e for e, _ in batch]))
+            except Exception as exc:  # every waiter must hear of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(LedgerError(f"append failed: {exc}"))
+                continue
+            self._observe(stored)
+            ours = {r["id"]: r for r in stored}
+            for entry, future in batch:
+                if not future.done():
+                    future.set_result(ours[entry[0]])
+            await self._maybe_checkpoint()
+
+    def _observe(self, records: list[dict[str, Any]]) -> None:
+        """Keep the Merkle tree and id index in step with what was stored."""
+        if self._tree is not None and records and records[0]["seq"] != len(self._tree):
+            self._tree = None  # another process appended in between: reload when needed
+        if self._tree is not None:
+            for r in records:
+                self._tree.append(bytes.fromhex(r["hash"]))
+                self._index[r["id"]] = r["seq"]
+        self._since_checkpoint += sum(r["kind"] != "checkpoint" for r in records)
+
+    async def _maybe_checkpoint(self, *, force: bool = False) -> None:
+        due = (self._since_checkpoint >= self.checkpoint_every
+               or time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds)
+        if self._since_checkpoint and (due or force):
+            await self.checkpoint()
+
+    async def checkpoint(self) -> Receipt:
+        """Sign (size, root, head) of everything stored so far; append it and ship it."""
+        async with self._sync_lock:
+            tree = await asyncio.to_thread(self._ensure_tree)
+            body: dict[str, Any] = {}
+
+            def seal(next_seq: int, head: str) -> list[dict[str, Any]]:
+                while len(tree) < next_seq:  # another process appended meanwhile
+                    self._reload_tree()
+                signed = statement(next_seq, tree.root(next_seq).hex(), head, _now())
+                body.update(signed, signature=self.signer.sign(signed),
+                            key_id=self.signer.key_id)
+                return seal_records([(new_id(), signed["time"], "checkpoint", body)])(
+                    next_seq, head)
+
+            stored = await asyncio.to_thread(self.store.append, seal)
+            self._observe(stored)
+            self._since_checkpoint = 0
+            self._last_checkpoint = time.monotonic()
+            if self.checkpoint_file is not None:
+                await asyncio.to_thread(_ship, self.checkpoint_file, body)
+            last = stored[-1]
+            return Receipt(last["seq"], last["id"], last["hash"])
+
+    async def close(self) -> None:
+        """Flush what is queued, checkpoint what is unsigned, release the store."""
+        while self._flushing is not None and not self._flushing.done():
+            await self._flushing
+        await self._maybe_checkpoint(force=True)
+        self.store.close()
+
+    # -- reading, verifying, proving --------------------------------------------------
+
+    def _ensure_tree(self) -> Tree:
+        if self._tree is None:
+            self._reload_tree()
+        assert self._tree is not None
+        return self._tree
+
+    def _reload_tree(self) -> None:
+        tree, index = Tree(), {}
+        for record in self.records_in_order():
+            tree.append(bytes.fromhex(record["hash"]))
+            index[record["id"]] = record["seq"]
+        self._tree, self._index = tree, index
+
+    def records_in_order(self) -> Iterator[dict[str, Any]]:
+        for line in self.store.lines():
+            yield json.loads(line)
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        """One record by id, or None."""
+        return next((r for r in self.records_in_order() if r["id"] == record_id), None)
+
+    def shipped_checkpoints(self) -> list[dict[str, Any]]:
+        if self.checkpoint_file is None or not self.checkpoint_file.exists():
+            return []
+        return [json.loads(line) for line in self.checkpoint_file.read_bytes().splitlines()
+                if line.strip()]
+
+    def verify(self, public_pem: bytes | None = None) -> VerifyReport:
+        """Recompute chain, roots and signatures; `public_pem` defaults to our own key."""
+        return verify_lines(self.store.lines(), public_pem or self.public_pem,
+                            self.shipped_checkpoints())
+
+    def prove(self, record_id: str) -> Proof:
+        """An inclusion proof against the latest checkpoint that covers the record."""
+        self._reload_tree()
+        tree = self._ensure_tree()
+        seq = self._index.get(record_id)
+        if seq is None:
+            raise LedgerError(f"no record {record_id!r} in the ledger")
+        checkpoint, leaf = None, ""
+        for record in self.records_in_order():
+            if record["seq"] == seq:
+                leaf = record["hash"]
+            elif record["kind"] == "checkpoint" and record["body"]["size"] > seq:
+                checkpoint = record["body"]
+        if checkpoint is None:
+            raise LedgerError(f"record {record_id} is not yet covered by a checkpoint; run "
+                              "`supervisor audit checkpoint` (or wait for the next one)")
+        size = int(checkpoint["size"])
+        return Proof(record_id, seq, leaf, size, checkpoint["root"],
+                     tuple(h.hex() for h in tree.proof(seq, size)), dict(checkpoint))
+
+
+def _ship(path: Path, body: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        os.write(fd, canonical(body) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+__all__ = ["Ledger", "Proof", "Receipt", "Store", "key_id", "verify_proof"]

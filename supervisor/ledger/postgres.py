@@ -1,0 +1,107 @@
+"""The shared store: one PostgreSQL table, one chain for many processes on many machines.
+
+Appends serialise on a transaction-scoped advisory lock, read the head inside that
+transaction, and insert the whole sealed batch in one statement; COMMIT is the durability
+point (PostgreSQL's own WAL fsync). A trigger refuses UPDATE, DELETE and TRUNCATE, so even
+the application's own database role cannot rewrite history through SQL DML.
+
+`SUPERVISOR_LEDGER=postgresql://user@host/db?table=NAME` (table defaults to
+`supervisor_ledger`; the `table` parameter is ours and is removed before connecting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from supervisor.errors import LedgerError
+from supervisor.ledger.canonical import GENESIS, canonical
+from supervisor.ledger.jsonl import Seal
+
+DEFAULT_TABLE = "supervisor_ledger"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """The connection URL without our `table` parameter, and the table name."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    table = query.pop("table", DEFAULT_TABLE)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+        raise LedgerError(f"table name {table!r}: use lowercase letters, digits and _")
+    return urlunsplit(parts._replace(query=urlencode(query))), table
+
+
+class PostgresStore:
+    """Append-only records in a PostgreSQL table; `append` is durable at COMMIT."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.table = split_url(url)
+        self.torn: list[str] = []
+        self._lock_key = int.from_bytes(hashlib.sha256(self.table.encode()).digest()[:8],
+                                        "big", signed=True)
+        try:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise LedgerError(f"cannot connect to the ledger database: {exc}; check "
+                              "SUPERVISOR_LEDGER and that PostgreSQL is running") from None
+        self._create()
+
+    @property
+    def name(self) -> str:
+        return f"postgresql:{self.table}"
+
+    def _create(self) -> None:
+        t = sql.Identifier(self.table)
+        guard = sql.Identifier(f"{self.table}_append_only")
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._conn.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text UNIQUE NOT NULL,"
+                " ts text NOT NULL, kind text NOT NULL, hash text NOT NULL, line text NOT NULL)"
+            ).format(t))
+            self._conn.execute(sql.SQL(
+                "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'the audit ledger is append-only: % refused', TG_OP; END $$"
+            ).format(guard))
+            for operation, each in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
+                name = sql.Identifier(f"{self.table}_refuse_{operation.split()[0].lower()}")
+                self._conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, t))
+                self._conn.execute(sql.SQL(
+                    "CREATE TRIGGER {} BEFORE " + operation + " ON {} FOR EACH " + each
+                    + " EXECUTE FUNCTION {}()").format(name, t, guard))
+
+    def append(self, seal: Seal) -> list[dict[str, Any]]:
+        t = sql.Identifier(self.table)
+        try:
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                row = self._conn.execute(sql.SQL(
+                    "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(t)).fetchone()
+                next_seq, head = (row[0] + 1, row[1]) if row else (0, GENESIS)
+                records = seal(next_seq, head)
+                with self._conn.cursor() as cursor:
+                    cursor.executemany(
+                        sql.SQL("INSERT INTO {} (seq, id, ts, kind, hash, line) "
+                                "VALUES (%s, %s, %s, %s, %s, %s)").format(t),
+                        [(r["seq"], r["id"], r["ts"], r["kind"], r["hash"],
+                          canonical(r).decode()) for r in records])
+        except psycopg.Error as exc:
+            raise LedgerError(f"append to {self.table} failed: {exc}") from None
+        return records
+
+    def lines(self) -> Iterator[bytes]:
+        with psycopg.connect(self.url) as conn, conn.cursor(name="ledger_read") as cursor:
+            cursor.itersize = 5000
+            cursor.execute(sql.SQL("SELECT line FROM {} ORDER BY seq").format(
+                sql.Identifier(self.table)))
+            for (line,) in cursor:
+                yield line.encode()
+
+    def close(self) -> None:
+        self._conn.close()
