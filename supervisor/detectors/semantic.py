@@ -1,0 +1,280 @@
+"""The `semantic` detector: how close a text comes to a principle's violating exemplars.
+
+Each principle with a `semantic` check has exemplars (its examples plus an optional
+file beside the constitution, see `exemplars`). A text is embedded once, whatever the
+number of principles, and for each principle its *margin* is the cosine similarity to
+the nearest violating exemplar minus that to the nearest compliant one: a text that
+looks like the violations more than like the look-alike compliant answers scores high.
+
+    uncalibrated:  score = (1 + margin) / 2            fires at the check's `threshold`
+    calibrated:    score = sigmoid(w . e + a * margin + b)   fires at the fitted threshold
+
+The calibrated form comes from `supervisor calibrate` (see `calibration`), fitted on a
+training split of labelled data. The check's `on` chooses what is embedded: the answer
+alone (`output`) or the prompt and answer together (`exchange`, the default; the same
+text as `output` when there is no prompt). A long text is cut into windows and scores
+as its worst window, so harm at the end of a long answer is not cut off.
+
+`shared_semantic()` is the process-wide detector (the model loads on first use);
+`bind(constitution)` gives the same detector with the constitution's exemplar files and
+calibration, which the pipeline should use. Leave-one-out needs no extra argument:
+exemplars are taken from the principle object passed in, so a principle copied without
+one example (as `constitution test` does) is never matched against that example.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from supervisor.constitution import Constitution, Principle, SemanticCheck
+from supervisor.decision import Finding
+from supervisor.detectors import Findings
+from supervisor.detectors.calibration import Calibration, Head, find_calibration
+from supervisor.detectors.embedding import (
+    DIMENSIONS,
+    Encoder,
+    Vectors,
+    shared_encoder,
+    windows,
+)
+from supervisor.detectors.exemplars import Exemplar, exemplars_for
+
+PROMPT_CHARS = 400  # how much of the prompt goes in front of each window of an exchange
+EVIDENCE_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One text to check, with the prompt it answers ("" when there is none)."""
+
+    prompt: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A principle's semantic score for one text, and what it was compared with."""
+
+    principle: str
+    score: float
+    threshold: float
+    margin: float
+    calibrated: bool
+    start: int = 0
+    end: int = 0
+
+    @property
+    def fired(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Per text, the embedding and exemplar margin of its worst window: what a head reads."""
+
+    vectors: Vectors
+    margins: npt.NDArray[np.float32]
+
+
+def view(prompt: str, text: str, on: str) -> str:
+    """The text embedded for a check: the answer, or prompt and answer for `exchange`."""
+    prompt = prompt.strip()
+    if on == "output" or not prompt:
+        return text
+    return f"{prompt[:PROMPT_CHARS]}\n\n{text}"
+
+
+class _Matrices:
+    """A principle's exemplars as two matrices of unit vectors (violating, compliant)."""
+
+    def __init__(self, violating: Vectors, compliant: Vectors) -> None:
+        self.violating = violating
+        self.compliant = compliant
+
+    def margins(self, vectors: Vectors) -> npt.NDArray[np.float32]:
+        near_bad = (vectors @ self.violating.T).max(axis=1)
+        near_good = (vectors @ self.compliant.T).max(axis=1)
+        return np.asarray(near_bad - near_good, dtype=np.float32)
+
+
+class SemanticDetector:
+    """Scores texts against each principle's exemplars; see the module docstring."""
+
+    kind = "semantic"
+
+    def __init__(self, encoder: Encoder | None = None, *,
+                 constitution: Constitution | None = None,
+                 _shared: dict[object, object] | None = None) -> None:
+        self.encoder = encoder or shared_encoder()
+        self.constitution = constitution
+        self._shared: dict[object, object] = {} if _shared is None else _shared
+        self._lock = threading.Lock()
+        self._calibration: Calibration | bool | None = False  # False: not looked up yet
+
+    @property
+    def version(self) -> str:
+        return f"semantic-1/{self.encoder.version}"
+
+    # -- binding to a constitution --------------------------------------------------
+
+    def bind(self, constitution: Constitution) -> SemanticDetector:
+        """This detector with the constitution's exemplar files and calibration."""
+        key = ("bound", constitution.sha256, constitution.path)
+        with self._lock:
+            bound = self._shared.get(key)
+            if not isinstance(bound, SemanticDetector):
+                bound = SemanticDetector(self.encoder, constitution=constitution,
+                                         _shared=self._shared)
+                self._shared[key] = bound
+        return bound
+
+    def calibration(self) -> Calibration | None:
+        """The calibration this detector scores with (None when unbound or not calibrated)."""
+        if self._calibration is False:
+            self._calibration = (find_calibration(self.constitution, self.encoder.precision)
+                                 if self.constitution is not None else None)
+        return self._calibration if isinstance(self._calibration, Calibration) else None
+
+    def calibration_sha256(self, constitution: Constitution) -> str | None:
+        """sha256 of the calibration file used for `constitution` (for the decision's provenance).
+
+        None unless this detector is bound to that constitution and at least one of its
+        principles is scored by a head from the file.
+        """
+        if self.constitution is None or self.constitution.sha256 != constitution.sha256:
+            return None
+        calibration = self.calibration()
+        if calibration is None:
+            return None
+        used = any(calibration.head_for(p) for p in constitution.principles
+                   if p.check("semantic") is not None)
+        return calibration.sha256 if used else None
+
+    # -- scanning --------------------------------------------------------------------
+
+    def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
+        """Findings per principle whose semantic score reaches its threshold."""
+        return self.scan_many(principles, [Exchange(prompt, text)])[0]
+
+    def scan_many(self, principles: Sequence[Principle],
+                  items: Sequence[Exchange]) -> list[Findings]:
+        """`scan` for many texts, embedded together in batches."""
+        results: list[Findings] = []
+        for item, scores in zip(items, self.score_many(principles, items), strict=True):
+            found: dict[str, tuple[Finding, ...]] = {}
+            for score in scores.values():
+                if score.fired:
+                    found[score.principle] = (_finding(score, item.text),)
+            results.append(found)
+        return results
+
+    def score_many(self, principles: Sequence[Principle],
+                   items: Sequence[Exchange]) -> list[dict[str, Score]]:
+        """Every semantic principle's score for every item, whether it fired or not."""
+        checked = [(p, c) for p in principles if (c := p.check("semantic")) is not None]
+        plans = {on: self._windows(items, on) for on in {c.on for _, c in checked}}
+        texts = [t for spans in plans.values() for per_item in spans for _, _, t in per_item]
+        vectors = dict(zip(texts, self.encoder.encode(texts), strict=True)) if texts else {}
+        calibration = self.calibration()
+        out: list[dict[str, Score]] = [{} for _ in items]
+        for principle, check in checked:
+            matrices = self._matrices(principle, check.on)
+            head = calibration.head_for(principle) if calibration else None
+            for row, spans in enumerate(plans[check.on]):
+                block = np.stack([vectors[t] for _, _, t in spans])
+                out[row][principle.id] = _best(principle.id, check, head,
+                                               block, matrices.margins(block), spans)
+        return out
+
+    def features(self, principle: Principle, items: Sequence[Exchange]) -> Features:
+        """Embedding and margin of each item's worst window: the inputs a head is fitted on."""
+        check: SemanticCheck | None = principle.check("semantic")
+        on = check.on if check is not None else "exchange"
+        spans = self._windows(items, on)
+        texts = [t for per_item in spans for _, _, t in per_item]
+        encoded = dict(zip(texts, self.encoder.encode(texts), strict=True))
+        matrices = self._matrices(principle, on)
+        rows, margins = [], []
+        for per_item in spans:
+            block = np.stack([encoded[t] for _, _, t in per_item])
+            found = matrices.margins(block)
+            worst = int(found.argmax())
+            rows.append(block[worst])
+            margins.append(found[worst])
+        return Features(np.stack(rows) if rows else np.zeros((0, DIMENSIONS), np.float32),
+                        np.asarray(margins, dtype=np.float32))
+
+    # -- internals -------------------------------------------------------------------
+
+    def _windows(self, items: Sequence[Exchange], on: str
+                 ) -> list[list[tuple[int, int, str]]]:
+        plan = []
+        for item in items:
+            spans, offset = [], 0
+            for part in windows(item.text) or ("",):
+                start = item.text.find(part, offset) if part else 0
+                start = max(start, 0)
+                offset = start + len(part)
+                spans.append((start, offset, view(item.prompt, part, on)))
+            plan.append(spans)
+        return plan
+
+    def _matrices(self, principle: Principle, on: str) -> _Matrices:
+        exemplars = exemplars_for(principle, self.constitution)
+        key = ("matrices", on, tuple((e.prompt, e.output, e.violated) for e in exemplars))
+        cached = self._shared.get(key)
+        if isinstance(cached, _Matrices):
+            return cached
+        matrices = _Matrices(self._encode(exemplars, on, violated=True),
+                             self._encode(exemplars, on, violated=False))
+        with self._lock:
+            self._shared[key] = matrices
+            _trim(self._shared)
+        return matrices
+
+    def _encode(self, exemplars: Sequence[Exemplar], on: str, *, violated: bool) -> Vectors:
+        texts = [view(e.prompt, e.output, on) for e in exemplars if e.violated is violated]
+        if not texts:  # the schema requires both kinds; an empty side never wins
+            return np.zeros((1, DIMENSIONS), dtype=np.float32)
+        return self.encoder.encode(texts)
+
+
+def _best(principle: str, check: SemanticCheck, head: Head | None, block: Vectors,
+          margins: npt.NDArray[np.float32], spans: Sequence[tuple[int, int, str]]) -> Score:
+    if head is not None:
+        scores = head.score(block, margins)
+        threshold = head.threshold
+    else:
+        scores = np.clip((1.0 + margins.astype(np.float64)) / 2.0, 0.0, 1.0)
+        threshold = check.threshold
+    worst = int(scores.argmax())
+    start, end, _ = spans[worst]
+    return Score(principle, round(float(scores[worst]), 6), threshold,
+                 round(float(margins[worst]), 6), head is not None, start, end)
+
+
+def _finding(score: Score, text: str) -> Finding:
+    quoted = text[score.start:score.end]
+    if len(quoted) > EVIDENCE_CHARS:
+        quoted = quoted[:EVIDENCE_CHARS].rstrip() + "…"
+    return Finding(score.principle, "semantic", "similar-to-violating", score.start,
+                   score.end, quoted, score.score)
+
+
+def _trim(cache: dict[object, object], limit: int = 512) -> None:
+    matrices = [k for k in cache if isinstance(k, tuple) and k and k[0] == "matrices"]
+    for key in matrices[: max(0, len(matrices) - limit)]:
+        del cache[key]
+
+
+@lru_cache(maxsize=1)
+def shared_semantic() -> SemanticDetector:
+    """The process-wide semantic detector; the model loads on the first text it scores."""
+    return SemanticDetector(shared_encoder())
+
