@@ -1,0 +1,119 @@
+"""The hash chain: any changed byte, deletion, reorder or insertion is found and located."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from supervisor.ledger import Ledger, verify_proof
+from supervisor.ledger.canonical import canonical
+from supervisor.ledger.verify import verify_lines
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@given(json_values)
+def test_canonical_json_round_trips(value: object) -> None:
+    """canonical() output parses back to the same value and re-serialises identically."""
+    encoded = canonical(value)
+    assert canonical(json.loads(encoded)) == encoded
+
+
+async def filled(ledger: Ledger, n: int = 12) -> list[bytes]:
+    for i in range(n):
+        await ledger.append("access", {"who": f"auditor-{i}", "note": "ünïcode ✓"})
+    await ledger.checkpoint()
+    return list(ledger.store.lines())
+
+
+async def test_intact_ledger_verifies(ledger: Ledger) -> None:
+    """A ledger nobody touched verifies, checkpoint included."""
+    await filled(ledger)
+    report = ledger.verify()
+    assert report.ok and report.records == 13 and report.checkpoints == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_single_byte_change_is_detected_and_located(data: st.DataObject) -> None:
+    """Changing any one byte of any record makes verify fail at that record's seq."""
+    lines, pem = FIXED
+    index = data.draw(st.integers(0, len(lines) - 1))
+    line = bytearray(lines[index])
+    position = data.draw(st.integers(0, len(line) - 1))
+    replacement = data.draw(st.integers(0, 255).filter(lambda b: b != line[position]))
+    line[position] = replacement
+    tampered = [*lines[:index], bytes(line), *lines[index + 1:]]
+    report = verify_lines(tampered, pem)
+    assert not report.ok and report.bad_seq == index
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_deletion_reorder_and_insertion_are_detected(data: st.DataObject) -> None:
+    """Removing, swapping or duplicating records breaks verification at the first change."""
+    lines, pem = FIXED
+    i = data.draw(st.integers(0, len(lines) - 2))
+    deleted = lines[:i] + lines[i + 1:]
+    swapped = [*lines[:i], lines[i + 1], lines[i], *lines[i + 2:]]
+    inserted = [*lines[:i + 1], lines[i], *lines[i + 1:]]
+    for variant in (deleted, swapped, inserted):
+        report = verify_lines(variant, pem)
+        assert not report.ok and report.bad_seq is not None and report.bad_seq <= i + 1
+
+
+async def test_truncation_below_a_shipped_checkpoint_is_reported(ledger: Ledger,
+                                                                 tmp_path: Path) -> None:
+    """A ledger shorter than a checkpoint shipped off the machine is reported as truncated."""
+    lines = await filled(ledger)
+    report = verify_lines(lines[:5], ledger.public_pem, ledger.shipped_checkpoints())
+    assert not report.ok and "truncated" in report.problem
+
+
+async def test_signature_from_another_key_fails(ledger: Ledger, tmp_path: Path) -> None:
+    """Checkpoints verified with a different public key do not pass."""
+    from supervisor.ledger.signing import Signer
+
+    lines = await filled(ledger)
+    other = Signer(tmp_path / "other-key").public_pem()
+    report = verify_lines(lines, other)
+    assert not report.ok and "signature" in report.problem
+
+
+async def test_proof_verifies_offline_and_not_when_altered(ledger: Ledger) -> None:
+    """A proof checks with the public key alone; a changed path or root does not."""
+    receipts = [await ledger.append("access", {"i": i}) for i in range(9)]
+    await ledger.checkpoint()
+    proof = ledger.prove(receipts[4].id).to_dict()
+    assert verify_proof(proof, ledger.public_pem)
+    forged = {**proof, "path": [("0" * 64), *proof["path"][1:]]}
+    assert not verify_proof(forged, ledger.public_pem)
+    assert not verify_proof({**proof, "record_hash": "1" * 64}, ledger.public_pem)
+
+
+def _fixed() -> tuple[list[bytes], bytes]:
+    """A small signed ledger built once for the property tests."""
+    import asyncio
+    import tempfile
+
+    from supervisor.ledger import open_ledger
+    from tests.ledger.conftest import settings_for
+
+    async def build() -> tuple[list[bytes], bytes]:
+        path = Path(tempfile.mkdtemp()) / "l"
+        opened = await open_ledger(str(path), settings=settings_for(path, every=5))
+        lines = await filled(opened, 11)
+        await opened.close()
+        return lines, opened.public_pem
+
+    return asyncio.run(build())
+
+
+FIXED = _fixed()
