@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := $(wildcard supervisor api tests bench examples)
 TORCH := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -36,7 +37,7 @@ serve: setup
 	$(BIN)/supervisor serve
 
 lint: setup
-	$(BIN)/ruff check supervisor api tests bench examples
+	$(BIN)/ruff check $(CODE)
 
 typecheck: setup
 	$(BIN)/mypy
@@ -45,7 +46,7 @@ pytest: setup
 	$(BIN)/pytest -q
 
 test: setup
-	$(BIN)/ruff check supervisor api tests bench examples
+	$(BIN)/ruff check $(CODE)
 	$(BIN)/mypy
 	$(BIN)/supervisor constitution test base
 	$(BIN)/supervisor constitution test healthcare

