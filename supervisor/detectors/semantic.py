@@ -47,6 +47,7 @@ from supervisor.detectors.exemplars import Exemplar, exemplars_for
 
 PROMPT_CHARS = 400  # how much of the prompt goes in front of each window of an exchange
 EVIDENCE_CHARS = 160
+SELF = 0.9999  # cosine similarity above which two texts are taken to be the same text
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +98,18 @@ class _Matrices:
         self.violating = violating
         self.compliant = compliant
 
-    def margins(self, vectors: Vectors) -> npt.NDArray[np.float32]:
-        near_bad = (vectors @ self.violating.T).max(axis=1)
-        near_good = (vectors @ self.compliant.T).max(axis=1)
-        return np.asarray(near_bad - near_good, dtype=np.float32)
+    def margins(self, vectors: Vectors, *, exclude_self: bool = False
+                ) -> npt.NDArray[np.float32]:
+        """Nearest violating minus nearest compliant similarity, per row of `vectors`.
+
+        `exclude_self` ignores an exemplar identical to the row (similarity ~1), for
+        fitting a head on exemplars without each one matching itself.
+        """
+        bad, good = vectors @ self.violating.T, vectors @ self.compliant.T
+        if exclude_self:
+            bad = np.where(bad > SELF, -1.0, bad)
+            good = np.where(good > SELF, -1.0, good)
+        return np.asarray(bad.max(axis=1) - good.max(axis=1), dtype=np.float32)
 
 
 class SemanticDetector:
@@ -192,7 +201,8 @@ class SemanticDetector:
                                                block, matrices.margins(block), spans)
         return out
 
-    def features(self, principle: Principle, items: Sequence[Exchange]) -> Features:
+    def features(self, principle: Principle, items: Sequence[Exchange], *,
+                 exclude_self: bool = False) -> Features:
         """Embedding and margin of each item's worst window: the inputs a head is fitted on."""
         check: SemanticCheck | None = principle.check("semantic")
         on = check.on if check is not None else "exchange"
@@ -203,7 +213,7 @@ class SemanticDetector:
         rows, margins = [], []
         for per_item in spans:
             block = np.stack([encoded[t] for _, _, t in per_item])
-            found = matrices.margins(block)
+            found = matrices.margins(block, exclude_self=exclude_self)
             worst = int(found.argmax())
             rows.append(block[worst])
             margins.append(found[worst])

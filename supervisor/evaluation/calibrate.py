@@ -1,0 +1,259 @@
+"""Fit the semantic detector's heads on a training split; report on the held-out split.
+
+For each principle with a `semantic` check, a logistic regression (scikit-learn, L2,
+balanced classes) reads the text's embedding and its exemplar margin. Its training rows:
+
+- the training split of every dataset given, where the item is labelled for the
+  principle (see `datasets` for the per-principle labels of each adapter); an item
+  that violates another principle is not used as a negative, because harms overlap
+  (a threat is violence and harassment) and their labels are not given consistently;
+- binary-only positives (an XSTest unsafe prompt says it is harmful, not which harm):
+  assigned to the principle whose exemplars they resemble most (highest margin);
+- the lines of the principle's exemplar file, each compared with the other exemplars
+  only. The constitution's own `examples` are never training rows, so
+  `constitution test` still tests something the head has not seen.
+
+The threshold is the one that maximises F1 on 5-fold cross-validated scores of the
+training rows (a threshold picked on fitted scores would be optimistic). The test
+split is only scored, never fitted on, and its figures are written beside the heads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from supervisor.constitution import Constitution, Principle
+from supervisor.detectors.calibration import FORMAT, Head, calibration_path, fingerprint
+from supervisor.detectors.exemplars import exemplar_file, read_exemplars
+from supervisor.detectors.semantic import Exchange, SemanticDetector
+from supervisor.evaluation.datasets import TRAIN_PERCENT, Dataset, Item
+from supervisor.evaluation.metrics import Confusion
+
+MIN_EACH = 5  # fewer positives or negatives than this: no head, the YAML threshold stays
+C = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipleFit:
+    """The head fitted for one principle (or why none was), with its held-out figures."""
+
+    principle: str
+    head: Head | None
+    train_rows: int
+    train_positives: int
+    holdout: Confusion = field(default_factory=Confusion)
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationResult:
+    """Every principle's fit, the held-out any-principle figures, and the file written."""
+
+    fits: tuple[PrincipleFit, ...]
+    holdout_any: dict[str, Confusion]
+    path: str = ""
+    sha256: str = ""
+
+
+def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
+              detector: SemanticDetector, write: bool = True) -> CalibrationResult:
+    """Fit every semantic principle, score the test splits, and write the file."""
+    principles = [p for p in constitution.principles if p.check("semantic") is not None]
+    train = [(d.name, i) for d in datasets for i in d.split("train").items]
+    weak = _assign_binary(principles, [i for _, i in train if i.violation and not i.labels],
+                          detector)
+    fitted = [_fit(p, [i for _, i in train], weak, constitution, detector)
+              for p in principles]
+    fits = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted],
+                             [i for _, i in train], principles, detector)
+    fits = [_holdout(f, constitution, datasets, detector) for f in fits]
+    heads = {f.principle: f.head for f in fits if f.head is not None}
+    holdout_any = {d.name: _any(principles, heads, d.split("test").items, detector)
+                   for d in datasets}
+    result = CalibrationResult(tuple(fits), holdout_any)
+    if not write:
+        return result
+    body = _document(constitution, datasets, result, detector)
+    path = calibration_path(constitution)
+    raw = (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+    path.write_bytes(raw)
+    return CalibrationResult(result.fits, holdout_any, str(path),
+                             hashlib.sha256(raw).hexdigest())
+
+
+def _assign_binary(principles: Sequence[Principle], items: Sequence[Item],
+                   detector: SemanticDetector) -> dict[str, str]:
+    """Item id -> the principle a binary-only positive most resembles."""
+    if not items or not principles:
+        return {}
+    exchanges = [Exchange(i.prompt, i.output) for i in items]
+    margins = np.stack([detector.features(p, exchanges).margins for p in principles])
+    best = margins.argmax(axis=0)
+    return {item.id: principles[int(k)].id for item, k in zip(items, best, strict=True)}
+
+
+def _rows(principle: Principle, items: Sequence[Item], weak: dict[str, str]
+          ) -> tuple[list[Exchange], list[bool], list[str]]:
+    exchanges, labels, ids = [], [], []
+    for item in items:
+        label = item.label(principle.id)
+        if label is None and item.violation and not item.labels:
+            label = weak.get(item.id) == principle.id or None
+        elif label is False and item.violation:
+            label = None  # violates another principle: not a clean negative for this one
+        if label is not None:
+            exchanges.append(Exchange(item.prompt, item.output))
+            labels.append(label)
+            ids.append(item.id)
+    return exchanges, labels, ids
+
+
+def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
+         constitution: Constitution, detector: SemanticDetector
+         ) -> tuple[PrincipleFit, dict[str, float]]:
+    """The head, and out-of-fold scores of the dataset rows it was fitted on (by item id)."""
+    exchanges, labels, ids = _rows(principle, items, weak)
+    features = detector.features(principle, exchanges)
+    x, y = _matrix(features.vectors, features.margins), np.asarray(labels, dtype=bool)
+    path = exemplar_file(constitution, principle.id)
+    if path is not None:
+        lines = read_exemplars(path)
+        extra = detector.features(principle, [Exchange(e.prompt, e.output) for e in lines],
+                                  exclude_self=True)
+        x = np.vstack([x, _matrix(extra.vectors, extra.margins)])
+        y = np.concatenate([y, [e.violated for e in lines]])
+    positives = int(y.sum())
+    if positives < MIN_EACH or len(y) - positives < MIN_EACH:
+        return PrincipleFit(principle.id, None, len(y), positives,
+                            reason=f"needs {MIN_EACH} positives and negatives"), {}
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    scores = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    threshold = _best_threshold(scores, y)
+    model.fit(x, y)
+    weights = model.coef_[0]
+    head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]),
+                float(model.intercept_[0]), threshold, fingerprint(principle))
+    out_of_fold = {i: float(v) for i, v in zip(ids, scores[: len(ids)], strict=True)}
+    return PrincipleFit(principle.id, head, len(y), positives), out_of_fold
+
+
+def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[str, float]],
+                      items: Sequence[Item], principles: Sequence[Principle],
+                      detector: SemanticDetector, rounds: int = 3) -> list[PrincipleFit]:
+    """Re-tune every head's threshold for the F1 of "any principle fired" on the training items.
+
+    Thresholds chosen one principle at a time each add their own false positives to the
+    union; coordinate ascent on the union's F1 (out-of-fold scores where the item was a
+    training row of that head, the head's score otherwise) trades them off together.
+    """
+    chosen = [i for i, f in enumerate(fits) if f.head is not None]
+    if not chosen or not items:
+        return list(fits)
+    labels = np.asarray([i.violation for i in items])
+    exchanges = [Exchange(i.prompt, i.output) for i in items]
+    scores = []
+    for k in chosen:
+        head = fits[k].head
+        assert head is not None
+        features = detector.features(principles[k], exchanges)
+        full = head.score(features.vectors, features.margins)
+        scores.append(np.asarray([out_of_fold[k].get(item.id, full[row])
+                                  for row, item in enumerate(items)]))
+    thresholds = [fits[k].head.threshold for k in chosen]  # type: ignore[union-attr]
+
+    def union_f1(values: Sequence[float]) -> float:
+        fired = np.zeros(len(items), dtype=bool)
+        for row, t in zip(scores, values, strict=True):
+            fired |= row >= t
+        return Confusion.of(zip(labels.tolist(), fired.tolist(), strict=True)).f1
+
+    for _ in range(rounds):
+        for j in range(len(chosen)):
+            grid = [float(t) for t in np.arange(0.2, 0.991, 0.01)]
+            thresholds[j] = max(grid, key=lambda t: (union_f1([*thresholds[:j], t,
+                                                                *thresholds[j + 1:]]), t))
+    tuned = list(fits)
+    for k, t in zip(chosen, thresholds, strict=True):
+        head = fits[k].head
+        assert head is not None
+        tuned[k] = replace(fits[k], head=replace(head, threshold=round(t, 4)))
+    return tuned
+
+
+def _best_threshold(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
+    best, chosen = -1.0, 0.5
+    for threshold in np.arange(0.2, 0.951, 0.01):
+        f1 = Confusion.of(zip(labels.tolist(), (scores >= threshold).tolist(),
+                              strict=True)).f1
+        if f1 > best + 1e-9:
+            best, chosen = f1, float(threshold)
+    return round(chosen, 4)
+
+
+def _holdout(fit: PrincipleFit, constitution: Constitution, datasets: Sequence[Dataset],
+             detector: SemanticDetector) -> PrincipleFit:
+    if fit.head is None:
+        return fit
+    principle = constitution.principle(fit.principle)
+    items = [i for d in datasets for i in d.split("test").items
+             if i.label(fit.principle) is not None]
+    if not items:
+        return fit
+    predicted = _predict(principle, fit.head, items, detector)
+    labels = [bool(i.label(fit.principle)) for i in items]
+    return PrincipleFit(fit.principle, fit.head, fit.train_rows, fit.train_positives,
+                        Confusion.of(zip(labels, predicted, strict=True)))
+
+
+def _predict(principle: Principle, head: Head, items: Sequence[Item],
+             detector: SemanticDetector) -> list[bool]:
+    features = detector.features(principle, [Exchange(i.prompt, i.output) for i in items])
+    scores = head.score(features.vectors, features.margins)
+    return [bool(v >= head.threshold) for v in scores]
+
+
+def _any(principles: Sequence[Principle], heads: dict[str, Head], items: Sequence[Item],
+         detector: SemanticDetector) -> Confusion:
+    flagged = np.zeros(len(items), dtype=bool)
+    for p in principles:
+        if p.id in heads and items:
+            flagged |= np.asarray(_predict(p, heads[p.id], items, detector))
+    return Confusion.of(zip([i.violation for i in items], flagged.tolist(), strict=True))
+
+
+def _matrix(vectors: npt.NDArray[np.float32],
+            margins: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return np.hstack([vectors, margins.reshape(-1, 1)]).astype(np.float32)
+
+
+def _document(constitution: Constitution, datasets: Sequence[Dataset],
+              result: CalibrationResult, detector: SemanticDetector) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "constitution": {"id": constitution.id, "version": constitution.version,
+                         "sha256": constitution.sha256},
+        "encoder": {"model": detector.encoder.name, "precision": detector.encoder.precision},
+        "split": {"rule": 'train when int(sha256("<dataset>:<item id>"), 16) % 100 < '
+                          f"{TRAIN_PERCENT}", "fitted_on": "train", "reported_on": "test"},
+        "datasets": [{"name": d.name, "source": Path(d.source).name,
+                      "train_items": len(d.split("train").items),
+                      "test_items": len(d.split("test").items)} for d in datasets],
+        "principles": {f.principle: {**f.head.to_json(), "train_rows": f.train_rows,
+                                     "train_positives": f.train_positives,
+                                     "holdout": f.holdout.to_json()}
+                       for f in result.fits if f.head is not None},
+        "skipped": {f.principle: f.reason for f in result.fits if f.head is None},
+        "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
+    }
