@@ -48,11 +48,13 @@ def audit() -> None:
 @audit.command()
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
               help="PEM public key to verify with (default: the ledger's own key).")
+@click.option("--strict", is_flag=True,
+              help="Also check every line is canonical JSON (for ledgers other tools wrote).")
 @click.option("--json", "as_json", is_flag=True)
-def verify(public_key: str | None, as_json: bool) -> None:
+def verify(public_key: str | None, strict: bool, as_json: bool) -> None:
     """Recompute every hash, Merkle root and signature; report the first bad record."""
     async def work(ledger: Ledger) -> Any:
-        return ledger.verify(_public_key(public_key, ledger))
+        return ledger.verify(_public_key(public_key, ledger), strict=strict)
 
     report = _with_ledger(work)
     if as_json:

@@ -109,7 +109,7 @@ class Ledger:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.checkpoint_file = checkpoint_file
-        self._queue: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[tuple[str, str, str, bytes], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._tree: Tree | None = None
         self._index: dict[str, int] = {}
@@ -127,9 +127,12 @@ class Ledger:
         """Append one record; returns once it is durable."""
         if kind not in KINDS:
             raise LedgerError(f"unknown record kind {kind!r}; use one of {sorted(KINDS)}")
-        canonical(dict(body))  # refuse what cannot be stored before queueing it
+        try:
+            encoded = canonical(dict(body))  # serialised once, here, for hash and line
+        except (TypeError, ValueError) as exc:
+            raise LedgerError(f"a {kind} record body must be JSON data: {exc}") from None
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        entry = (new_id(), _now(), kind, dict(body))
+        entry = (new_id(), _now(), kind, encoded)
         self._queue.append((entry, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
@@ -194,8 +197,8 @@ class Ledger:
                 signed = statement(next_seq, tree.root(next_seq).hex(), head, _now())
                 body.update(signed, signature=self.signer.sign(signed),
                             key_id=self.signer.key_id)
-                return seal_records([(new_id(), signed["time"], "checkpoint", body)])(
-                    next_seq, head)
+                return seal_records([(new_id(), signed["time"], "checkpoint",
+                                       canonical(body))])(next_seq, head)
 
             stored = await asyncio.to_thread(self.store.append, seal)
             self._observe(stored)
@@ -242,10 +245,10 @@ class Ledger:
         return [json.loads(line) for line in self.checkpoint_file.read_bytes().splitlines()
                 if line.strip()]
 
-    def verify(self, public_pem: bytes | None = None) -> VerifyReport:
+    def verify(self, public_pem: bytes | None = None, *, strict: bool = False) -> VerifyReport:
         """Recompute chain, roots and signatures; `public_pem` defaults to our own key."""
         return verify_lines(self.store.lines(), public_pem or self.public_pem,
-                            self.shipped_checkpoints())
+                            self.shipped_checkpoints(), strict=strict)
 
     def prove(self, record_id: str) -> Proof:
         """An inclusion proof against the latest checkpoint that covers the record."""

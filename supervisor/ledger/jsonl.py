@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.errors import LedgerError
-from supervisor.ledger.canonical import GENESIS, canonical
+from supervisor.ledger.canonical import GENESIS, seal_line
 
 SEGMENT_RECORDS = 100_000
 Seal = Callable[[int, str], list[dict[str, Any]]]
@@ -78,7 +78,7 @@ class JsonlStore:
             records = seal(self.next_seq, self.head_hash)
             if not records:
                 return foreign
-            data = b"".join(canonical(r) + b"\n" for r in records)
+            data = b"".join(r["line"] + b"\n" for r in records)
             segment = self._segment_for(self.next_seq)
             fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
             try:
@@ -170,17 +170,19 @@ class JsonlStore:
         self._lock.close()
 
 
-def seal_records(pending: Sequence[tuple[str, str, str, dict[str, Any]]]) -> Seal:
-    """A `Seal` that chains (id, ts, kind, body) entries onto the given head."""
-    from supervisor.ledger.canonical import chain_hash
+def seal_records(pending: Sequence[tuple[str, str, str, bytes]]) -> Seal:
+    """A `Seal` that chains (id, ts, kind, canonical body bytes) onto the given head.
 
+    Sealed records carry seq, id, kind, hash and `line` (the bytes to store).
+    """
     def seal(next_seq: int, head: str) -> list[dict[str, Any]]:
         sealed = []
         for offset, (record_id, ts, kind, body) in enumerate(pending):
-            record = {"seq": next_seq + offset, "id": record_id, "ts": ts, "kind": kind,
-                      "body": body, "prev_hash": head}
-            record["hash"] = head = chain_hash(head, record)
-            sealed.append(record)
+            seq = next_seq + offset
+            digest, line = seal_line(seq, record_id, ts, kind, body, head)
+            sealed.append({"seq": seq, "id": record_id, "kind": kind, "hash": digest,
+                           "line": line})
+            head = digest
         return sealed
 
     return seal

@@ -12,6 +12,7 @@ the application's own database role cannot rewrite history through SQL DML.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from supervisor.errors import LedgerError
-from supervisor.ledger.canonical import GENESIS, canonical
+from supervisor.ledger.canonical import GENESIS
 from supervisor.ledger.jsonl import Seal
 
 DEFAULT_TABLE = "supervisor_ledger"
@@ -89,8 +90,8 @@ class PostgresStore:
                     cursor.executemany(
                         sql.SQL("INSERT INTO {} (seq, id, ts, kind, hash, line) "
                                 "VALUES (%s, %s, %s, %s, %s, %s)").format(t),
-                        [(r["seq"], r["id"], r["ts"], r["kind"], r["hash"],
-                          canonical(r).decode()) for r in records])
+                        [(r["seq"], r["id"], json.loads(r["line"])["ts"], r["kind"],
+                          r["hash"], r["line"].decode()) for r in records])
         except psycopg.Error as exc:
             raise LedgerError(f"append to {self.table} failed: {exc}") from None
         return records

@@ -30,24 +30,16 @@ class Signer:
     def __init__(self, key_dir: Path) -> None:
         self.key_dir = key_dir
         private = key_dir / PRIVATE_NAME
-        if private.exists():
-            try:
-                loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
-            except (ValueError, TypeError) as exc:
-                raise LedgerError(f"signing key {private} is unreadable ({exc}); restore it "
-                                  "from backup, or move it aside to start a new key") from None
-            if not isinstance(loaded, Ed25519PrivateKey):
-                raise LedgerError(f"signing key {private} is not an Ed25519 key")
-            self.key = loaded
-        else:
-            key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.key = Ed25519PrivateKey.generate()
-            pem = self.key.private_bytes(serialization.Encoding.PEM,
-                                         serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption())
-            fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
+        if not private.exists():
+            _create(private)
+        try:
+            loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise LedgerError(f"signing key {private} is unreadable ({exc}); restore it "
+                              "from backup, or move it aside to start a new key") from None
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise LedgerError(f"signing key {private} is not an Ed25519 key")
+        self.key = loaded
         (key_dir / PUBLIC_NAME).write_bytes(self.public_pem())
 
     def public_pem(self) -> bytes:
@@ -60,6 +52,30 @@ class Signer:
 
     def sign(self, statement: dict[str, Any]) -> str:
         return base64.b64encode(self.key.sign(canonical(statement))).decode()
+
+
+def _create(private: Path) -> None:
+    """Write a new key to a temporary file, then publish it with an atomic link.
+
+    Two processes opening a new ledger at once both get here; the link lets exactly one
+    key win, complete, and the other process loads it.
+    """
+    private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    temporary = private.with_name(f".{private.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, private)
+    except FileExistsError:
+        pass  # another process published its key first; we use that one
+    finally:
+        temporary.unlink()
 
 
 def key_id(public_pem: bytes) -> str:

@@ -69,6 +69,15 @@ def test_deletion_reorder_and_insertion_are_detected(data: st.DataObject) -> Non
         assert not report.ok and report.bad_seq is not None and report.bad_seq <= i + 1
 
 
+def test_reserialised_record_is_detected_in_both_modes() -> None:
+    """A record rewritten with the same content but other bytes (spaces) fails verification."""
+    lines, pem = FIXED
+    spaced = json.dumps(json.loads(lines[0]), sort_keys=True, ensure_ascii=False).encode()
+    for strict in (False, True):
+        report = verify_lines([spaced, *lines[1:]], pem, strict=strict)
+        assert not report.ok and report.bad_seq == 0
+
+
 async def test_truncation_below_a_shipped_checkpoint_is_reported(ledger: Ledger,
                                                                  tmp_path: Path) -> None:
     """A ledger shorter than a checkpoint shipped off the machine is reported as truncated."""

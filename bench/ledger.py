@@ -1,0 +1,138 @@
+"""Ledger throughput: durable appends/s with 64 concurrent appenders (JSONL group commit and
+PostgreSQL) beside a naive one-fsync-per-record writer, verify throughput, and proof time
+at 1M records. Targets: JSONL >= 20,000/s, PostgreSQL >= 5,000/s, verify >= 50,000/s,
+a proof in under 5 ms at 1M records.
+
+    .venv/bin/python bench/ledger.py [--records 20000] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from supervisor.ledger import open_ledger
+from supervisor.ledger.canonical import GENESIS, canonical, chain_hash
+from supervisor.ledger.merkle import Tree, root_from_proof
+from supervisor.settings import Settings
+
+BODY = {"stage": "output", "action": "allow", "released": True, "violated": [],
+        "provenance": {"constitution": {"id": "healthcare", "version": "2.1.0",
+                                        "sha256": "ab" * 32}},
+        "text_sha256": {"prompt": "cd" * 32, "output": "ef" * 32},
+        "texts": {"prompt": "What is a normal heart rate?",
+                  "output": "Between 60 and 100 beats per minute for most adults."}}
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def appenders(target: str, records: int, key_dir: str, workers: int = 64) -> float:
+    settings = Settings(ledger=target, key_dir=key_dir, checkpoint_every=10_000,
+                        checkpoint_seconds=3600)
+    ledger = await open_ledger(target, settings=settings)
+    per = records // workers
+
+    async def worker() -> None:
+        for _ in range(per):
+            await ledger.append("decision", BODY)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - start
+    await ledger.close()
+    return per * workers / elapsed
+
+
+def naive(path: Path, records: int) -> float:
+    """The baseline: seal and write each record, then fsync it, one at a time."""
+    head = GENESIS
+    with path.open("ab") as handle:
+        start = time.perf_counter()
+        for seq in range(records):
+            record = {"seq": seq, "id": str(seq), "ts": "t", "kind": "decision", "body": BODY,
+                      "prev_hash": head}
+            record["hash"] = head = chain_hash(head, record)
+            handle.write(canonical(record) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return records / (time.perf_counter() - start)
+
+
+def verify_rate(target: str, key_dir: str) -> tuple[float, int]:
+    async def run() -> tuple[float, int]:
+        ledger = await open_ledger(target, settings=Settings(ledger=target, key_dir=key_dir))
+        start = time.perf_counter()
+        report = ledger.verify()
+        elapsed = time.perf_counter() - start
+        ledger.store.close()
+        assert report.ok, report.problem
+        return report.records / elapsed, report.records
+    return asyncio.run(run())
+
+
+def proofs_at(size: int) -> dict[str, float]:
+    tree = Tree()
+    start = time.perf_counter()
+    for i in range(size):
+        tree.append(i.to_bytes(32, "big"))
+    build = time.perf_counter() - start
+    root = tree.root()
+    times = []
+    for index in range(0, size, size // 200):
+        t = time.perf_counter()
+        path = tree.proof(index, size)
+        times.append((time.perf_counter() - t) * 1000)
+        assert root_from_proof(index.to_bytes(32, "big"), index, size, path) == root
+    return {"size": size, "build_s": build, "proof_ms_p50": statistics.median(times),
+            "proof_ms_max": max(times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--proof-size", type=int, default=1_000_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    result: dict[str, Any] = {"records": args.records, "workers": 64}
+    result["jsonl_per_s"] = asyncio.run(appenders(str(work / "jsonl"), args.records,
+                                                  str(work / "keys")))
+    result["naive_fsync_per_s"] = naive(work / "naive.jsonl", min(args.records, 3000))
+    result["verify_per_s"], verified = verify_rate(str(work / "jsonl"), str(work / "keys"))
+    if not args.no_postgres:
+        table = f"bench_{uuid.uuid4().hex[:8]}"
+        url = f"{PG}?table={table}"
+        result["postgres_per_s"] = asyncio.run(appenders(url, args.records, str(work / "keys")))
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
+            conn.execute(f"DROP FUNCTION {table}_append_only")
+    result["proof"] = proofs_at(args.proof_size)
+
+    print(f"{args.records} durable appends from 64 concurrent appenders")
+    print(f"  JSONL, group commit      {result['jsonl_per_s']:>10,.0f} records/s  (target 20,000)")
+    if "postgres_per_s" in result:
+        print(f"  PostgreSQL, batched      {result['postgres_per_s']:>10,.0f} records/s  "
+              "(target 5,000)")
+    print(f"  naive fsync per record   {result['naive_fsync_per_s']:>10,.0f} records/s  "
+          f"(group commit is {result['jsonl_per_s'] / result['naive_fsync_per_s']:.1f}x)")
+    print(f"verify                     {result['verify_per_s']:>10,.0f} records/s  "
+          f"({verified} records; target 50,000)")
+    p = result["proof"]
+    print(f"proof at {p['size']:,} records: p50 {p['proof_ms_p50']:.3f} ms, max "
+          f"{p['proof_ms_max']:.3f} ms (target < 5 ms); tree built in {p['build_s']:.1f} s")
+    out = Path(__file__).parent / "results" / "ledger.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
