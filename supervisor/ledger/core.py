@@ -209,6 +209,14 @@ class Ledger:
             last = stored[-1]
             return Receipt(last["seq"], last["id"], last["hash"])
 
+    async def checkpoint_loop(self) -> None:
+        """For long-running servers: sign unsigned records every `checkpoint_seconds` even
+        when no append comes to trigger it. Run as a task; cancel it before `close`."""
+        while True:
+            await asyncio.sleep(self.checkpoint_seconds)
+            if self._since_checkpoint:
+                await self.checkpoint()
+
     async def close(self) -> None:
         """Flush what is queued, checkpoint what is unsigned, release the store."""
         while self._flushing is not None and not self._flushing.done():

@@ -126,3 +126,22 @@ def _fixed() -> tuple[list[bytes], bytes]:
 
 
 FIXED = _fixed()
+
+
+async def test_checkpoint_loop_signs_idle_records(tmp_path: Path) -> None:
+    """A server's checkpoint loop signs records that no later append would have covered."""
+    import asyncio
+
+    from supervisor.ledger import open_ledger
+    from supervisor.settings import Settings
+
+    path = tmp_path / "l"
+    opened = await open_ledger(str(path), settings=Settings(
+        ledger=str(path), checkpoint_every=10**9, checkpoint_seconds=0.05))
+    await opened.append("access", {"i": 1})
+    loop = asyncio.create_task(opened.checkpoint_loop())
+    await asyncio.sleep(0.3)
+    loop.cancel()
+    kinds = [r["kind"] for r in opened.records_in_order()]
+    assert kinds[:2] == ["access", "checkpoint"]
+    opened.store.close()
