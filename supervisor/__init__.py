@@ -18,6 +18,7 @@ from supervisor.errors import (
     SupervisorError,
     VerdictError,
 )
+from supervisor.middleware import supervised
 from supervisor.pipeline import Supervisor
 from supervisor.policy import decide
 
@@ -44,4 +45,5 @@ __all__ = [
     "VerdictError",
     "decide",
     "load_constitution",
+    "supervised",
 ]
