@@ -112,7 +112,9 @@ class Ledger:
         self._queue: list[tuple[tuple[str, str, str, bytes], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._tree: Tree | None = None
-        self._index: dict[str, int] = {}
+        self._index: dict[str, int] = {}  # record id -> seq
+        self._hashes = bytearray()  # record hashes, 32 bytes each, by seq
+        self._checkpoints: list[dict[str, Any]] = []  # checkpoint bodies, in order
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
         self._sync_lock = asyncio.Lock()
@@ -175,8 +177,7 @@ class Ledger:
             self._tree = None  # another process appended in between: reload when needed
         if self._tree is not None:
             for r in records:
-                self._tree.append(bytes.fromhex(r["hash"]))
-                self._index[r["id"]] = r["seq"]
+                self._remember(self._tree, r)
         self._since_checkpoint += sum(r["kind"] != "checkpoint" for r in records)
 
     async def _maybe_checkpoint(self, *, force: bool = False) -> None:
@@ -233,11 +234,20 @@ class Ledger:
         return self._tree
 
     def _reload_tree(self) -> None:
-        tree, index = Tree(), {}
+        tree = Tree()
+        self._index, self._hashes, self._checkpoints = {}, bytearray(), []
         for record in self.records_in_order():
-            tree.append(bytes.fromhex(record["hash"]))
-            index[record["id"]] = record["seq"]
-        self._tree, self._index = tree, index
+            self._remember(tree, record)
+        self._tree = tree
+
+    def _remember(self, tree: Tree, record: dict[str, Any]) -> None:
+        digest = bytes.fromhex(record["hash"])
+        tree.append(digest)
+        self._hashes += digest
+        self._index[record["id"]] = record["seq"]
+        if record["kind"] == "checkpoint":
+            body = record.get("body") or json.loads(record["line"])["body"]
+            self._checkpoints.append(body)
 
     def records_in_order(self) -> Iterator[dict[str, Any]]:
         for line in self.store.lines():
@@ -259,24 +269,28 @@ class Ledger:
                             self.shipped_checkpoints(), strict=strict)
 
     def prove(self, record_id: str) -> Proof:
-        """An inclusion proof against the latest checkpoint that covers the record."""
-        self._reload_tree()
+        """An inclusion proof against the latest checkpoint that covers the record.
+
+        Served from memory (the tree, ids and checkpoints kept in step with appends), so a
+        proof costs microseconds; the store is re-read only for a record we have not seen
+        (appended by another process).
+        """
         tree = self._ensure_tree()
+        if record_id not in self._index:
+            self._reload_tree()
+            tree = self._ensure_tree()
         seq = self._index.get(record_id)
         if seq is None:
             raise LedgerError(f"no record {record_id!r} in the ledger")
-        checkpoint, leaf = None, ""
-        for record in self.records_in_order():
-            if record["seq"] == seq:
-                leaf = record["hash"]
-            elif record["kind"] == "checkpoint" and record["body"]["size"] > seq:
-                checkpoint = record["body"]
-        if checkpoint is None:
+        covering = [c for c in self._checkpoints if int(c["size"]) > seq]
+        if not covering:
             raise LedgerError(f"record {record_id} is not yet covered by a checkpoint; run "
                               "`supervisor audit checkpoint` (or wait for the next one)")
+        checkpoint = covering[-1]
         size = int(checkpoint["size"])
-        return Proof(record_id, seq, leaf, size, checkpoint["root"],
-                     tuple(h.hex() for h in tree.proof(seq, size)), dict(checkpoint))
+        return Proof(record_id, seq, self._hashes[seq * 32:(seq + 1) * 32].hex(), size,
+                     checkpoint["root"], tuple(h.hex() for h in tree.proof(seq, size)),
+                     dict(checkpoint))
 
 
 def _ship(path: Path, body: dict[str, Any]) -> None:
