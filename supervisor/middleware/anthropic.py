@@ -144,29 +144,28 @@ class SupervisedAnthropic:
 
     def __init__(self, client: anthropic.Anthropic | anthropic.AsyncAnthropic,
                  guard: Guard) -> None:
-        self.client = client
-        self.middleware = AnthropicSupervisorMiddleware(guard=guard)
-        self._supervised = client.with_options(middleware=[*client.middleware,
-                                                           self.middleware])
+        self._held = client
+        self._guard = guard
+        self._supervised = client.with_options(
+            middleware=[*client.middleware, AnthropicSupervisorMiddleware(guard=guard)])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._supervised, name)
 
     def __repr__(self) -> str:
-        return (f"<supervised {self.client!r} "
-                f"constitution={self.middleware.guard.constitution.id}>")
+        return f"<supervised {self._held!r} constitution={self._guard.constitution.id}>"
 
     def __enter__(self) -> SupervisedAnthropic:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        self._held.close()
 
     async def __aenter__(self) -> SupervisedAnthropic:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()  # type: ignore[misc]  # an AsyncAnthropic here
+        await self._held.close()  # type: ignore[misc]  # an AsyncAnthropic here
 
 
 def _messages_body(request: APIRequest) -> dict[str, Any] | None:

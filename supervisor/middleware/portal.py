@@ -75,7 +75,6 @@ class Portal:
         """Run the registered closers, then stop the loop (called at interpreter exit)."""
         with self._lock:
             loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
         if loop is None or thread is None or not thread.is_alive():
             return
         closers, self._closers = self._closers, []
@@ -86,6 +85,8 @@ class Portal:
                     await closer()
 
         asyncio.run_coroutine_threadsafe(finish(), loop).result(timeout=30)
+        with self._lock:
+            self._loop = self._thread = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 

@@ -123,7 +123,7 @@ class ResponsesFormat:
                 "tool_choice": "auto", "tools": [], "error": None,
                 "incomplete_details": None,
                 "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
-                          "input_tokens_details": {"cached_tokens": 0},
+                          "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                           "output_tokens_details": {"reasoning_tokens": 0}}}
 
     def reply_events(self, model: str, text: str) -> list[Event]:
