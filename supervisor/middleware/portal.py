@@ -8,13 +8,15 @@ test's). Running supervision on one process-wide loop gives both a single home: 
 callers block on a future, async callers await it from their own loop, and one Ledger
 per target is shared by every wrapper in the process.
 
-Ledgers opened here are closed (flushed and checkpointed) at interpreter exit.
+Ledgers opened here are closed (flushed and checkpointed) at interpreter exit, in the
+threading module's exit hook: it runs before the thread pools stop taking work (which
+the Ledger's close needs), where a plain `atexit` handler would run too late.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
+import concurrent.futures.thread  # noqa: F401 (its exit hook must be registered before ours)
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -32,6 +34,7 @@ class Portal:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._hooked = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -48,6 +51,10 @@ class Portal:
 
                 thread = threading.Thread(target=run, name="supervisor-portal", daemon=True)
                 thread.start()
+                if not self._hooked:
+                    # private but stable since 3.9: what concurrent.futures itself uses
+                    threading._register_atexit(self.close)  # type: ignore[attr-defined]
+                    self._hooked = True
                 ready.wait()
                 self._loop, self._thread = loop, thread
             return self._loop
@@ -92,7 +99,6 @@ class Portal:
 
 
 _portal = Portal()
-atexit.register(_portal.close)
 
 
 def portal() -> Portal:
