@@ -122,16 +122,36 @@ def _print(figures: dict[str, Any], report_dir: Path | None) -> None:
 
 def _presidio(loaded: Constitution, data_root: Path | None, limit: int | None,
               as_json: bool) -> None:
-    from supervisor.evaluation import pii  # type: ignore[attr-defined]
+    """PII spans are scored by `supervisor.evaluation.pii`; here they get eval's JSON shape."""
     from supervisor.evaluation.datasets import resolve_root
+    from supervisor.evaluation.pii import TARGET, load_synth, score_pii, table
 
     path = resolve_root(data_root) / "presidio-synth" / "synth_dev_750.json"
-    result = pii.score_pii(path, constitution=loaded, limit=limit)
-    figures = result.to_json() if hasattr(result, "to_json") else dict(result)
+    if not path.is_file():
+        raise click.UsageError(f"{path} not found; pass --data-root to the folder that "
+                               "holds presidio-synth/")
+    scores = score_pii(load_synth(path, limit))
+    target = [e for e in scores.entities if e.entity in TARGET]
+    predicted, correct = sum(e.predicted for e in target), sum(e.correct for e in target)
+    precision = correct / predicted if predicted else 0.0
+    recall = scores.target_recall
+    figures = {
+        "precision": round(precision, 4), "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / (precision + recall), 4)
+        if precision + recall else 0.0,
+        "dataset": "presidio-synth", "items": scores.samples, "entities": list(TARGET),
+        "per_entity": {e.entity: {"recall": round(e.recall, 4), "gold": e.gold,
+                                  "precision": None if e.precision is None
+                                  else round(e.precision, 4)} for e in scores.entities},
+        "latency_ms": {"p50": round(scores.latency_p50_ms, 3),
+                       "p95": round(scores.latency_p95_ms, 3)},
+        "calls": 0, "tokens": {"input": 0, "output": 0}, "constitution": loaded.id,
+    }
     if as_json:
         click.echo(json.dumps(figures))
-    else:
-        Console().print_json(json.dumps(figures))
+        return
+    for line in table(scores):
+        click.echo(line)
 
 
 @click.command()

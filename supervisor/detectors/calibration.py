@@ -127,3 +127,4 @@ def _head(entry: Mapping[str, Any]) -> Head:
         raise ValueError("a head has a non-finite number")
     return Head(weights, float(entry["margin_weight"]), float(entry["bias"]),
                 float(entry["threshold"]), str(entry["fingerprint"]))
+

@@ -117,8 +117,12 @@ class Encoder:
 
     def _run(self, texts: Sequence[str], batch_size: int) -> Vectors:
         model = self._load()
+        # int8 dynamic quantization scales activations per batch, so a text's vector would
+        # depend on its neighbours in the batch: in int8 each text is its own batch, and a
+        # text gets the same vector in `calibrate`, `eval` and a live request
+        size = batch_size if self.precision == "fp32" else 1
         with self._lock:  # torch releases the GIL; one forward pass at a time on 2 cores
-            vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+            vectors = model.encode(list(texts), batch_size=size, convert_to_numpy=True,
                                    normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
@@ -140,6 +144,10 @@ def _load_model(precision: Precision) -> Any:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     torch.set_num_threads(THREADS)
     model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)

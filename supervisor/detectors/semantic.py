@@ -165,6 +165,18 @@ class SemanticDetector:
                    if p.check("semantic") is not None)
         return calibration.sha256 if used else None
 
+    def warm(self, principles: Sequence[Principle]) -> None:
+        """Load the model and embed the principles' exemplars now, not in the first request.
+
+        Embedding a few hundred exemplars takes seconds on two cores; a server should
+        call this at start-up so the first supervision does not pay for it.
+        """
+        for principle in principles:
+            check: SemanticCheck | None = principle.check("semantic")
+            if check is not None:
+                self._matrices(principle, check.on)
+        self.encoder.encode(["warm"])
+
     # -- scanning --------------------------------------------------------------------
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
@@ -197,8 +209,8 @@ class SemanticDetector:
             head = calibration.head_for(principle) if calibration else None
             for row, spans in enumerate(plans[check.on]):
                 block = np.stack([vectors[t] for _, _, t in spans])
-                out[row][principle.id] = _best(principle.id, check, head,
-                                               block, matrices.margins(block), spans)
+                out[row][principle.id] = _best(principle.id, check, head, block,
+                                               matrices.margins(block), spans)
         return out
 
     def features(self, principle: Principle, items: Sequence[Exchange], *,

@@ -13,8 +13,10 @@ balanced classes) reads the text's embedding and its exemplar margin. Its traini
   only. The constitution's own `examples` are never training rows, so
   `constitution test` still tests something the head has not seen.
 
-The threshold is the one that maximises F1 on 5-fold cross-validated scores of the
-training rows (a threshold picked on fitted scores would be optimistic). The test
+The L2 strength and the threshold are those with the best F1 on 5-fold cross-validated
+scores of the training rows (a threshold picked on fitted scores would be optimistic);
+then one offset shared by every head's threshold is tuned for the F1 of "any principle
+fired" on the training items (see `_joint_thresholds`). The test
 split is only scored, never fitted on, and its figures are written beside the heads.
 """
 
@@ -38,7 +40,7 @@ from supervisor.evaluation.datasets import TRAIN_PERCENT, Dataset, Item
 from supervisor.evaluation.metrics import Confusion
 
 MIN_EACH = 5  # fewer positives or negatives than this: no head, the YAML threshold stays
-C = 1.0
+STRENGTHS = (0.3, 1.0, 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,8 @@ def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
                           detector)
     fitted = [_fit(p, [i for _, i in train], weak, constitution, detector)
               for p in principles]
-    fits = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted],
-                             [i for _, i in train], principles, detector)
+    fits = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted], train,
+                             principles, detector)
     fits = [_holdout(f, constitution, datasets, detector) for f in fits]
     heads = {f.principle: f.head for f in fits if f.head is not None}
     holdout_any = {d.name: _any(principles, heads, d.split("test").items, detector)
@@ -85,8 +87,7 @@ def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
     path = calibration_path(constitution)
     raw = (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
     path.write_bytes(raw)
-    return CalibrationResult(result.fits, holdout_any, str(path),
-                             hashlib.sha256(raw).hexdigest())
+    return replace(result, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
 
 def _assign_binary(principles: Sequence[Principle], items: Sequence[Item],
@@ -137,10 +138,18 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-    scores = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-    threshold = _best_threshold(scores, y)
+    best: tuple[float, float, float, npt.NDArray[np.float64]] | None = None
+    for strength in STRENGTHS:  # the L2 strength with the best cross-validated F1
+        model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
+        found = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+        threshold = _best_threshold(found, y)
+        f1 = Confusion.of(zip(y.tolist(), (found >= threshold).tolist(), strict=True)).f1
+        if best is None or f1 > best[0] + 1e-9:
+            best = (f1, strength, threshold, found)
+    assert best is not None
+    _, strength, threshold, scores = best
+    model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
     model.fit(x, y)
     weights = model.coef_[0]
     head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]),
@@ -150,45 +159,51 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
 
 
 def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[str, float]],
-                      items: Sequence[Item], principles: Sequence[Principle],
-                      detector: SemanticDetector, rounds: int = 3) -> list[PrincipleFit]:
-    """Re-tune every head's threshold for the F1 of "any principle fired" on the training items.
+                      train: Sequence[tuple[str, Item]], principles: Sequence[Principle],
+                      detector: SemanticDetector) -> list[PrincipleFit]:
+    """Shift every head's threshold by one shared offset, tuned for "any principle fired".
 
-    Thresholds chosen one principle at a time each add their own false positives to the
-    union; coordinate ascent on the union's F1 (out-of-fold scores where the item was a
-    training row of that head, the head's score otherwise) trades them off together.
+    Each head keeps its own F1-best threshold relative to the others (so the principle a
+    finding names stays the one it most resembles); the offset decides how much the
+    union lets through, since per-principle thresholds each add their own false
+    positives to it. The objective is the F1 of that union on the training items
+    (out-of-fold scores where the item was a training row of the head, the head's score
+    otherwise); with several datasets, the mean of their F1s, so a small set (the
+    over-blocking test) weighs as much as a large one.
     """
     chosen = [i for i, f in enumerate(fits) if f.head is not None]
+    items = [item for _, item in train]
     if not chosen or not items:
         return list(fits)
-    labels = np.asarray([i.violation for i in items])
+    labels = [i.violation for i in items]
+    groups = [[row for row, (name, _) in enumerate(train) if name == dataset]
+              for dataset in dict.fromkeys(name for name, _ in train)]
     exchanges = [Exchange(i.prompt, i.output) for i in items]
-    scores = []
+    own, heads = [], []
     for k in chosen:
         head = fits[k].head
         assert head is not None
         features = detector.features(principles[k], exchanges)
         full = head.score(features.vectors, features.margins)
-        scores.append(np.asarray([out_of_fold[k].get(item.id, full[row])
-                                  for row, item in enumerate(items)]))
-    thresholds = [fits[k].head.threshold for k in chosen]  # type: ignore[union-attr]
+        own.append(head.threshold)
+        heads.append(np.asarray([out_of_fold[k].get(item.id, full[row])
+                                 for row, item in enumerate(items)]))
 
-    def union_f1(values: Sequence[float]) -> float:
+    def objective(offset: float) -> float:
         fired = np.zeros(len(items), dtype=bool)
-        for row, t in zip(scores, values, strict=True):
-            fired |= row >= t
-        return Confusion.of(zip(labels.tolist(), fired.tolist(), strict=True)).f1
+        for row, t in zip(heads, own, strict=True):
+            fired |= row >= min(max(t - offset, 0.05), 0.99)
+        return float(np.mean([Confusion.of((labels[r], bool(fired[r])) for r in group).f1
+                              for group in groups]))
 
-    for _ in range(rounds):
-        for j in range(len(chosen)):
-            grid = [float(t) for t in np.arange(0.2, 0.991, 0.01)]
-            thresholds[j] = max(grid, key=lambda t: (union_f1([*thresholds[:j], t,
-                                                                *thresholds[j + 1:]]), t))
+    offsets = [round(float(o), 2) for o in np.arange(-0.2, 0.501, 0.02)]
+    offset = max(offsets, key=lambda o: (objective(o), -abs(o)))
     tuned = list(fits)
-    for k, t in zip(chosen, thresholds, strict=True):
+    for k, t in zip(chosen, own, strict=True):
         head = fits[k].head
         assert head is not None
-        tuned[k] = replace(fits[k], head=replace(head, threshold=round(t, 4)))
+        tuned[k] = replace(fits[k], head=replace(
+            head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
     return tuned
 
 
@@ -220,8 +235,8 @@ def _holdout(fit: PrincipleFit, constitution: Constitution, datasets: Sequence[D
 def _predict(principle: Principle, head: Head, items: Sequence[Item],
              detector: SemanticDetector) -> list[bool]:
     features = detector.features(principle, [Exchange(i.prompt, i.output) for i in items])
-    scores = head.score(features.vectors, features.margins)
-    return [bool(v >= head.threshold) for v in scores]
+    fired = head.score(features.vectors, features.margins) >= head.threshold
+    return [bool(v) for v in fired]
 
 
 def _any(principles: Sequence[Principle], heads: dict[str, Head], items: Sequence[Item],

@@ -4,12 +4,13 @@ Each item goes through `check_output` (or `check_input` with `stage="input"`) of
 Supervisor built the way the CLI builds one: the constitution's local detectors, the
 semantic one bound to the constitution's exemplar files and calibration, and a judge
 when a supervisor model is given. Nothing is written to the ledger. Items run one at a
-time so that each latency is that of a lone request; one warm-up check first keeps
-model loading out of the latency figures.
+time so that each latency is that of a lone request; a warm-up first (model, exemplar
+embeddings, one check) keeps loading out of the latency figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from supervisor.constitution import Constitution
 from supervisor.decision import Decision
 from supervisor.detectors import Calibrated, Detector, detectors_for
+from supervisor.detectors.semantic import SemanticDetector, shared_semantic
 from supervisor.evaluation.datasets import Dataset, Item
 from supervisor.evaluation.metrics import Outcome, Summary, summarise
 from supervisor.pipeline import Supervisor
@@ -31,8 +33,6 @@ def local_detectors(constitution: Constitution) -> dict[str, Detector]:
     """The constitution's detectors, the semantic one bound to its files and calibration."""
     found = dict(detectors_for(constitution))
     if "semantic" in found:
-        from supervisor.detectors.semantic import shared_semantic
-
         found["semantic"] = shared_semantic().bind(constitution)
     return found
 
@@ -68,8 +68,10 @@ async def evaluate(constitution: Constitution, dataset: Dataset, *,
     """Supervise every item of the dataset and summarise the outcomes."""
     chosen = dict(local_detectors(constitution) if detectors is None else detectors)
     supervisor = Supervisor(constitution, judge=judge, detectors=chosen)
-    if any(p.check("semantic") for p in constitution.principles):
-        await supervisor.assess(WARM_UP)  # loads the embedding model outside the timings
+    semantic = chosen.get("semantic")
+    if isinstance(semantic, SemanticDetector):  # model and exemplars, outside the timings
+        await asyncio.to_thread(semantic.warm, constitution.principles)
+    await supervisor.assess(WARM_UP)
     outcomes = []
     for item in dataset.items:
         started = time.perf_counter()
