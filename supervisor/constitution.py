@@ -333,7 +333,20 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> Constitution:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+    """A SafeLoader with YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, which turns the key `on:` (a semantic
+    check's field) or an answer "no" into True/False behind the author's back.
+    """
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
 
 
 def _parse(path: Path) -> tuple[yaml.Node, Any]:

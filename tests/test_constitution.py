@@ -144,3 +144,15 @@ def test_not_a_mapping_and_bad_yaml(tmp_path: Path) -> None:
         load_constitution(write(tmp_path, "- a\n- b\n"))
     with pytest.raises(ConstitutionError, match="line 2"):
         load_constitution(write(tmp_path, "id: x\n  version: [1\n"))
+
+
+def test_yaml_11_words_stay_strings(tmp_path: Path) -> None:
+    """`on:` and yes/no are strings (YAML 1.2 booleans), so `semantic: {on: output}` loads."""
+    body = MINIMAL.replace("      - pattern: {regex: ['[A-Z]{10,}']}",
+                        "      - pattern: {regex: ['[A-Z]{10,}']}\n"
+                        "      - semantic: {threshold: 0.7, on: output}")
+    body += ("    examples:\n      - {output: SHOUTING LOUDLY NOW, expect: violated}\n"
+             "      - {output: no, expect: compliant}\n")
+    loaded = load_constitution(write(tmp_path, body))
+    p = loaded.principle("no-shouting")
+    assert p.check("semantic").on == "output" and p.examples[1].output == "no"
