@@ -24,6 +24,7 @@ one example (as `constitution test` does) is never matched against that example.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ from supervisor.detectors.exemplars import Exemplar, exemplars_for
 PROMPT_CHARS = 400  # how much of the prompt goes in front of each window of an exchange
 EVIDENCE_CHARS = 160
 SELF = 0.9999  # cosine similarity above which two texts are taken to be the same text
+# Long digit runs (card, account, phone numbers) carry no meaning a principle judges, yet
+# they pull a small encoder towards fraud and theft exemplars: a bank saying which card
+# is on file read as illicit activity. Every view masks them the same way, exemplars too.
+NUMBER = re.compile(r"\d(?:[ .\-/]?\d){5,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +91,10 @@ class Features:
 def view(prompt: str, text: str, on: str) -> str:
     """The text embedded for a check: the answer, or prompt and answer for `exchange`."""
     prompt = prompt.strip()
+    text = NUMBER.sub("<NUMBER>", text)
     if on == "output" or not prompt:
         return text
-    return f"{prompt[:PROMPT_CHARS]}\n\n{text}"
+    return f"{NUMBER.sub('<NUMBER>', prompt[:PROMPT_CHARS])}\n\n{text}"
 
 
 class _Matrices:

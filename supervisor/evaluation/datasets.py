@@ -12,6 +12,12 @@ repository unless `root` says otherwise; never copied into the project):
 - `xstest`: 250 safe prompts that look unsafe and 200 unsafe ones, each checked as the
   text under review (output stage, no prompt), like the moderation set. Safe prompts
   are negatives for every principle; unsafe ones carry only the binary label.
+- Why output stage, text alone: both sets are texts to classify, not prompt/answer
+  pairs, and that is what `/v1/moderations` does with a text (the output-stage
+  principles, no prompt). The base constitution's semantic checks read the answer
+  alone (`on: output`), so a head fitted on these texts reads the same view in `eval`
+  and in a live request; at the input stage base has no principles and would stop
+  nothing. Figures on these sets therefore measure text moderation, not answer review.
 - `presidio-synth`: PII spans, scored by `supervisor.evaluation.pii` (not here).
 - any `*.jsonl` path, the generic format, one object per line:
   `{"id": optional, "prompt": "...", "output": "...", "label": "violation"|"compliant",

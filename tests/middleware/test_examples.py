@@ -28,7 +28,8 @@ def test_clinic_assistant_shows_allowed_revised_and_blocked(tmp_path: Path) -> N
     assert "ledger/output allow" in out or "ledger/output revise" in out  # the live answer
     assert "vendor got    My SSN is <US_SSN>." in out
     assert "<PERSON> (MRN <MEDICAL_RECORD_NUMBER>)" in out
-    assert "withheld      block: dosing-limits" in out
+    (withheld,) = [line for line in out.splitlines() if "withheld" in line]
+    assert "block:" in withheld and "dosing-limits" in withheld  # base's self-harm may join
     assert "536-22-8193" not in out.split("vendor got")[1].split("\n")[0]
 
 
