@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run demo serve test lint typecheck pytest bench clean browser
+.PHONY: setup run demo test lint typecheck pytest bench clean browser
 
 # torch is pinned and installed first: it is the CPU build on disk here, and anything
 # that pulls torch unpinned would otherwise fetch a multi-GB CUDA build.
@@ -22,19 +22,22 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 
-# Debian's Chromium for the console's browser tests (Playwright drives it; no download).
+# Debian's Chromium and its driver for the console's browser tests (Playwright drives
+# /usr/bin/chromium through executable_path; no browser download).
 browser:
-	@command -v chromium >/dev/null || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     chromium chromium-driver >/dev/null) \
 	  || echo "warning: could not install Debian's chromium; browser tests will fail"; }
 
 setup: $(STAMP)
 
+# the main job: the HTTP service on the embedded defaults (prints URL, keys, SDK examples)
 run: setup
-	$(BIN)/supervisor demo
-
-serve: setup
 	$(BIN)/supervisor serve
+
+demo: setup
+	$(BIN)/supervisor demo
 
 lint: setup
 	$(BIN)/ruff check $(CODE)

@@ -95,8 +95,14 @@ class Supervisor:
 
     async def supervise(self, *, prompt: str, output: str | None = None,
                         messages: Sequence[Message] | None = None,
-                        context: Mapping[str, str] | None = None) -> Decision:
-        """The whole flow: input stage, primary model (when no output is given), output stage."""
+                        context: Mapping[str, str] | None = None,
+                        max_tokens: int | None = None,
+                        temperature: float | None = None) -> Decision:
+        """The whole flow: input stage, primary model (when no output is given), output stage.
+
+        `max_tokens` and `temperature` are passed to the primary model (the proxies take
+        them from the app's request); None keeps the provider's defaults.
+        """
         inbound: Decision | None = None
         if self.constitution.stage("input"):
             inbound = await self.check_input(prompt, context=context)
@@ -108,7 +114,12 @@ class Supervisor:
         if output is not None:
             return await self.check_output(output, prompt=prompt, context=context,
                                            input_decision=inbound)
-        generated = await self._generate(prompt, messages, context, inbound)
+        request = ChatRequest(messages=tuple(messages or (Message("user", prompt),)))
+        if max_tokens is not None:
+            request = replace(request, max_tokens=max_tokens)
+        if temperature is not None:
+            request = replace(request, temperature=temperature)
+        generated = await self._generate(prompt, request, context, inbound)
         if isinstance(generated, Decision):
             return generated
         text, spent, took_ms = generated
@@ -128,6 +139,18 @@ class Supervisor:
         async with asyncio.timeout(self.deadline_s):
             return await self._evaluate(principles, prompt, text, {})
 
+    async def moderate(self, text: str, *, stage: Stage = "output",
+                       context: Mapping[str, str] | None = None) -> Decision:
+        """Classify `text` against the stage's principles and record it, without revising.
+
+        For the moderation endpoint: the action is what policy would take (`revise` means
+        a remedy applies), the verdicts are those of the text as given, and the output is
+        the text unchanged unless policy withholds it.
+        """
+        decision = await self._stage(stage, prompt="", text=text, context=context,
+                                     revise=False)
+        return await self._record(decision)
+
     def supervise_sync(self, **kwargs: Any) -> Decision:
         """`supervise` for sync callers (the CLI, sync SDK wrappers)."""
         return asyncio.run(self.supervise(**kwargs))
@@ -135,7 +158,7 @@ class Supervisor:
     # -- stages -----------------------------------------------------------------------
 
     async def _stage(self, stage: Stage, *, prompt: str, text: str,
-                     context: Mapping[str, str] | None) -> Decision:
+                     context: Mapping[str, str] | None, revise: bool = True) -> Decision:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         principles = self.constitution.stage(stage)
@@ -149,7 +172,7 @@ class Supervisor:
                     verdicts, unevaluated = evaluation.verdicts, evaluation.unevaluated
                     ruling = decide(verdicts, self.constitution, rounds=len(revisions),
                                     unevaluated=unevaluated, error=evaluation.error)
-                    if ruling.action is not Action.REVISE:
+                    if ruling.action is not Action.REVISE or not revise:
                         break
                     tick = time.perf_counter()
                     repaired = await self._repair(ruling, evaluation, prompt, current,
@@ -237,7 +260,7 @@ class Supervisor:
         return await rewrite(self.judge, prompt, revised,
                              [(p, verdict_of[p.id]) for p in needs_rewrite])
 
-    async def _generate(self, prompt: str, messages: Sequence[Message] | None,
+    async def _generate(self, prompt: str, request: ChatRequest,
                         context: Mapping[str, str] | None,
                         inbound: Decision | None) -> tuple[str, Usage, float] | Decision:
         """Ask the primary model; its failure is an `error` decision, recorded like any other."""
@@ -246,7 +269,6 @@ class Supervisor:
 
             raise ConfigError("no output given and no primary model configured; pass the "
                               "answer to check, or configure a primary model (--primary)")
-        request = ChatRequest(messages=tuple(messages or (Message("user", prompt),)))
         tick = time.perf_counter()
         try:
             async with asyncio.timeout(self.deadline_s):

@@ -52,6 +52,7 @@ class Settings:
     checkpoint_seconds: float = 60.0
     key_dir: str = ""
     max_body_bytes: int = 1 << 20
+    log_level: str = "info"
 
     @property
     def signing_key_dir(self) -> Path:
@@ -79,4 +80,5 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         checkpoint_seconds=_number(env, "SUPERVISOR_CHECKPOINT_SECONDS", 60.0),
         key_dir=env.get("SUPERVISOR_KEY_DIR", ""),
         max_body_bytes=int(_number(env, "SUPERVISOR_MAX_BODY_BYTES", float(1 << 20))),
+        log_level=env.get("SUPERVISOR_LOG_LEVEL") or "info",
     )

@@ -49,11 +49,11 @@ def detectors_for(constitution: Constitution) -> dict[str, Detector]:
     kinds = {c.kind for p in constitution.principles for c in p.checks} - {"judge"}
     built: dict[str, Detector] = {}
     for kind in sorted(kinds):
-        built[kind] = _build(kind)
+        built[kind] = _build(kind, constitution)
     return built
 
 
-def _build(kind: str) -> Detector:
+def _build(kind: str, constitution: Constitution) -> Detector:
     if kind == "pattern":
         from supervisor.detectors.pattern import PatternDetector
 
@@ -66,6 +66,22 @@ def _build(kind: str) -> Detector:
     if kind == "semantic":
         from supervisor.detectors.semantic import shared_semantic
 
-        semantic: Detector = shared_semantic()
+        # bound to the constitution's exemplar files and calibration, as `eval` measures it
+        semantic: Detector = shared_semantic().bind(constitution)
         return semantic
     raise ValueError(f"no detector of kind {kind!r}")
+
+
+def preload(constitution: Constitution) -> None:
+    """Import the libraries the constitution's detectors use, now and in this one thread.
+
+    Two threads importing spaCy or torch for the first time at once (a server's warm-up
+    and its first request) can see each other's half-initialised modules and fail with a
+    circular-import error; a server calls this once before it takes requests.
+    """
+    kinds = {c.kind for p in constitution.principles for c in p.checks}
+    if "pii" in kinds:
+        import presidio_analyzer  # noqa: F401
+        import spacy  # noqa: F401
+    if "semantic" in kinds:
+        import sentence_transformers  # noqa: F401

@@ -11,6 +11,7 @@ to keep out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from supervisor.decision import Decision
@@ -41,7 +42,8 @@ def decision_body(decision: Decision, *, store_text: str, redact: Redactor | Non
         "store_text": store_text,
         "input_record": input_record,
     }
-    keep = _policy(store_text, redact)
+    policy = _policy(store_text, redact)
+    keep = _once(policy) if policy else None
     body["texts"] = {k: keep(v) for k, v in texts.items()} if keep else None
     body["verdicts"] = [
         {**v, "evidence": [keep(e) for e in v["evidence"]] if keep else [],
@@ -61,8 +63,75 @@ def _policy(store_text: str, redact: Redactor | None) -> Redactor | None:
         return lambda text: text
     if store_text == "none":
         return None
-    if redact is None:
-        from supervisor.detectors.pii import redact_all
+    return redact or _redact_known
 
-        redact = redact_all
-    return redact
+
+def _redact_known(text: str) -> str:
+    """Presidio redaction; short strings are remembered, since records repeat them ("no
+    local check found a violation" for every quiet principle) and a pass costs ms."""
+    if not text.strip():
+        return text
+    if len(text) <= SHORT:
+        return _redact_short(text)
+    from supervisor.detectors.pii import redact_all
+
+    return redact_all(text)
+
+
+SHORT = 512  # longer strings are answers, rarely repeated, and would bloat the cache
+
+
+@lru_cache(maxsize=4096)
+def _redact_short(text: str) -> str:
+    from supervisor.detectors.pii import redact_all
+
+    return redact_all(text)
+
+
+def _once(keep: Redactor) -> Redactor:
+    """`keep` computed once per distinct string within one record (original == output)."""
+    seen: dict[str, str] = {}
+
+    def memo(text: str) -> str:
+        if text not in seen:
+            seen[text] = keep(text)
+        return seen[text]
+
+    return memo
+
+
+REVIEW_VERDICTS = ("agree", "override", "note")
+
+
+def review_body(decision: dict[str, Any], *, verdict: str, reviewer: str, note: str = "",
+                text: str | None = None, redact: Redactor | None = None) -> dict[str, Any]:
+    """The body of a `review` record: a person's verdict on a stored decision record.
+
+    Never an edit: the decision stays as it was, and this record links to it by id and
+    hash. An override carries the text the reviewer releases, stored under the decision's
+    own `store_text` policy (with its sha256 always).
+    """
+    if decision.get("kind") != "decision":
+        raise ValueError(f"record {decision.get('id')} is a {decision.get('kind')} record; "
+                         "only decisions are reviewed")
+    if verdict not in REVIEW_VERDICTS:
+        raise ValueError(f"verdict {verdict!r}: use one of {', '.join(REVIEW_VERDICTS)}")
+    if verdict == "override" and not (text or "").strip():
+        raise ValueError("an override needs the text to release")
+    if verdict != "override" and text:
+        raise ValueError("only an override carries a text to release")
+    if verdict == "note" and not note.strip():
+        raise ValueError("a note needs its text in `note`")
+    stored = decision.get("body") or {}
+    keep = _policy(str(stored.get("store_text", "redacted")), redact)
+    return {
+        "decision": decision["id"],
+        "decision_hash": decision["hash"],
+        "decision_action": stored.get("action"),
+        "verdict": verdict,
+        "reviewer": reviewer,
+        "note": (keep(note) if keep else None) if note else "",
+        "note_sha256": text_hash(note) if note else None,
+        "text": keep(text) if keep and text else None,
+        "text_sha256": text_hash(text) if text else None,
+    }

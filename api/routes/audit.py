@@ -1,0 +1,142 @@
+"""Audit routes for the auditor role: records, verify, prove, export, reviews, queue.
+
+Reads of a record and exports are themselves recorded (`kind: access`, with the key's
+name), so the ledger says who looked at what. A review is a new `review` record linked to
+the decision; nothing is ever edited in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from api.access import AuditorCaller, ServiceDep
+from api.errors import ApiError
+from api.records import everything, open_escalations, page, reviews_of
+from api.schemas import ReviewRequest
+from supervisor.errors import LedgerError
+from supervisor.ledger import verify_proof
+from supervisor.ledger.export import Filter, to_csv, to_jsonl
+from supervisor.ledger.records import review_body
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Since = Annotated[str, Query(description="ISO 8601 UTC lower bound, e.g. 2026-11-01")]
+Until = Annotated[str, Query(description="ISO 8601 UTC upper bound")]
+
+
+def _filter(since: str, until: str, kind: str, action: str, principle: str,
+            constitution: str, app: str) -> Filter:
+    return Filter(since=since, until=until, kind=kind, action=action, principle=principle,
+                  constitution=constitution, app=app)
+
+
+@router.get("/records")
+async def records(service: ServiceDep, caller: AuditorCaller, since: Since = "",
+                  until: Until = "", kind: str = "", action: str = "", principle: str = "",
+                  constitution: str = "", app: str = "", search: str = "",
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  before: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+    """Records newest first, filtered; `before` (a seq) pages on."""
+    found = await page(service.ledger,
+                       _filter(since, until, kind, action, principle, constitution, app),
+                       search=search, limit=limit, before=before)
+    return {"records": found.records, "total": found.total, "next_before": found.next_before,
+            "actions": found.actions}
+
+
+@router.get("/records/{record_id}")
+async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
+                 ) -> dict[str, Any]:
+    """One record as stored, with the reviews linked to it; the read is recorded."""
+    stored = await everything(service.ledger)
+    found = next((r for r in stored if r["id"] == record_id), None)
+    if found is None:
+        raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
+    await service.ledger.append("access", {"actor": caller.name, "what": "record",
+                                           "record": record_id, "via": "api"})
+    return {"record": found, "reviews": reviews_of(stored, record_id)}
+
+
+@router.get("/verify")
+async def verify(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
+    """Recompute every hash, Merkle root and signature."""
+    report = await asyncio.to_thread(service.ledger.verify)
+    return {"ok": report.ok, "records": report.records, "checkpoints": report.checkpoints,
+            "bad_seq": report.bad_seq, "problem": report.problem, "head": report.head,
+            "warnings": list(report.warnings)}
+
+
+@router.get("/records/{record_id}/proof")
+async def proof(record_id: str, service: ServiceDep, caller: AuditorCaller
+                ) -> dict[str, Any]:
+    """An inclusion proof against the latest signed checkpoint (one is signed if needed)."""
+    ledger = service.ledger
+    try:
+        found = await asyncio.to_thread(ledger.prove, record_id)
+    except LedgerError as exc:
+        if "no record" in str(exc):
+            raise ApiError(404, str(exc), param="record_id") from None
+        await ledger.checkpoint()
+        found = await asyncio.to_thread(ledger.prove, record_id)
+    body = found.to_dict()
+    return {"proof": body, "verified": verify_proof(body, ledger.public_pem)}
+
+
+@router.post("/checkpoint")
+async def checkpoint(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
+    """Sign a checkpoint over everything stored now."""
+    receipt = await service.ledger.checkpoint()
+    return {"seq": receipt.seq, "record_id": receipt.id, "hash": receipt.hash}
+
+
+@router.get("/public-key", response_class=Response)
+async def public_key(service: ServiceDep, caller: AuditorCaller) -> Response:
+    """The Ed25519 public key that verifies checkpoints (PEM)."""
+    return Response(service.ledger.public_pem, media_type="application/x-pem-file")
+
+
+@router.get("/export", response_class=Response)
+async def export(service: ServiceDep, caller: AuditorCaller,
+                 format: Literal["csv", "jsonl"] = "jsonl", since: Since = "",
+                 until: Until = "", kind: str = "", action: str = "", principle: str = "",
+                 constitution: str = "", app: str = "") -> Response:
+    """Matching records as CSV or canonical JSONL (JSONL lines still verify); recorded."""
+    keep = _filter(since, until, kind, action, principle, constitution, app)
+    chosen = [r for r in await everything(service.ledger) if keep(r)]
+    await service.ledger.append("access", {
+        "actor": caller.name, "what": "export", "format": format, "count": len(chosen),
+        "filter": {k: v for k, v in asdict(keep).items() if v}, "via": "api"})
+    if format == "csv":
+        return Response(to_csv(chosen), media_type="text/csv",
+                        headers={"content-disposition": "attachment; filename=records.csv"})
+    return Response(to_jsonl(chosen), media_type="application/x-ndjson",
+                    headers={"content-disposition": "attachment; filename=records.jsonl"})
+
+
+@router.get("/queue")
+async def queue(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
+    """Escalated decisions waiting for a reviewer, newest first."""
+    waiting = open_escalations(await everything(service.ledger))
+    return {"records": waiting, "total": len(waiting)}
+
+
+@router.post("/records/{record_id}/reviews")
+async def review(record_id: str, body: ReviewRequest, response: Response,
+                 service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
+    """A reviewer's verdict (agree / override with text / note): a new linked record."""
+    stored = await everything(service.ledger)
+    decision = next((r for r in stored if r["id"] == record_id), None)
+    if decision is None:
+        raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
+    try:
+        content = await asyncio.to_thread(review_body, decision, verdict=body.verdict,
+                                          reviewer=caller.name, note=body.note,
+                                          text=body.text)
+    except ValueError as exc:
+        raise ApiError(400, str(exc), param="verdict") from None
+    receipt = await service.ledger.append("review", content)
+    response.headers["x-supervisor-record-id"] = receipt.id
+    return {"record_id": receipt.id, "seq": receipt.seq, "review": content}

@@ -1,0 +1,95 @@
+"""`POST /v1/moderations`: OpenAI's moderation shape, filled by the constitution.
+
+`model` picks the constitution (default: the service's). Each input is checked against
+the constitution's output principles (or input principles with `stage: input`), without
+revision, and recorded. `categories` and `category_scores` come from the principles'
+`moderation_category` (a sub-category also marks its parent); a score is the
+supervisor's confidence in the violation, 0 when no mapped principle fired. `flagged` is
+true when any principle is violated, mapped or not (a leaked SSN is flagged though
+OpenAI has no category for it). Each result is extended with `supervisor`: the action,
+the record id, the violated principles and every verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.access import AppCaller, ServiceDep
+from api.errors import ApiError
+from api.schemas import ModerationRequest
+from supervisor.constitution import Constitution
+from supervisor.decision import Decision
+
+router = APIRouter(tags=["moderation"])
+
+CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+              "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent",
+              "sexual", "sexual/minors", "violence", "violence/graphic")
+
+
+@router.post("/v1/moderations")
+async def moderate(body: ModerationRequest, response: Response, service: ServiceDep,
+                   caller: AppCaller) -> dict[str, Any]:
+    """Classify one text or a list of texts against a constitution."""
+    constitution = service.constitution(body.model)
+    texts = _texts(body.input)
+    supervisor = service.supervisor(constitution)
+    context = {"app_id": caller.name, "route": "moderations"}
+    decisions = await asyncio.gather(*(supervisor.moderate(t, stage=body.stage,
+                                                           context=context) for t in texts))
+    for decision in decisions:
+        service.metrics.observe(decision)
+    response.headers["x-supervisor-record-id"] = ",".join(d.record_id or "" for d in decisions)
+    return {"id": f"modr-{uuid.uuid4().hex[:24]}",
+            "model": f"{constitution.id}@{constitution.version}",
+            "results": [result(d, constitution) for d in decisions]}
+
+
+def result(decision: Decision, constitution: Constitution) -> dict[str, Any]:
+    """One OpenAI `Moderation` object, extended with the supervisor's decision."""
+    scores = dict.fromkeys(CATEGORIES, 0.0)
+    for verdict in decision.verdicts:
+        if not verdict.violated:
+            continue
+        category = constitution.principle(verdict.principle).moderation_category
+        if category:
+            for name in {category, category.split("/")[0]} & set(CATEGORIES):
+                scores[name] = max(scores[name], round(verdict.confidence, 4))
+    return {
+        "flagged": bool(decision.violated),
+        "categories": {c: scores[c] > 0 for c in CATEGORIES},
+        "category_scores": scores,
+        "category_applied_input_types": {c: ["text"] for c in CATEGORIES},
+        "supervisor": {
+            "action": str(decision.action),
+            "record_id": decision.record_id,
+            "violated": list(decision.violated),
+            "unevaluated": list(decision.unevaluated),
+            "reason": decision.reason,
+            "verdicts": decision.to_dict()["verdicts"],
+            "constitution": {"id": constitution.id, "version": constitution.version,
+                             "sha256": constitution.sha256},
+        },
+    }
+
+
+def _texts(given: Any) -> list[str]:
+    if isinstance(given, str):
+        return [given]
+    if not given:
+        raise ApiError(400, "input is an empty list; give a text or a list of texts",
+                       param="input")
+    texts: list[str] = []
+    for index, item in enumerate(given):
+        if isinstance(item, str):
+            texts.append(item)
+        elif item.type == "text" and item.text is not None:
+            texts.append(item.text)
+        else:
+            raise ApiError(400, f"input[{index}] is a {item.type!r} part; only text is "
+                           "moderated here", param=f"input[{index}].type")
+    return texts

@@ -1,0 +1,135 @@
+"""What both vendor fronts share: one exchange through the Supervisor, and its outcome.
+
+A front (`chat` for OpenAI's Chat Completions, `messages` for Anthropic's Messages)
+turns its request into an `Exchange`, runs it here, and renders the `Outcome` in its own
+wire format. `model` names the primary model: `vendor:model` as in the CLI
+(`local:smollm2`, `anthropic:claude-haiku-4-5`, `openai:gpt-4o-mini`), a bare name means
+the front's own vendor (`gpt-4o-mini` on the OpenAI front), and `default` the service's
+SUPERVISOR_PRIMARY_MODEL. So an OpenAI-format app can move to an Anthropic model, or to
+the embedded one, by changing only its `model` string.
+
+The answer is always held until it is verified: the primary model is asked for the whole
+answer, the supervisor decides, the record is made durable, and only then does the front
+answer (streaming the released text, or the vendor's error event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from api.errors import ApiError
+from api.keys import Caller
+from api.service import DEFAULT_MODEL, Service
+from supervisor.decision import Action, Decision
+from supervisor.errors import ConfigError
+from supervisor.middleware.streams import Event, to_sse
+from supervisor.providers import Message
+
+Front = Literal["openai", "anthropic"]
+CONSTITUTION_HEADER = "x-supervisor-constitution"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A front's request, vendor-neutral."""
+
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int | None
+    temperature: float | None
+    user: str | None
+    stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The decision, and how a front should answer it."""
+
+    decision: Decision
+
+    @property
+    def failed(self) -> bool:
+        """An error decision that withheld the answer: the front answers with an error."""
+        return self.decision.action is Action.ERROR and not self.decision.released
+
+    @property
+    def withheld(self) -> bool:
+        """Blocked or escalated: the front answers with the constitution's message."""
+        return not self.decision.released and not self.failed
+
+    @property
+    def status(self) -> int:
+        """For a failure: 502 when the primary model failed, 503 when supervision did."""
+        return 502 if self.decision.reason.startswith("primary model failed") else 503
+
+    def headers(self) -> dict[str, str]:
+        return {"x-supervisor-record-id": self.decision.record_id or "",
+                "x-supervisor-action": str(self.decision.action)}
+
+    def message(self) -> str:
+        """The error text a front sends for a failure or a withheld streamed answer."""
+        d = self.decision
+        what = {"block": "blocked", "escalate": "held for human review"}.get(
+            str(d.action), "not released: supervision failed")
+        return (f"the answer was {what} by the supervisor ({d.reason or d.action}); "
+                f"{d.output} [record {d.record_id}]")
+
+
+def plain_text(content: str | list[dict[str, Any]] | None, where: str) -> str:
+    """A message's text: a string, or its text parts joined; any other part is refused."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    texts = []
+    for index, part in enumerate(content):
+        if part.get("type") != "text" or not isinstance(part.get("text"), str):
+            raise ApiError(400, f"{where}.content[{index}] is a {part.get('type')!r} part; "
+                           "only text is supervised", param=f"{where}.content[{index}]")
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def primary_ref(model: str, front: Front) -> str:
+    """`vendor:model` as given; a bare name is the front's vendor; `default` the service's."""
+    if model == DEFAULT_MODEL:
+        return model
+    return model if ":" in model else f"{front}:{model}"
+
+
+async def run(service: Service, request: Request, caller: Caller, exchange: Exchange,
+              front: Front) -> Outcome:
+    """Ask the primary model and supervise its answer; the record is durable on return."""
+    constitution = service.constitution(request.headers.get(CONSTITUTION_HEADER))
+    try:
+        primary = service.primary(primary_ref(exchange.model, front))
+    except ConfigError as exc:
+        raise ApiError(400, str(exc), param="model", code="model_not_found") from None
+    prompt = next((m.content for m in reversed(exchange.messages) if m.role == "user"), "")
+    if not prompt.strip():
+        raise ApiError(400, "the conversation has no user message with text to answer",
+                       param="messages")
+    context = {"app_id": request.headers.get("x-supervisor-app") or caller.name,
+               "key": caller.name, "route": front}
+    if exchange.user:
+        context["user_ref"] = exchange.user
+    decision = await service.supervisor(constitution, primary=primary).supervise(
+        prompt=prompt, messages=exchange.messages, context=context,
+        max_tokens=exchange.max_tokens, temperature=exchange.temperature)
+    service.metrics.observe(decision)
+    return Outcome(decision)
+
+
+def sse(events: Iterable[Event], outcome: Outcome) -> StreamingResponse:
+    """A held, verified answer as an event stream (sent only after the record is durable)."""
+    frames = [to_sse([event]) for event in events]
+
+    async def body() -> AsyncIterator[bytes]:
+        for frame in frames:
+            yield frame
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={**outcome.headers(), "cache-control": "no-cache"})

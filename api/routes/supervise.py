@@ -1,0 +1,45 @@
+"""`POST /v1/supervise`: the whole pipeline over HTTP, for services that are not vendor SDKs.
+
+Give `output` to check an answer you already have; omit it and the primary model (the
+request's `primary`, else the service's) answers first. Returns the full decision (every
+stage's verdicts, revisions, provenance, timings, usage and record id). The record id is
+also in the `x-supervisor-record-id` header, and the record is durable before the reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.access import AppCaller, ServiceDep
+from api.errors import ApiError
+from api.schemas import SuperviseRequest
+from api.service import DEFAULT_MODEL
+from supervisor.providers import Message
+
+router = APIRouter(tags=["supervise"])
+
+
+@router.post("/v1/supervise")
+async def supervise(body: SuperviseRequest, response: Response, service: ServiceDep,
+                    caller: AppCaller) -> dict[str, Any]:
+    """Supervise an answer (or generate one and supervise it); returns the decision."""
+    constitution = service.constitution(body.constitution)
+    messages = tuple(Message(t.role, t.content) for t in body.messages or ())
+    prompt = body.prompt or next((m.content for m in reversed(messages) if m.role == "user"),
+                                 "")
+    if not prompt and body.output is None:
+        raise ApiError(400, "give `prompt` (or `messages` with a user turn) for the primary "
+                       "model to answer, or `output` to check an answer you have",
+                       param="prompt")
+    primary = None
+    if body.output is None:
+        primary = service.primary(body.primary or DEFAULT_MODEL)
+    context = {"app_id": caller.name, **body.context, "key": caller.name}
+    decision = await service.supervisor(constitution, primary=primary).supervise(
+        prompt=prompt, output=body.output, messages=messages or None, context=context)
+    service.metrics.observe(decision)
+    response.headers["x-supervisor-record-id"] = decision.record_id or ""
+    response.headers["x-supervisor-action"] = str(decision.action)
+    return decision.to_dict()

@@ -1,0 +1,80 @@
+"""Constitutions, health, readiness and metrics.
+
+`/healthz` says the process answers (no auth, for a load balancer); `/readyz` says the
+ledger is open and writable and the detectors and default primary model are loaded (503
+with what is missing until then); `/metrics` is Prometheus text. Reading constitutions
+needs any key; reloading them needs admin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from api.access import AdminCaller, KeyCaller, ServiceDep
+from supervisor.constitution import Constitution
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(service: ServiceDep) -> JSONResponse:
+    """Ready to supervise: ledger writable, constitutions, detectors and models loaded."""
+    parts = dict(service.readiness.parts)
+    if parts.get("ledger") == "ok" and not _writable(service):
+        parts["ledger"] = "not writable"
+    ready = all(v == "ok" for v in parts.values())
+    return JSONResponse({"ready": ready, "parts": parts}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(service: ServiceDep) -> Response:
+    """Prometheus metrics."""
+    return Response(service.metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/constitutions")
+async def constitutions(service: ServiceDep, caller: KeyCaller) -> dict[str, Any]:
+    """The constitutions this service answers for."""
+    return {"default": service.default_constitution,
+            "data": [_summary(c) for c in service.constitutions.values()]}
+
+
+@router.get("/v1/constitutions/{constitution_id}")
+async def constitution(constitution_id: str, service: ServiceDep, caller: KeyCaller
+                       ) -> dict[str, Any]:
+    """One constitution: its principles, defaults and sha256."""
+    found = service.constitution(constitution_id)
+    return {**_summary(found), "extends": list(found.lineage),
+            "content": json.loads(found.canonical)}
+
+
+@router.post("/v1/constitutions/reload")
+async def reload(service: ServiceDep, caller: AdminCaller) -> dict[str, Any]:
+    """Re-read every constitution from disk; a changed one is recorded as activated."""
+    loaded = await service.reload(actor=caller.name)
+    return {"data": [_summary(c) for c in loaded]}
+
+
+def _summary(c: Constitution) -> dict[str, Any]:
+    return {"id": c.id, "version": c.version, "sha256": c.sha256,
+            "principles": [p.id for p in c.principles]}
+
+
+def _writable(service: ServiceDep) -> bool:
+    target = service.settings.ledger
+    if "://" in target:
+        return True  # PostgreSQL: the open pool is the check; appends fail loudly
+    return os.access(Path(target), os.W_OK)

@@ -1,0 +1,195 @@
+"""The Service: the object graph every route uses, built once per app.
+
+It holds the settings, the ledger, the API keys, the constitutions the service answers
+for, the supervisor (judge) model, the primary models named by requests (resolved once
+and shared, so their circuit breakers see every call), and the metrics. Tests build it
+from fakes; `supervisor serve` builds it from the environment (`Service.configured`).
+
+Constitutions are named by id only over HTTP: the shipped ones and the configured
+default (which may be a file path). A request cannot make the server read a file.
+Loading (at start and on an admin's reload) appends a `constitution` record, so the
+ledger says which version was active when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from api.errors import ApiError
+from api.keys import Keys, generated, parse
+from api.metrics import Metrics
+from supervisor.constitution import Constitution, load_constitution, shipped
+from supervisor.detectors import Detector, detectors_for, preload
+from supervisor.ledger import Ledger, open_ledger
+from supervisor.pipeline import Supervisor
+from supervisor.providers import ChatRequest, Message, Provider
+from supervisor.settings import Settings, current
+
+log = structlog.get_logger("api.service")
+Resolver = Callable[[str], Provider]
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Readiness:
+    """What /readyz reports: each part and whether it is ready."""
+
+    parts: dict[str, str] = field(default_factory=lambda: {
+        "ledger": "opening", "constitutions": "loading", "detectors": "loading",
+        "primary": "loading"})
+
+    @property
+    def ready(self) -> bool:
+        return all(v == "ok" for v in self.parts.values())
+
+
+class Service:
+    """Settings, ledger, keys, constitutions and models for one app."""
+
+    def __init__(self, settings: Settings, *, keys: Keys, ledger: Ledger | None = None,
+                 judge: Provider | None = None, resolver: Resolver | None = None,
+                 warm_primary: bool = True) -> None:
+        self.settings = settings
+        self.keys = keys
+        self._ledger = ledger
+        self.judge = judge
+        self.resolver = resolver or self._resolve
+        self.warm_primary = warm_primary
+        self.metrics = Metrics()
+        self.readiness = Readiness()
+        self.constitutions: dict[str, Constitution] = {}
+        self.default_constitution = ""
+        self._primaries: dict[str, Provider] = {}
+        self._checkpoints: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._owns_ledger = ledger is None
+
+    @classmethod
+    def configured(cls, settings: Settings | None = None) -> Service:
+        """The service as the environment describes it (keys from SUPERVISOR_API_KEYS, or
+        the generated owner-only key file)."""
+        settings = settings or current()
+        keys = Keys(parse(settings.api_keys) if settings.api_keys
+                    else generated(settings.signing_key_dir))
+        judge = None
+        if settings.supervisor:
+            from supervisor.providers.registry import resolve
+
+            judge = resolve(settings.supervisor, timeout=settings.call_timeout_s)
+        return cls(settings, keys=keys, judge=judge)
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the ledger, load and record the constitutions, then warm up in the background."""
+        if self._ledger is None:
+            self._ledger = await open_ledger(settings=self.settings)
+        self.readiness.parts["ledger"] = "ok"
+        await self.reload(actor="startup")
+        for constitution in self.constitutions.values():
+            await asyncio.to_thread(preload, constitution)
+        self._checkpoints = asyncio.create_task(self.ledger.checkpoint_loop())
+        self._warming = asyncio.create_task(self._warm())
+
+    async def close(self) -> None:
+        """Stop background work, then flush and checkpoint the ledger."""
+        for task in (self._warming, self._checkpoints):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._ledger is not None and self._owns_ledger:
+            await self._ledger.close()
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise ApiError(503, "the service is starting; the ledger is not open yet",
+                           kind="ledger_error")
+        return self._ledger
+
+    async def reload(self, *, actor: str) -> list[Constitution]:
+        """(Re)load every constitution this service answers for; record each activation."""
+        refs = dict.fromkeys([*shipped(), self.settings.constitution])
+        loaded: dict[str, Constitution] = {}
+        for ref in refs:
+            constitution = await asyncio.to_thread(load_constitution, ref)
+            loaded[constitution.id] = constitution
+            if ref == self.settings.constitution:
+                self.default_constitution = constitution.id
+        for constitution in loaded.values():
+            previous = self.constitutions.get(constitution.id)
+            if previous is None or previous.sha256 != constitution.sha256:
+                await self.ledger.append("constitution", {
+                    "id": constitution.id, "version": constitution.version,
+                    "sha256": constitution.sha256, "path": str(constitution.path or ""),
+                    "activated_by": actor})
+        self.constitutions = loaded
+        self.readiness.parts["constitutions"] = "ok"
+        return list(loaded.values())
+
+    async def _warm(self) -> None:
+        """Load Presidio, the embedding model and exemplars, and the default primary now."""
+        try:
+            for constitution in self.constitutions.values():
+                semantic = self.detectors(constitution).get("semantic")
+                warm = getattr(semantic, "warm", None)
+                if warm is not None:  # the model and exemplars, without a request's deadline
+                    await asyncio.to_thread(warm, constitution.principles)
+                # local detectors only: warming up must not pay for a judge call
+                checks = Supervisor(constitution, detectors=self.detectors(constitution),
+                                    deadline_s=600)
+                await checks.assess("A short warm-up answer.")
+            self.readiness.parts["detectors"] = "ok"
+            if self.warm_primary:
+                primary = self.primary(DEFAULT_MODEL)
+                await primary.complete(ChatRequest(messages=(Message("user", "Hi"),),
+                                                   max_tokens=1))
+            self.readiness.parts["primary"] = "ok"
+        except Exception as exc:  # readiness reports it; requests still get clear errors
+            failed = "detectors" if self.readiness.parts["detectors"] != "ok" else "primary"
+            self.readiness.parts[failed] = f"failed: {type(exc).__name__}: {exc}"
+            log.error("warm_up_failed", part=failed, error=str(exc))
+
+    # -- per request ------------------------------------------------------------------
+
+    def constitution(self, ref: str | None) -> Constitution:
+        """A loaded constitution by id (None or empty: the default); 404 names the ids."""
+        chosen = ref or self.default_constitution
+        found = self.constitutions.get(chosen)
+        if found is None:
+            raise ApiError(404, f"no constitution {chosen!r}; this service answers for: "
+                           f"{', '.join(sorted(self.constitutions))}",
+                           param="constitution", code="constitution_not_found")
+        return found
+
+    def primary(self, ref: str) -> Provider:
+        """The primary model for a reference (`default`: SUPERVISOR_PRIMARY_MODEL), shared."""
+        key = ",".join(self.settings.primary) if ref == DEFAULT_MODEL else ref
+        if key not in self._primaries:
+            self._primaries[key] = self.resolver(key)
+        return self._primaries[key]
+
+    def detectors(self, constitution: Constitution) -> Mapping[str, Detector]:
+        return detectors_for(constitution)
+
+    def supervisor(self, constitution: Constitution, *,
+                   primary: Provider | None = None) -> Supervisor:
+        return Supervisor(constitution, judge=self.judge, primary=primary, ledger=self.ledger,
+                          detectors=self.detectors(constitution),
+                          deadline_s=self.settings.deadline_s)
+
+    def _resolve(self, ref: str) -> Provider:
+        from supervisor.providers.registry import resolve
+
+        return resolve(ref, timeout=self.settings.call_timeout_s)
+
+    def describe(self) -> dict[str, Any]:
+        return {"constitutions": sorted(self.constitutions),
+                "default_constitution": self.default_constitution,
+                "supervisor": self.judge.name if self.judge else None,
+                "primary": list(self.settings.primary)}

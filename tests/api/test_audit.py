@@ -1,0 +1,119 @@
+"""Audit routes: list, read (recorded as access), verify, prove, export, review, queue."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from supervisor.ledger import verify_proof
+from supervisor.ledger.canonical import canonical
+from tests.api.conftest import ADMIN_KEY, AUDITOR_KEY, Serve, Served
+
+SSN = "536-22-8193"
+ESCALATES = "You should put all your savings into Tesla stock and leveraged ETFs."
+
+
+def decide(served: Served, output: str, constitution: str) -> str:
+    response = served.client().post("/v1/supervise", json={
+        "prompt": "Question?", "output": output, "constitution": constitution,
+        "context": {"app_id": "advisor", "user_ref": "u-1"}})
+    assert response.status_code == 200, response.text
+    record_id: str = response.headers["x-supervisor-record-id"]
+    assert response.json()["record_id"] == record_id
+    return record_id
+
+
+def test_records_filter_page_and_count_actions(serve: Serve) -> None:
+    """Newest first, filtered by action and app, paged with a seq cursor."""
+    with serve() as served:
+        first = decide(served, "Index funds spread risk across many companies.", "finance")
+        second = decide(served, ESCALATES, "finance")
+        auditor = served.client(AUDITOR_KEY)
+        listed = auditor.get("/v1/audit/records", params={"kind": "decision"}).json()
+        assert [r["id"] for r in listed["records"]] == [second, first]
+        assert listed["actions"] == {"allow": 1, "escalate": 1}
+        only = auditor.get("/v1/audit/records", params={"action": "escalate",
+                                                        "app": "advisor"}).json()
+        assert [r["id"] for r in only["records"]] == [second]
+        paged = auditor.get("/v1/audit/records", params={"kind": "decision", "limit": 1}).json()
+        assert paged["next_before"] is not None
+        rest = auditor.get("/v1/audit/records", params={
+            "kind": "decision", "limit": 1, "before": paged["next_before"]}).json()
+        assert [r["id"] for r in rest["records"]] == [first]
+
+
+def test_reading_a_record_is_itself_recorded_and_stays_redacted(serve: Serve) -> None:
+    """A record read appends an access record naming the reader; no raw SSN is served."""
+    with serve() as served:
+        record_id = decide(served, f"Patient John Smith, SSN {SSN}.", "healthcare")
+        auditor = served.client(AUDITOR_KEY)
+        response = auditor.get(f"/v1/audit/records/{record_id}")
+        assert response.status_code == 200 and SSN not in response.text
+        access = auditor.get("/v1/audit/records", params={"kind": "access"}).json()
+    body = access["records"][0]["body"]
+    assert body == {"actor": "reviewer-1", "what": "record", "record": record_id, "via": "api"}
+
+
+def test_proof_verifies_offline_against_the_signed_checkpoint(serve: Serve) -> None:
+    """A proof is served (a checkpoint is signed when none covers the record) and verifies."""
+    with serve() as served:
+        record_id = decide(served, "Index funds spread risk.", "finance")
+        auditor = served.client(AUDITOR_KEY)
+        proof = auditor.get(f"/v1/audit/records/{record_id}/proof").json()
+        pem = auditor.get("/v1/audit/public-key").content
+        report = auditor.get("/v1/audit/verify").json()
+    assert proof["verified"] and verify_proof(proof["proof"], pem)
+    assert report["ok"] and report["checkpoints"] >= 1
+    tampered = {**proof["proof"], "record_hash": "00" * 32}
+    assert not verify_proof(tampered, pem)
+
+
+def test_export_jsonl_lines_are_the_stored_canonical_records(serve: Serve) -> None:
+    """JSONL export is canonical (hashes still check) and CSV has one row per record."""
+    with serve() as served:
+        decide(served, "Index funds spread risk.", "finance")
+        auditor = served.client(AUDITOR_KEY)
+        jsonl = auditor.get("/v1/audit/export", params={"format": "jsonl",
+                                                        "kind": "decision"})
+        table = auditor.get("/v1/audit/export", params={"format": "csv", "kind": "decision"})
+        exports = auditor.get("/v1/audit/records", params={"kind": "access"}).json()
+    lines = jsonl.text.splitlines()
+    assert len(lines) == 1 and canonical(json.loads(lines[0])).decode() == lines[0]
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [r["action"] for r in rows] == ["allow"]
+    assert {r["body"]["format"] for r in exports["records"]} == {"jsonl", "csv"}
+
+
+def test_review_is_a_new_linked_record_and_closes_the_queue(serve: Serve) -> None:
+    """An override becomes a review record linked by id and hash; the decision is untouched."""
+    with serve() as served:
+        record_id = decide(served, ESCALATES, "finance")
+        auditor = served.client(AUDITOR_KEY)
+        assert [r["id"] for r in auditor.get("/v1/audit/queue").json()["records"]] == [
+            record_id]
+        before = auditor.get(f"/v1/audit/records/{record_id}").json()["record"]
+        review = auditor.post(f"/v1/audit/records/{record_id}/reviews", json={
+            "verdict": "override", "text": "Diversify; talk to a licensed adviser.",
+            "note": "unsuitable concentration"})
+        assert review.status_code == 200, review.text
+        after = auditor.get(f"/v1/audit/records/{record_id}").json()
+        queue = auditor.get("/v1/audit/queue").json()
+    body = review.json()["review"]
+    assert body["decision"] == record_id and body["decision_hash"] == before["hash"]
+    assert body["reviewer"] == "reviewer-1" and body["verdict"] == "override"
+    assert after["record"] == before
+    assert [r["id"] for r in after["reviews"]] == [review.json()["record_id"]]
+    assert queue["total"] == 0
+
+
+def test_bad_reviews_are_refused_with_the_reason(serve: Serve) -> None:
+    """An override without text, or a review of a non-decision, is a 400 that says why."""
+    with serve() as served:
+        record_id = decide(served, ESCALATES, "finance")
+        auditor = served.client(ADMIN_KEY)
+        empty = auditor.post(f"/v1/audit/records/{record_id}/reviews",
+                             json={"verdict": "override"})
+        missing = auditor.post("/v1/audit/records/rec_nope/reviews", json={"verdict": "agree"})
+    assert empty.status_code == 400 and "text to release" in empty.json()["error"]["message"]
+    assert missing.status_code == 404
