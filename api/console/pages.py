@@ -1,0 +1,111 @@
+"""The decisions list, the record page and its inclusion-proof check.
+
+A record page is a read of audit data, so each view appends an `access` record naming
+the reader (as the JSON route does). The proof check may sign a checkpoint, so it is a
+form post with the CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.access import ServiceDep
+from api.console.render import ConsoleRoute, page
+from api.console.session import PATH, Reader, ReaderDep, WriterDep
+from api.console.views import Query, apps, diff, explain, fired, versions
+from api.records import everything, reviews_of
+from api.records import page as page_of
+from api.service import Service
+from supervisor.errors import LedgerError
+from supervisor.ledger import verify_proof
+
+router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
+PAGE_SIZE = 25
+FILTERS = ("since", "until", "action", "principle", "constitution", "app", "search")
+
+
+@router.get("/")
+async def home(user: ReaderDep) -> Response:
+    return RedirectResponse(PATH + "/decisions", status_code=303)
+
+
+@router.get("/decisions")
+async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
+                    before: int | None = None) -> Response:
+    """Decisions newest first, filtered, a page at a time, with counts per action."""
+    params = {k: request.query_params.get(k, "").strip() for k in FILTERS}
+    stored = await everything(service.ledger)
+    found = await page_of(service.ledger, Query.of(params, kind="decision"),
+                          search=params["search"], limit=PAGE_SIZE, before=before)
+    principles = sorted({p.id for c in service.constitutions.values() for p in c.principles})
+    return page("decisions.html", user, params=params, found=found, fired=fired,
+                principles=principles, versions=versions(stored), apps=apps(stored),
+                query=urlencode({k: v for k, v in params.items() if v}))
+
+
+async def _record(service: Service, record_id: str) -> tuple[dict[str, Any] | None,
+                                                             list[dict[str, Any]]]:
+    stored = await everything(service.ledger)
+    return next((r for r in stored if r["id"] == record_id), None), stored
+
+
+def record_page(service: Service, user: Reader, record: dict[str, Any],
+                 stored: list[dict[str, Any]], *, status: int = 200, error: str = "",
+                 proof: dict[str, Any] | None = None) -> Response:
+    body = record.get("body") or {}
+    texts = body.get("texts") or None
+    left, right = diff(texts.get("original") or "", texts.get("output") or "") \
+        if texts else ([], [])
+    latest = max((r["body"]["size"] for r in stored if r["kind"] == "checkpoint"), default=0)
+    waiting = record["kind"] == "decision" and body.get("action") == "escalate"
+    explained = explain(body.get("verdicts") or [], body.get("provenance") or {},
+                        service.constitutions)
+    return page("record.html", user, status=status, record=record, body=body, texts=texts,
+                left=left, right=right,
+                explained=explained, wording={e.verdict.get("principle"): e for e in explained},
+                reviews=reviews_of(stored, record["id"]), covered=latest > record["seq"],
+                checkpoint_size=latest, waiting=waiting, error=error, proof=proof,
+                fired=fired(body))
+
+
+@router.get("/records/{record_id}")
+async def record(record_id: str, service: ServiceDep, user: ReaderDep) -> Response:
+    """One record as stored, explained; the read is recorded as `access`."""
+    found, stored = await _record(service, record_id)
+    if found is None:
+        return page("missing.html", user, status=404, record_id=record_id)
+    await recorded_read(service, user, record_id)
+    return record_page(service, user, found, stored)
+
+
+async def recorded_read(service: Service, user: Reader, record_id: str) -> None:
+    """Append the `access` record for a reader seeing a record's page."""
+    await service.ledger.append("access", {"actor": user.name, "what": "record",
+                                           "record": record_id, "via": "console"})
+
+
+@router.post("/records/{record_id}/proof")
+async def proof(record_id: str, service: ServiceDep, user: WriterDep) -> Response:
+    """Check the record's inclusion proof against the latest signed checkpoint.
+
+    If no checkpoint covers the record yet, one is signed first (as the JSON route does).
+    """
+    ledger = service.ledger
+    found, _ = await _record(service, record_id)
+    if found is None:
+        return page("missing.html", user, status=404, record_id=record_id)
+    try:
+        proved = await asyncio.to_thread(ledger.prove, record_id)
+    except LedgerError:
+        await ledger.checkpoint()
+        proved = await asyncio.to_thread(ledger.prove, record_id)
+    body = proved.to_dict()
+    result = {**body, "verified": verify_proof(body, ledger.public_pem)}
+    await recorded_read(service, user, record_id)
+    _, stored = await _record(service, record_id)
+    return record_page(service, user, found, stored, proof=result)

@@ -1,0 +1,54 @@
+"""The review queue and the review form: a person's verdict becomes a new ledger record.
+
+The record is built by `supervisor.ledger.records.review_body` (the same as the JSON
+route and the CLI), so an override's text is stored under the decision's own
+`store_text` policy, and the reviewer is the name of the key that signed in. Nothing is
+edited: the decision stays as it was, and its page lists the reviews linked to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Response
+from fastapi.responses import RedirectResponse
+
+from api.access import ServiceDep
+from api.console.pages import record_page, recorded_read
+from api.console.render import ConsoleRoute, page
+from api.console.session import PATH, ReaderDep, WriterDep
+from api.console.views import fired
+from api.records import everything, open_escalations
+from supervisor.ledger.records import review_body
+
+router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/queue")
+async def queue(service: ServiceDep, user: ReaderDep) -> Response:
+    """Escalated decisions no reviewer has closed yet, newest first."""
+    waiting = open_escalations(await everything(service.ledger))
+    return page("queue.html", user, waiting=waiting, fired=fired)
+
+
+@router.post("/records/{record_id}/reviews")
+async def review(record_id: str, service: ServiceDep, user: WriterDep,
+                 verdict: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+                 text: Annotated[str, Form()] = "") -> Response:
+    """Record agree / override (with the text to release) / note, then show the record."""
+    stored = await everything(service.ledger)
+    decision = next((r for r in stored if r["id"] == record_id), None)
+    if decision is None:
+        return page("missing.html", user, status=404, record_id=record_id)
+    try:
+        content = await asyncio.to_thread(
+            review_body, decision, verdict=verdict, reviewer=user.name, note=note.strip(),
+            text=text.strip() if verdict == "override" else None)
+    except ValueError as exc:
+        await recorded_read(service, user, record_id)
+        return record_page(service, user, decision, stored, status=400,
+                           error=f"The review was not recorded: {exc}.")
+    receipt = await service.ledger.append("review", content)
+    return RedirectResponse(f"{PATH}/records/{record_id}?reviewed={receipt.id}#reviews",
+                            status_code=303)

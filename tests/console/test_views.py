@@ -1,0 +1,53 @@
+"""The record's presentation: the word diff, filters with versions, principles that fired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.console.views import Query, diff, fired
+
+
+def _decision(**body: Any) -> dict[str, Any]:
+    return {"kind": "decision", "ts": "2026-11-23T09:00:00.000000Z", "id": "rec_1",
+            "body": {"action": "revise", "violated": [], "revisions": [],
+                     "provenance": {"constitution": {"id": "finance", "version": "1.3.0"}},
+                     "context": {"app_id": "advisor"}, **body}}
+
+
+def test_the_diff_marks_removed_and_added_words_only() -> None:
+    left, right = diff("Call me at home now.", "Call me now. See a doctor.")
+    assert [s.text for s in left if s.changed] == ["at home "]
+    assert "".join(s.text for s in right if s.changed).strip() == "See a doctor."
+    assert "".join(s.text for s in left) == "Call me at home now."
+    assert "".join(s.text for s in right) == "Call me now. See a doctor."
+
+
+def test_identical_texts_have_no_changes() -> None:
+    left, right = diff("Same text.", "Same text.")
+    assert not any(s.changed for s in left + right)
+
+
+def test_a_principle_revised_away_still_fired() -> None:
+    body = _decision(revisions=[{"principles": ["phi-disclosure"]}],
+                     violated=["tone"])["body"]
+    assert fired(body) == ["tone", "phi-disclosure"]
+
+
+@pytest.mark.parametrize(("params", "kept"), [
+    ({"constitution": "finance"}, True),
+    ({"constitution": "finance@1.3.0"}, True),
+    ({"constitution": "finance@1.2.0"}, False),
+    ({"constitution": "healthcare"}, False),
+    ({"principle": "phi-disclosure"}, True),
+    ({"principle": "tone"}, False),
+    ({"until": "2026-11-23"}, True),  # a bare date means the end of that day
+    ({"until": "2026-11-22"}, False),
+    ({"since": "2026-11-24"}, False),
+    ({"app": "advisor", "action": "revise"}, True),
+    ({"app": "clinic"}, False),
+])
+def test_the_list_filter(params: dict[str, str], kept: bool) -> None:
+    record = _decision(revisions=[{"principles": ["phi-disclosure"]}])
+    assert Query.of(params, kind="decision")(record) is kept
