@@ -1,0 +1,38 @@
+"""The encoder's own forward pipeline: the model's vectors, safe from many threads at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from supervisor.detectors.embedding import Encoder
+
+TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the rash "
+         f"spreads beyond {n} centimetres." for n in range(24)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
+    """Tokenise, transformer, mean pooling and unit length called directly give the vectors
+    SentenceTransformer.encode gives (int8: one text per pass; fp32: padded batches)."""
+    encoder = Encoder(precision=precision, cache_size=0)  # type: ignore[arg-type]
+    ours = encoder.encode([TEXTS[0], "x " * 600, "Hi."])
+    theirs = encoder._load().encode([TEXTS[0], "x " * 600, "Hi."],
+                                    batch_size=1 if precision == "int8" else 32,
+                                    normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(ours, theirs, atol=1e-5)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_passes_from_many_threads_give_each_text_its_own_vector() -> None:
+    """Passes run side by side (one per core); the shared tokenizer must not be entered by
+    two threads at once, and no text may get a neighbour's vector."""
+    alone = Encoder(cache_size=0).encode(TEXTS)
+    encoder = Encoder(cache_size=0)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda text: encoder.encode([text])[0], TEXTS))
+    assert np.allclose(np.stack(together), alone, atol=1e-6)
