@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -51,15 +52,20 @@ def _port() -> int:
         return port
 
 
-def _wait(url: str, path: str, seconds: float = 600) -> None:
+def _wait(url: str, path: str, seconds: float = 600, times: int = 10) -> None:
+    """Until `times` fresh connections in a row get 200: with several workers each
+    connection lands on one of them, and every worker must have warmed up."""
     deadline = time.monotonic() + seconds
+    streak = 0
     while time.monotonic() < deadline:
         try:
-            if httpx2.get(url + path, timeout=2).status_code == 200:
-                return
+            ok = httpx2.get(url + path, timeout=2).status_code == 200
         except httpx2.TransportError:
-            pass
-        time.sleep(0.5)
+            ok = False
+        streak = streak + 1 if ok else 0
+        if streak >= times:
+            return
+        time.sleep(0.2 if ok else 0.5)
     raise RuntimeError(f"{url}{path} never answered 200")
 
 
@@ -67,6 +73,7 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
     """`connections` clients posting back to back for `seconds`; latency of each request."""
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}  # transport errors by exception class
     limits = httpx2.Limits(max_connections=connections,
                            max_keepalive_connections=connections)
     async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=30,
@@ -80,7 +87,12 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
                 turn += 1
                 started = time.perf_counter()
                 text = f"{TEXTS[turn % len(TEXTS)]} (Ref {number}-{turn}.)"  # never a repeat
-                response = await client.post("/v1/moderations", json={"input": text})
+                try:
+                    response = await client.post("/v1/moderations", json={"input": text})
+                except httpx2.TransportError as exc:  # a timeout or a dropped connection
+                    errors += 1
+                    kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
+                    continue
                 if response.status_code == 200:
                     latencies.append((time.perf_counter() - started) * 1000)
                 else:
@@ -91,13 +103,14 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
         took = time.monotonic() - began
     ordered = sorted(latencies)
     return {"connections": connections, "requests": len(ordered), "errors": errors,
+            "transport_errors": kinds,
             "rps": round(len(ordered) / took, 1),
             "p50_ms": round(statistics.median(ordered), 2) if ordered else None,
             "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2) if ordered else None}
 
 
 def measure(url: str, seconds: float) -> list[dict[str, Any]]:
-    asyncio.run(load(url, 16, 3))  # warm every code path and connection
+    asyncio.run(load(url, 16, 10))  # warm every code path, connection and worker
     return [asyncio.run(load(url, c, seconds)) for c in (16, 64)]
 
 
@@ -118,8 +131,10 @@ def main() -> None:
                         "warning", "--workers", str(args.workers)], "/readyz"),
     ):
         port = _port()
+        # its own process group, so that a kill reaches uvicorn's worker processes too
         server = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=root,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
         try:
             _wait(f"http://127.0.0.1:{port}", ready)
             results[name] = measure(f"http://127.0.0.1:{port}", args.seconds)
@@ -129,7 +144,7 @@ def main() -> None:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 print(f"warning: {name} did not stop within 60 s of SIGTERM; killed")
-                server.kill()
+                os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
     print(f"POST /v1/moderations, {args.seconds:g} s per level, {args.workers} worker(s), "
           "durable JSONL ledger, local detectors (base constitution)")

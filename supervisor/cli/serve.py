@@ -44,8 +44,12 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     if workers == 1:
         uvicorn.run(create_app(Service.configured(current())), **common)  # type: ignore[arg-type]
     else:
+        # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
+        # torch, or busy with local checks that hold the GIL, can miss it while healthy,
+        # and the killed worker's in-flight requests and warm-up were lost (measured:
+        # transport errors and a ~10x drop under 64 connections); 60 s still catches a hang
         uvicorn.run("api.app:from_environment", factory=True, workers=workers,
-                    **common)  # type: ignore[arg-type]
+                    timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
 
 
 def _banner(host: str, port: int, keys: list[tuple[str, str, str]], *, from_file: bool,
