@@ -68,9 +68,6 @@ class Keys:
         self._entries.append(_Entry(digest, caller))
         return caller
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def identify(self, presented: str) -> Caller | None:
         """The caller holding `presented`, or None; every entry is compared, in constant time."""
         digest = _digest(presented)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -188,8 +187,3 @@ class Service:
 
         return resolve(ref, timeout=self.settings.call_timeout_s)
 
-    def describe(self) -> dict[str, Any]:
-        return {"constitutions": sorted(self.constitutions),
-                "default_constitution": self.default_constitution,
-                "supervisor": self.judge.name if self.judge else None,
-                "primary": list(self.settings.primary)}

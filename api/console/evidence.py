@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Response
 
 from api.access import ServiceDep
 from api.console.render import HEADERS, ConsoleRoute, environment, page
@@ -44,13 +44,13 @@ PUBLIC_KEY = "public-key.pem"
 
 
 @router.get("/export")
-async def export_form(service: ServiceDep, user: ReaderDep) -> Response:
+async def export_form(user: ReaderDep) -> Response:
     """The export form: a period and, optionally, narrower filters."""
     return page("export.html", user)
 
 
 @router.post("/export")
-async def export(request: Request, service: ServiceDep, user: WriterDep,
+async def export(service: ServiceDep, user: WriterDep,
                  since: Annotated[str, Form()] = "", until: Annotated[str, Form()] = "",
                  action: Annotated[str, Form()] = "", app: Annotated[str, Form()] = ""
                  ) -> Response:

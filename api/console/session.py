@@ -56,10 +56,6 @@ class Reader:
     role: str
     csrf: str
 
-    @property
-    def caller(self) -> Caller:
-        return Caller(self.name, "admin" if self.role == "admin" else "auditor")
-
 
 class Sessions:
     """Issues and reads the signed session cookie."""

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.access import AdminCaller, KeyCaller, ServiceDep
+from api.service import Readiness
 from supervisor.constitution import Constitution
 
 router = APIRouter(tags=["system"])
@@ -34,7 +35,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     parts = dict(service.readiness.parts)
     if parts.get("ledger") == "ok" and not _writable(service):
         parts["ledger"] = "not writable"
-    ready = all(v == "ok" for v in parts.values())
+    ready = Readiness(parts).ready
     return JSONResponse({"ready": ready, "parts": parts}, status_code=200 if ready else 503)
 
 

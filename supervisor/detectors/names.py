@@ -6,7 +6,7 @@ the words around the name, and this recognizer reads those words, not a list of 
 
 - before the name: "my name is", "Name:", "Dear", "Mr.", "follow up with",
   "my kid", "speak to" (strong cues: one capitalised word is enough);
-- before it, weaker: "by", "with", "under", "to", "for" (only a full name of two or
+- before it, weaker: "by", "with", "under", "to", "add" (only a full name of two or
   more words, since "by Monday" and "to Paris" are not people);
 - after it: "lives", "is from", "said", "shouted", "'s daughter", or a speaker's colon
   at the start of a line ("Anna: are you there?").

@@ -152,7 +152,7 @@ class CuedPhoneRecognizer(EntityRecognizer):
         found = []
         for match in _PHONE.finditer(text):
             value = match.group("value").rstrip(" .-")
-            digits = re.sub(r"\D", "", value.split("x")[0].split("ext")[0])
+            digits = re.sub(r"\D", "", value.split("x")[0])
             if not 7 <= len(digits) <= 15:
                 continue
             start = match.start("value")
