@@ -11,7 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.ledger import Ledger
+from supervisor.errors import NotCovered
+from supervisor.ledger import Ledger, verify_proof
 from supervisor.ledger.export import Filter
 
 
@@ -27,6 +28,21 @@ class Page:
 
 async def everything(ledger: Ledger) -> list[dict[str, Any]]:
     return await asyncio.to_thread(lambda: list(ledger.records_in_order()))
+
+
+async def checked_proof(ledger: Ledger, record_id: str) -> dict[str, Any]:
+    """The record's inclusion proof, checked against our key, with `verified` added.
+
+    A record no checkpoint covers yet gets one signed first (the API and the console
+    both offer the check on any record); an unknown id raises UnknownRecord.
+    """
+    try:
+        proved = await asyncio.to_thread(ledger.prove, record_id)
+    except NotCovered:
+        await ledger.checkpoint()
+        proved = await asyncio.to_thread(ledger.prove, record_id)
+    body = proved.to_dict()
+    return {**body, "verified": verify_proof(body, ledger.public_pem)}
 
 
 async def page(ledger: Ledger, keep: Filter, *, search: str = "", limit: int = 50,

@@ -94,6 +94,14 @@ class LedgerError(SupervisorError):
     exit_code = 4
 
 
+class UnknownRecord(LedgerError):
+    """No record with that id is in the ledger (a 404 to a caller, not an outage)."""
+
+
+class NotCovered(LedgerError):
+    """The record is stored, but no signed checkpoint covers it yet: sign one, then prove."""
+
+
 class IntegrityError(LedgerError):
     """Verification found a record, link, root or signature that does not hold."""
 

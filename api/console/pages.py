@@ -7,7 +7,6 @@ form post with the CSRF token.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,11 +17,10 @@ from api.access import ServiceDep
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, Reader, ReaderDep, WriterDep
 from api.console.views import Query, apps, diff, explain, fired, versions
-from api.records import everything, reviews_of
+from api.records import checked_proof, everything, reviews_of
 from api.records import page as page_of
 from api.service import Service
-from supervisor.errors import LedgerError
-from supervisor.ledger import verify_proof
+from supervisor.errors import UnknownRecord
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 25
@@ -95,17 +93,12 @@ async def proof(record_id: str, service: ServiceDep, user: WriterDep) -> Respons
 
     If no checkpoint covers the record yet, one is signed first (as the JSON route does).
     """
-    ledger = service.ledger
-    found, _ = await _record(service, record_id)
-    if found is None:
-        return page("missing.html", user, status=404, record_id=record_id)
     try:
-        proved = await asyncio.to_thread(ledger.prove, record_id)
-    except LedgerError:
-        await ledger.checkpoint()
-        proved = await asyncio.to_thread(ledger.prove, record_id)
-    body = proved.to_dict()
-    result = {**body, "verified": verify_proof(body, ledger.public_pem)}
+        result = await checked_proof(service.ledger, record_id)
+    except UnknownRecord:
+        return page("missing.html", user, status=404, record_id=record_id)
     await recorded_read(service, user, record_id)
-    _, stored = await _record(service, record_id)
+    found, stored = await _record(service, record_id)  # read after the new checkpoint
+    if found is None:  # proved a moment ago; only a store swapped underneath gets here
+        return page("missing.html", user, status=404, record_id=record_id)
     return record_page(service, user, found, stored, proof=result)

@@ -15,10 +15,9 @@ from fastapi import APIRouter, Query, Response
 
 from api.access import AuditorCaller, ServiceDep
 from api.errors import ApiError
-from api.records import everything, open_escalations, page, reviews_of
+from api.records import checked_proof, everything, open_escalations, page, reviews_of
 from api.schemas import ReviewRequest
-from supervisor.errors import LedgerError
-from supervisor.ledger import verify_proof
+from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import Filter, to_csv, to_jsonl
 from supervisor.ledger.records import review_body
 
@@ -73,16 +72,12 @@ async def verify(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
 async def proof(record_id: str, service: ServiceDep, caller: AuditorCaller
                 ) -> dict[str, Any]:
     """An inclusion proof against the latest signed checkpoint (one is signed if needed)."""
-    ledger = service.ledger
     try:
-        found = await asyncio.to_thread(ledger.prove, record_id)
-    except LedgerError as exc:
-        if "no record" in str(exc):
-            raise ApiError(404, str(exc), param="record_id") from None
-        await ledger.checkpoint()
-        found = await asyncio.to_thread(ledger.prove, record_id)
-    body = found.to_dict()
-    return {"proof": body, "verified": verify_proof(body, ledger.public_pem)}
+        checked = await checked_proof(service.ledger, record_id)
+    except UnknownRecord as exc:
+        raise ApiError(404, str(exc), param="record_id") from None
+    verified = checked.pop("verified")
+    return {"proof": checked, "verified": verified}
 
 
 @router.post("/checkpoint")
@@ -127,8 +122,7 @@ async def queue(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
 async def review(record_id: str, body: ReviewRequest, response: Response,
                  service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
     """A reviewer's verdict (agree / override with text / note): a new linked record."""
-    stored = await everything(service.ledger)
-    decision = next((r for r in stored if r["id"] == record_id), None)
+    decision = await asyncio.to_thread(service.ledger.get, record_id)
     if decision is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from supervisor.decision import Decision
-from supervisor.errors import LedgerError
+from supervisor.errors import LedgerError, NotCovered, UnknownRecord
 from supervisor.ledger.canonical import canonical
 from supervisor.ledger.ids import new_id
 from supervisor.ledger.jsonl import Seal, seal_records
@@ -281,10 +281,10 @@ class Ledger:
             tree = self._ensure_tree()
         seq = self._index.get(record_id)
         if seq is None:
-            raise LedgerError(f"no record {record_id!r} in the ledger")
+            raise UnknownRecord(f"no record {record_id!r} in the ledger")
         covering = [c for c in self._checkpoints if int(c["size"]) > seq]
         if not covering:
-            raise LedgerError(f"record {record_id} is not yet covered by a checkpoint; run "
+            raise NotCovered(f"record {record_id} is not yet covered by a checkpoint; run "
                               "`supervisor audit checkpoint` (or wait for the next one)")
         checkpoint = covering[-1]
         size = int(checkpoint["size"])
