@@ -12,7 +12,7 @@ def test_declared_oversize_body_is_413_before_it_is_read(serve: Serve) -> None:
     """A content-length over the limit is refused with 413 after the headers alone."""
     with serve(max_body_bytes=1000) as served:
         address = urlparse(served.url)
-        with socket.create_connection((address.hostname, address.port)) as sock:
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
             sock.sendall(b"POST /v1/moderations HTTP/1.1\r\nHost: x\r\n"
                          b"Authorization: Bearer " + APP_KEY.encode() + b"\r\n"
                          b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")

@@ -42,6 +42,7 @@ def test_identifiers_flag_without_an_openai_category(serve: Serve) -> None:
             model="healthcare", input="Patient John Smith, SSN 536-22-8193.").results[0]
     assert result.flagged
     assert not any(result.categories.model_dump().values())
+    assert not any(result.category_scores.model_dump().values())
     assert result.model_extra["supervisor"]["action"] == "revise"  # type: ignore[index]
 
 

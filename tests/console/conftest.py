@@ -59,6 +59,12 @@ class Console:
     def kinds(self) -> list[str]:
         return [r["kind"] for r in self.service.ledger.records_in_order()]
 
+    def decide(self, output: str, constitution: str) -> str:
+        """Supervise `output` as an app would; the new decision's record id."""
+        with httpx2.Client(base_url=self.url, timeout=60,
+                           headers={"authorization": f"Bearer {APP_KEY}"}) as app:
+            return _supervise(app, output, constitution)
+
 
 def token(html: str) -> str:
     """The CSRF token of the first form on a page."""

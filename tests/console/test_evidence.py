@@ -7,10 +7,16 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from tests.console.conftest import SSN, Console, token
 
 CLI = [sys.executable, "-m", "supervisor"]
+
+
+def _exports(console: Console) -> list[dict[str, Any]]:
+    return [r for r in console.service.ledger.records_in_order()
+            if r["kind"] == "access" and r["body"].get("what") == "export"]
 
 
 def _export(console: Console, folder: Path, **form: str) -> Path:
@@ -65,8 +71,11 @@ def test_the_period_records_are_lines_of_the_verified_chain(console: Console,
 
 
 def test_the_export_is_recorded_and_in_its_own_chain(console: Console, tmp_path: Path) -> None:
-    folder = _export(console, tmp_path)
-    chain = b"".join(p.read_bytes() for p in (folder / "ledger").glob("ledger-*.jsonl"))
-    assert b'"what":"export"' in chain and b'"actor":"reviewer-1"' in chain
+    exports = _exports(console)
+    folder = _export(console, tmp_path, since="2000-01-01")
+    chain = b"".join(p.read_bytes() for p in sorted((folder / "ledger").glob("ledger-*.jsonl")))
+    assert len(_exports(console)) == len(exports) + 1  # this export, recorded before the zip
+    assert _exports(console)[-1]["body"]["actor"] == "reviewer-1"
+    assert _exports(console)[-1]["id"].encode() in chain
     assert chain.rstrip().splitlines()[-1].find(b'"kind":"checkpoint"') > 0
     assert SSN.encode() not in (folder / "records.jsonl").read_bytes() + chain

@@ -40,9 +40,13 @@ def test_a_note_keeps_the_escalation_open(console: Console) -> None:
     decision = _escalate(console)
     with console.login() as client:
         page = client.get(f"/console/records/{decision}")
-        client.post(f"/console/records/{decision}/reviews", data={
+        answer = client.post(f"/console/records/{decision}/reviews", data={
             "csrf": token(page.text), "verdict": "note", "note": "asked the advisor"})
+        assert answer.status_code == 200, answer.text
         assert decision in client.get("/console/queue").text
+    assert any(r["kind"] == "review" and r["body"]["decision"] == decision
+               and r["body"]["verdict"] == "note"
+               for r in console.service.ledger.records_in_order())
 
 
 def test_an_override_without_text_is_refused_and_not_recorded(console: Console) -> None:

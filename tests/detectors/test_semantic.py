@@ -176,6 +176,7 @@ def test_shipped_calibration_applies_to_every_semantic_principle_of_base() -> No
     recorded = json.loads(calibration_path(base).read_text())["constitution"]["sha256"]
     assert recorded == base.sha256
     semantic = [p for p in base.principles if p.check("semantic") is not None]
+    assert semantic
     assert all(calibration.head_for(p) is not None for p in semantic)
     bound = shared_semantic().bind(base)
     assert bound.calibration_sha256(base) == calibration.sha256
