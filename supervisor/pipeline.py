@@ -58,6 +58,9 @@ class Assessment:
     error: str = ""
 
 
+# the reason of an error decision whose primary model failed (a proxy answers 502, not 503)
+PRIMARY_FAILED = "primary model failed"
+
 class Supervisor:
     """Checks answers against one constitution; async core with a sync facade."""
 
@@ -277,7 +280,7 @@ class Supervisor:
             reason = str(exc) or f"no answer within {self.deadline_s:g} s"
             failed = self._conclude(
                 "output", prompt=prompt, original="", current="",
-                ruling=Ruling(Action.ERROR, reason=f"primary model failed: {reason}"),
+                ruling=Ruling(Action.ERROR, reason=f"{PRIMARY_FAILED}: {reason}"),
                 timings={"primary": (time.perf_counter() - tick) * 1000}, context=context)
             failed = replace(failed, output=self.constitution.defaults.refusal,
                              released=False, input_decision=inbound)

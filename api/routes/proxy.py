@@ -15,23 +15,25 @@ answer (streaming the released text, or the vendor's error event).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
 
-from api.errors import ApiError
+from api.errors import ApiError, error_body
 from api.keys import Caller
 from api.service import DEFAULT_MODEL, Service
 from supervisor.decision import Action, Decision
 from supervisor.errors import ConfigError
-from supervisor.middleware.streams import Event, to_sse
+from supervisor.middleware.streams import Event, pieces, to_sse
+from supervisor.pipeline import PRIMARY_FAILED
 from supervisor.providers import Message
 
 Front = Literal["openai", "anthropic"]
 CONSTITUTION_HEADER = "x-supervisor-constitution"
+PIECE = 24  # characters per streamed delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,6 @@ class Exchange:
     max_tokens: int | None
     temperature: float | None
     user: str | None
-    stream: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Outcome:
     @property
     def status(self) -> int:
         """For a failure: 502 when the primary model failed, 503 when supervision did."""
-        return 502 if self.decision.reason.startswith("primary model failed") else 503
+        return 502 if self.decision.reason.startswith(PRIMARY_FAILED) else 503
 
     def headers(self) -> dict[str, str]:
         return {"x-supervisor-record-id": self.decision.record_id or "",
@@ -91,6 +92,13 @@ def plain_text(content: str | list[dict[str, Any]] | None, where: str) -> str:
                            "only text is supervised", param=f"{where}.content[{index}]")
         texts.append(part["text"])
     return "\n".join(texts)
+
+
+def refuse_tools(tools: object) -> None:
+    """Tool calls are not answers the supervisor can check; both fronts refuse them."""
+    if tools:
+        raise ApiError(400, "tools are not supported by the supervising proxy: a tool call "
+                       "cannot be checked as an answer", param="tools")
 
 
 def primary_ref(model: str, front: Front) -> str:
@@ -120,16 +128,30 @@ async def run(service: Service, request: Request, caller: Caller, exchange: Exch
         prompt=prompt, messages=exchange.messages, context=context,
         max_tokens=exchange.max_tokens, temperature=exchange.temperature)
     service.metrics.observe(decision)
-    return Outcome(decision)
+    outcome = Outcome(decision)
+    if outcome.failed:
+        raise ApiError(outcome.status, outcome.message(), kind="supervisor_error",
+                       code="supervision_failed",
+                       headers={**outcome.headers(), "x-should-retry": "false"})
+    return outcome
 
 
-def sse(events: Iterable[Event], outcome: Outcome) -> StreamingResponse:
+def deltas(text: str) -> list[str]:
+    """The released text in deltas of about PIECE characters, as a vendor streams it."""
+    return pieces(text, max(1, -(-len(text) // PIECE)))
+
+
+def withheld_event(request: Request, outcome: Outcome) -> Event:
+    """The vendor's in-stream error event for a withheld answer (named `error` on the
+    Anthropic front, a bare `{"error": ...}` frame on OpenAI's), with the request id."""
+    request_id = getattr(request.state, "request_id", "")
+    body = error_body(request.url.path, "supervisor_error",
+                      f"{outcome.message()} (request id {request_id})",
+                      code=str(outcome.decision.action))
+    return Event.of(body, "error" if body.get("type") == "error" else None)
+
+
+def sse(events: Iterable[Event], outcome: Outcome) -> Response:
     """A held, verified answer as an event stream (sent only after the record is durable)."""
-    frames = [to_sse([event]) for event in events]
-
-    async def body() -> AsyncIterator[bytes]:
-        for frame in frames:
-            yield frame
-
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={**outcome.headers(), "cache-control": "no-cache"})
+    return Response(to_sse(events), media_type="text/event-stream",
+                    headers={**outcome.headers(), "cache-control": "no-cache"})

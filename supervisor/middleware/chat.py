@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from supervisor.decision import Usage
 from supervisor.middleware.exchange import user_texts_in, with_user_texts_in
 from supervisor.middleware.streams import Event, pieces
 
@@ -90,17 +91,21 @@ class ChatFormat:
         """An in-band `{"error": ...}` frame."""
         return any(isinstance(d, dict) and d.get("error") for d in (e.json() for e in events))
 
-    def reply(self, model: str, text: str) -> dict[str, Any]:
-        """A `chat.completion` carrying `text`."""
+    def reply(self, model: str, text: str, *, finish: str = "stop",
+              usage: Usage | None = None) -> dict[str, Any]:
+        """A `chat.completion` carrying `text` (`finish`: `content_filter` when withheld)."""
         return {"id": _new_id(), "object": "chat.completion", "created": int(time.time()),
                 "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
                              "message": {"role": "assistant", "content": text,
                                          "refusal": None}}],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+                "usage": _usage(usage)}
 
-    def reply_events(self, model: str, text: str) -> list[Event]:
-        """The same as `chat.completion.chunk` frames and `[DONE]`."""
+    def reply_events(self, model: str, text: str, *, deltas: Sequence[str] = (),
+                     usage: Usage | None = None) -> list[Event]:
+        """The same as `chat.completion.chunk` frames and `[DONE]`: one content frame per
+        delta (the whole text when none are given), then OpenAI's usage frame when
+        `usage` is given (what `stream_options.include_usage` asks for)."""
         base = {"id": _new_id(), "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": model}
 
@@ -108,8 +113,11 @@ class ChatFormat:
             return Event.of({**base, "choices": [{"index": 0, "delta": delta,
                                                   "logprobs": None, "finish_reason": finish}]})
 
-        return [chunk({"role": "assistant", "content": ""}), chunk({"content": text}),
-                chunk({}, "stop"), Event("[DONE]")]
+        events = [chunk({"role": "assistant", "content": ""}),
+                  *(chunk({"content": d}) for d in (deltas or (text,))), chunk({}, "stop")]
+        if usage is not None:
+            events.append(Event.of({**base, "choices": [], "usage": _usage(usage)}))
+        return [*events, Event("[DONE]")]
 
 
 def _deltas(events: Sequence[Event]) -> list[tuple[int, int, str]]:
@@ -122,6 +130,12 @@ def _deltas(events: Sequence[Event]) -> list[tuple[int, int, str]]:
                 delta = choice.get("delta") or {}
                 found.append((pos, choice.get("index", 0), delta.get("content") or ""))
     return found
+
+
+def _usage(usage: Usage | None) -> dict[str, int]:
+    given = usage or Usage()
+    return {"prompt_tokens": given.input_tokens, "completion_tokens": given.output_tokens,
+            "total_tokens": given.input_tokens + given.output_tokens}
 
 
 def _new_id() -> str:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from supervisor.decision import Usage
 from supervisor.middleware.exchange import user_texts_in, with_user_texts_in
 from supervisor.middleware.streams import Event, pieces
 
@@ -106,25 +107,32 @@ class MessagesFormat:
         """An in-band `error` event."""
         return any(e.name == "error" or _type(e) == "error" for e in events)
 
-    def reply(self, model: str, text: str) -> dict[str, Any]:
-        """A `message` carrying `text`."""
+    def reply(self, model: str, text: str, *, stop: str = "end_turn",
+              usage: Usage | None = None) -> dict[str, Any]:
+        """A `message` carrying `text` (`stop`: `refusal` when withheld)."""
+        given = usage or Usage()
         return {"id": _new_id(), "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
+                "content": [{"type": "text", "text": text}], "stop_reason": stop,
+                "stop_sequence": None, "usage": {"input_tokens": given.input_tokens,
+                                                 "output_tokens": given.output_tokens}}
 
-    def reply_events(self, model: str, text: str) -> list[Event]:
-        """The same as a Messages event stream."""
-        start = {**self.reply(model, ""), "content": [], "stop_reason": None}
+    def reply_events(self, model: str, text: str, *, deltas: Sequence[str] = (),
+                     usage: Usage | None = None) -> list[Event]:
+        """The same as a Messages event stream: one `text_delta` per delta (the whole text
+        when none are given); input tokens on `message_start`, output on `message_delta`."""
+        given = usage or Usage()
+        start = {**self.reply(model, "", usage=Usage(input_tokens=given.input_tokens)),
+                 "content": [], "stop_reason": None}
         payloads: list[dict[str, Any]] = [
             {"type": "message_start", "message": start},
             {"type": "content_block_start", "index": 0,
              "content_block": {"type": "text", "text": ""}},
-            {"type": "content_block_delta", "index": 0,
-             "delta": {"type": "text_delta", "text": text}},
+            *({"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": d}} for d in (deltas or (text,))),
             {"type": "content_block_stop", "index": 0},
             {"type": "message_delta", "delta": {"stop_reason": "end_turn",
                                                 "stop_sequence": None},
-             "usage": {"output_tokens": 0}},
+             "usage": {"output_tokens": given.output_tokens}},
             {"type": "message_stop"},
         ]
         return [Event.of(p, p["type"]) for p in payloads]
