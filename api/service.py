@@ -14,7 +14,7 @@ ledger says which version was active when.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -23,15 +23,25 @@ from api.errors import ApiError
 from api.keys import Keys, generated, parse
 from api.metrics import Metrics
 from supervisor.constitution import Constitution, load_constitution, shipped
-from supervisor.detectors import Detector, detectors_for, preload
+from supervisor.detectors import detectors_for, preload
+from supervisor.errors import ConfigError
 from supervisor.ledger import Ledger, open_ledger
 from supervisor.pipeline import Supervisor
 from supervisor.providers import ChatRequest, Message, Provider
+from supervisor.providers.local import SHIPPED
+from supervisor.providers.registry import refs
 from supervisor.settings import Settings, current
 
 log = structlog.get_logger("api.service")
 Resolver = Callable[[str], Provider]
 DEFAULT_MODEL = "default"
+
+PRIMARIES = 32  # primary models kept resolved (each with its breaker); oldest dropped
+
+
+def _normal(ref: str) -> str:
+    vendor, colon, model = ref.strip().partition(":")
+    return f"{vendor.lower()}:{model.strip()}" if colon else ref.strip()
 
 
 @dataclass
@@ -135,12 +145,12 @@ class Service:
         """Load Presidio, the embedding model and exemplars, and the default primary now."""
         try:
             for constitution in self.constitutions.values():
-                semantic = self.detectors(constitution).get("semantic")
+                semantic = detectors_for(constitution).get("semantic")
                 warm = getattr(semantic, "warm", None)
                 if warm is not None:  # the model and exemplars, without a request's deadline
                     await asyncio.to_thread(warm, constitution.principles)
                 # local detectors only: warming up must not pay for a judge call
-                checks = Supervisor(constitution, detectors=self.detectors(constitution),
+                checks = Supervisor(constitution, detectors=detectors_for(constitution),
                                     deadline_s=600)
                 await checks.assess("A short warm-up answer.")
             self.readiness.parts["detectors"] = "ok"
@@ -167,19 +177,32 @@ class Service:
         return found
 
     def primary(self, ref: str) -> Provider:
-        """The primary model for a reference (`default`: SUPERVISOR_PRIMARY_MODEL), shared."""
-        key = ",".join(self.settings.primary) if ref == DEFAULT_MODEL else ref
-        if key not in self._primaries:
-            self._primaries[key] = self.resolver(key)
-        return self._primaries[key]
+        """The primary model for a reference (`default`: SUPERVISOR_PRIMARY_MODEL), shared.
 
-    def detectors(self, constitution: Constitution) -> Mapping[str, Detector]:
-        return detectors_for(constitution)
+        Keyed by the normalised references, so `LOCAL:smollm2` and `local:smollm2` share one
+        provider and its circuit breaker. A request may name any vendor's model, but a
+        local model only by its shipped name or as configured: like constitutions, a
+        request cannot make the server read a file.
+        """
+        chosen = self.settings.primary if ref == DEFAULT_MODEL else refs(ref)
+        key = ",".join(_normal(r) for r in chosen)
+        if ref != DEFAULT_MODEL:
+            configured = {_normal(r) for r in self.settings.primary}
+            for one in key.split(","):
+                vendor, _, model = one.partition(":")
+                if vendor == "local" and model not in SHIPPED and one not in configured:
+                    raise ConfigError(f"model {one!r}: a request names a local model by its "
+                                      f"shipped name ({', '.join(f'local:{s}' for s in SHIPPED)})"
+                                      "; a GGUF path is configured with SUPERVISOR_PRIMARY_MODEL")
+        found = self._primaries.pop(key, None) or self.resolver(key)
+        self._primaries[key] = found  # most recently used last
+        while len(self._primaries) > PRIMARIES:
+            self._primaries.pop(next(iter(self._primaries)))
+        return found
 
     def supervisor(self, constitution: Constitution, *,
                    primary: Provider | None = None) -> Supervisor:
         return Supervisor(constitution, judge=self.judge, primary=primary, ledger=self.ledger,
-                          detectors=self.detectors(constitution),
                           deadline_s=self.settings.deadline_s)
 
     def _resolve(self, ref: str) -> Provider:

@@ -143,3 +143,28 @@ def test_unknown_model_vendor_is_a_400_on_model(serve: Serve) -> None:
             {"role": "user", "content": "hi"}])
     assert caught.value.body["param"] == "model"  # type: ignore[index]
     assert "unknown model vendor" in caught.value.message
+
+
+def test_a_request_cannot_make_the_server_load_a_file_as_a_model(serve: Serve) -> None:
+    """`local:` takes only the shipped names from a request: a path is a 400 on `model`,
+    and nothing is resolved for it."""
+    asked: list[str] = []
+    with serve() as served:
+        served.service.resolver = lambda ref: asked.append(ref) or FakeProvider([NORMAL])
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk(served).chat.completions.create(model="local:/etc/hostname", messages=[
+                {"role": "user", "content": "hi"}])
+    assert caught.value.body["param"] == "model"  # type: ignore[index]
+    assert "shipped name" in caught.value.message
+    assert asked == []
+
+
+def test_spellings_of_one_model_share_one_provider(serve: Serve) -> None:
+    """`FAKE:primary` and ` fake:primary` are one model: one provider, one breaker."""
+    asked: list[str] = []
+    with serve() as served:
+        served.service.resolver = lambda ref: asked.append(ref) or FakeProvider([NORMAL] * 3)
+        for model in ("fake:primary", "FAKE:primary", " fake:primary"):
+            sdk(served).chat.completions.create(model=model, messages=[
+                {"role": "user", "content": "hi"}])
+    assert asked == ["fake:primary"]
