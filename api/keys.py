@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from supervisor.errors import ConfigError
+from supervisor.ledger.signing import publish_owner_only
+from supervisor.settings import Settings
 
 Role = Literal["app", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("app", "auditor", "admin")
@@ -96,23 +97,27 @@ def parse(value: str) -> list[tuple[str, str, str]]:
     return items
 
 
+def configured_keys(settings: Settings) -> list[tuple[str, str, str]]:
+    """SUPERVISOR_API_KEYS when set, else the generated owner-only key file."""
+    return parse(settings.api_keys) if settings.api_keys else generated(
+        settings.signing_key_dir)
+
+
 def generated(folder: Path) -> list[tuple[str, str, str]]:
     """The keys stored in `folder`, generating one per role (owner-only) on first use."""
     path = folder / KEYS_FILE
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise ConfigError(f"{path} is readable by others (mode {mode:o}); run "
-                              f"`chmod 600 {path}`")
-        return parse(",".join(path.read_text(encoding="utf-8").split()))
-    folder.mkdir(parents=True, exist_ok=True)
-    items: list[tuple[str, str, str]] = [
-        (role, f"{role}-local", f"sk-sup-{role}-{secrets.token_urlsafe(24)}") for role in ROLES]
-    text = "".join(f"{role}:{name}:{key}\n" for role, name, key in items)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return items
+    if not path.exists():
+        items: list[tuple[str, str, str]] = [
+            (role, f"{role}-local", f"sk-sup-{role}-{secrets.token_urlsafe(24)}")
+            for role in ROLES]
+        text = "".join(f"{role}:{name}:{key}\n" for role, name, key in items)
+        if publish_owner_only(path, text.encode("utf-8")):
+            return items
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} is readable by others (mode {mode:o}); run "
+                          f"`chmod 600 {path}`")
+    return parse(",".join(path.read_text(encoding="utf-8").split()))
 
 
 def _digest(key: str) -> bytes:

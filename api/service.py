@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from api.errors import ApiError
-from api.keys import Keys, generated, parse
+from api.keys import Keys, configured_keys
 from api.metrics import Metrics
 from supervisor.constitution import Constitution, load_constitution, shipped
 from supervisor.detectors import detectors_for, preload
@@ -79,12 +79,12 @@ class Service:
         self._owns_ledger = ledger is None
 
     @classmethod
-    def configured(cls, settings: Settings | None = None) -> Service:
+    def configured(cls, settings: Settings | None = None, *, keys: Keys | None = None
+                   ) -> Service:
         """The service as the environment describes it (keys from SUPERVISOR_API_KEYS, or
-        the generated owner-only key file)."""
+        the generated owner-only key file, unless the caller already read them)."""
         settings = settings or current()
-        keys = Keys(parse(settings.api_keys) if settings.api_keys
-                    else generated(settings.signing_key_dir))
+        keys = keys or Keys(configured_keys(settings))
         judge = None
         if settings.supervisor:
             from supervisor.providers.registry import resolve

@@ -27,12 +27,11 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     import uvicorn
 
     from api import Service, create_app
-    from api.keys import generated, parse
+    from api.keys import Keys, configured_keys
     from api.logs import configure
 
     settings = current()
-    keys = parse(settings.api_keys) if settings.api_keys else generated(
-        settings.signing_key_dir)
+    keys = configured_keys(settings)
     if not settings.api_keys:  # workers read the same keys from the environment
         os.environ["SUPERVISOR_API_KEYS"] = ",".join(f"{r}:{n}:{k}" for r, n, k in keys)
     os.environ["SUPERVISOR_LOG_LEVEL"] = log_level
@@ -42,7 +41,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
               "log_config": None, "timeout_graceful_shutdown": 10}
     if workers == 1:
-        uvicorn.run(create_app(Service.configured(current())), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(Service.configured(settings, keys=Keys(keys))), **common)  # type: ignore[arg-type]
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,

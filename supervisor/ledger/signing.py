@@ -55,25 +55,32 @@ class Signer:
 
 
 def _create(private: Path) -> None:
-    """Write a new key to a temporary file, then publish it with an atomic link.
-
-    Two processes opening a new ledger at once both get here; the link lets exactly one
-    key win, complete, and the other process loads it.
-    """
-    private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A new signing key, published owner-only (a concurrent opener's key may win)."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    temporary = private.with_name(f".{private.name}.{os.getpid()}.tmp")
+    publish_owner_only(private, pem)
+
+
+def publish_owner_only(path: Path, data: bytes) -> bool:
+    """Write `data` to a temporary file (mode 600, in a 700 folder), then publish it at
+    `path` with an atomic link; False if another process published first.
+
+    Two processes starting at once (a ledger's first open, a server's first keys) both
+    get here; the link lets exactly one complete file win, and the other reads that one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     try:
-        os.link(temporary, private)
+        os.link(temporary, path)
+        return True
     except FileExistsError:
-        pass  # another process published its key first; we use that one
+        return False  # another process published first; the caller uses that file
     finally:
         temporary.unlink()
 

@@ -67,12 +67,14 @@ def test_short_keys_and_unknown_roles_are_refused() -> None:
 
 
 def test_generated_keys_are_owner_only_and_stable(tmp_path: Path) -> None:
-    """First start writes one key per role (0600); the next start reads the same keys."""
-    first = generated(tmp_path)
-    mode = stat.S_IMODE((tmp_path / "api-keys").stat().st_mode)
-    assert mode == 0o600
+    """First start writes one key per role (0600, in a new 0700 folder, which the signing
+    key shares); the next start reads the same keys."""
+    folder = tmp_path / "keys"
+    first = generated(folder)
+    assert stat.S_IMODE((folder / "api-keys").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {role for role, _, _ in first} == {"app", "auditor", "admin"}
-    assert generated(tmp_path) == first
-    (tmp_path / "api-keys").chmod(0o644)
+    assert generated(folder) == first
+    (folder / "api-keys").chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
-        generated(tmp_path)
+        generated(folder)
