@@ -208,10 +208,8 @@ class PiiDetector:
 
 # spaCy's small model calls many bare numbers DATE; a specific identifier wins a tie
 _GENERIC = frozenset({"DATE_TIME", "US_BANK_NUMBER", "PHONE_NUMBER"})
-# identifiers with a checksum or a strict shape: a generic number on one of them is wrong
-_NUMBERED = frozenset({"CREDIT_CARD", "US_SSN", "IP_ADDRESS", "IBAN_CODE", "US_ITIN",
-                       "US_DRIVER_LICENSE", "US_PASSPORT", "MEDICAL_RECORD_NUMBER", "NPI",
-                       "DEA_NUMBER", "ABA_ROUTING_NUMBER", "EMAIL_ADDRESS"})
+# every other identifier with a number in it: a generic number lying on one is wrong
+_NUMBERED = frozenset(PII_ENTITIES) - _GENERIC - {"PERSON", "LOCATION", "NRP", "URL"}
 
 
 def specific_first(results: Iterable[Any]) -> list[Any]:

@@ -51,6 +51,13 @@ def aba_ok(number: str) -> bool:
                             + (d[2] + d[5] + d[8])) % 10 == 0
 
 
+def ssn_ok(digits: str) -> bool:
+    """A number the SSA could have issued: area not 000, 666 or 9xx; group not 00; serial
+    not 0000; not one digit repeated (Presidio's rules, without its list of samples)."""
+    return (len(digits) == 9 and digits[:3] not in ("000", "666") and digits[0] != "9"
+            and digits[3:5] != "00" and digits[5:] != "0000" and len(set(digits)) > 1)
+
+
 class LabelledNumberRecognizer(EntityRecognizer):
     """An identifier that follows its label: the regex's `value` group is the finding."""
 
@@ -187,7 +194,7 @@ def custom_recognizers() -> list[EntityRecognizer]:
         # next to its label is still somebody's number to keep out of answers and records
         LabelledNumberRecognizer(
             "US_SSN", r"\b(?:SSN|social\s+security(?:\s+(?:number|no\.?|#))?)\s*(?:is\s+)?"
-                      r"[:#]?\s*(?P<value>\d{3}[- ]?\d{2}[- ]?\d{4})\b", 0.85),
+                      r"[:#]?\s*(?P<value>\d{3}[- ]?\d{2}[- ]?\d{4})\b", 0.85, ssn_ok),
         LabelledNumberRecognizer(
             "DEA_NUMBER", r"\b(?P<value>[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7})\b", 0.75, dea_ok),
         LabelledNumberRecognizer(

@@ -147,3 +147,16 @@ def test_a_labelled_sample_ssn_is_still_redacted(pii: PiiDetector) -> None:
                               "number: 078-05-1120.")
     assert "123-45-6789" not in redacted and "078-05-1120" not in redacted
     assert redacted.count("<US_SSN>") == 2
+
+
+@pytest.mark.parametrize("number", ["000-00-0000", "666-12-3456",
+                                    "123-00-4567", "123-45-0000", "111111111"])
+def test_a_label_does_not_make_an_impossible_ssn_one(pii: PiiDetector, number: str) -> None:
+    """The label skips Presidio's sample list, not the SSA's rules for issued numbers."""
+    assert "US_SSN" not in labels(pii, f"SSN: {number}", "US_SSN")
+
+
+def test_an_account_number_is_not_also_a_phone_number(pii: PiiDetector) -> None:
+    """Every numbered identifier outranks a generic phone shape on the same digits."""
+    found = labels(pii, "Account number: 2125550143.", "PHONE_NUMBER", "ACCOUNT_NUMBER")
+    assert found == {"ACCOUNT_NUMBER": "2125550143"}
