@@ -117,6 +117,9 @@ class PiiDetector:
         registry = RecognizerRegistry(supported_languages=["en"])
         registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         registry.remove_recognizer(EmailRecognizer.__name__)
+        # Presidio's PhoneRecognizer (libphonenumber) stays beside our CuedPhoneRecognizer:
+        # it is most of a redaction's pattern time (about 0.8 of 1.4 ms), but without it
+        # phone recall on presidio-synth falls from 0.98 to 0.92
         registry.add_recognizer(OfflineEmailRecognizer())
         for recognizer in custom_recognizers():
             registry.add_recognizer(recognizer)
