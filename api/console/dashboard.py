@@ -19,8 +19,8 @@ from api.access import ServiceDep
 from api.console.charts import COLORS, bars, columns
 from api.console.render import ACTIONS, ConsoleRoute, page
 from api.console.session import PATH, ReaderDep
-from api.console.views import Query, fired
 from api.records import everything
+from supervisor.ledger.export import Filter, fired
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -97,7 +97,7 @@ async def dashboard(request: Request, service: ServiceDep, user: ReaderDep) -> R
     """Charts of the decisions in a period (default: everything)."""
     params = {k: request.query_params.get(k, "").strip()
               for k in ("since", "until", "constitution", "app")}
-    keep = Query.of(params, kind="decision")
+    keep = Filter.of(params, kind="decision")
     found = figures([r for r in await everything(service.ledger) if keep(r)])
     return page("dashboard.html", user, params=params, found=found, charts=charts(found))
 

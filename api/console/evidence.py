@@ -30,11 +30,10 @@ from fastapi import APIRouter, Form, Response
 from api.access import ServiceDep
 from api.console.render import HEADERS, ConsoleRoute, environment, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.console.views import Query, fired
 from api.records import everything
 from supervisor.ledger import CHECKPOINT_FILE, Ledger
 from supervisor.ledger.canonical import canonical
-from supervisor.ledger.export import to_csv, to_jsonl
+from supervisor.ledger.export import Filter, fired, to_csv, to_jsonl
 from supervisor.ledger.jsonl import SEGMENT_RECORDS, JsonlStore, Seal
 from supervisor.ledger.signing import key_id
 
@@ -55,7 +54,7 @@ async def export(service: ServiceDep, user: WriterDep,
                  action: Annotated[str, Form()] = "", app: Annotated[str, Form()] = ""
                  ) -> Response:
     """Build the evidence zip for the period; the export is recorded first."""
-    keep = Query.of({"since": since, "until": until, "action": action, "app": app})
+    keep = Filter.of({"since": since, "until": until, "action": action, "app": app})
     ledger = service.ledger
     chosen = [r for r in await everything(ledger) if keep(r)]
     await ledger.append("access", {

@@ -16,11 +16,12 @@ from fastapi.responses import RedirectResponse
 from api.access import ServiceDep
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, Reader, ReaderDep, WriterDep
-from api.console.views import Query, apps, diff, explain, fired, versions
+from api.console.views import apps, diff, explain, versions
 from api.records import checked_proof, everything, reviews_of
 from api.records import page as page_of
 from api.service import Service
 from supervisor.errors import UnknownRecord
+from supervisor.ledger.export import Filter, fired
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 25
@@ -38,7 +39,7 @@ async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
     """Decisions newest first, filtered, a page at a time, with counts per action."""
     params = {k: request.query_params.get(k, "").strip() for k in FILTERS}
     stored = await everything(service.ledger)
-    found = await page_of(service.ledger, Query.of(params, kind="decision"),
+    found = await page_of(service.ledger, Filter.of(params, kind="decision"),
                           search=params["search"], limit=PAGE_SIZE, before=before)
     principles = sorted({p.id for c in service.constitutions.values() for p in c.principles})
     return page("decisions.html", user, params=params, found=found, fired=fired,

@@ -18,8 +18,8 @@ from api.access import ServiceDep
 from api.console.pages import record_page, recorded_read
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.console.views import fired
 from api.records import everything, open_escalations
+from supervisor.ledger.export import fired
 from supervisor.ledger.records import review_body
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)

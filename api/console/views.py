@@ -9,42 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from supervisor.constitution import Constitution
-from supervisor.ledger.export import Filter
 
 _TOKENS = re.compile(r"\s+|\S+\s*")
-
-
-@dataclass(frozen=True, slots=True)
-class Query(Filter):
-    """The decisions-list filter: the ledger's Filter plus a constitution version.
-
-    A principle matches a decision it fired in, including one revised away (the
-    ledger's Filter sees only what was still violated at the end).
-    """
-
-    version: str = ""
-
-    def __call__(self, record: dict[str, Any]) -> bool:
-        body = record.get("body") or {}
-        provenance = (body.get("provenance") or {}).get("constitution") or {}
-        return (Filter.__call__(replace(self, principle=""), record)
-                and (not self.principle or self.principle in fired(body))
-                and (not self.version or provenance.get("version") == self.version))
-
-    @classmethod
-    def of(cls, params: dict[str, str], *, kind: str = "") -> Query:
-        """From form fields; a bare `until` date means the end of that day."""
-        values = {f.name: params.get(f.name, "").strip() for f in fields(Filter)}
-        constitution, _, version = values["constitution"].partition("@")
-        until = values["until"]
-        if len(until) == 10:
-            until += "T23:59:59.999999Z"
-        return cls(**{**values, "kind": kind or values["kind"], "until": until,
-                      "constitution": constitution}, version=version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +87,6 @@ def explain(verdicts: list[dict[str, Any]], provenance: dict[str, Any],
                 pass
         out.append(Explained(verdict, statement, citations, note))
     return out
-
-
-def fired(body: dict[str, Any]) -> list[str]:
-    """Principles that fired in a decision: violated at the end, or revised away on the way."""
-    found = list(body.get("violated") or [])
-    for revision in body.get("revisions") or []:
-        found += [p for p in revision.get("principles") or [] if p not in found]
-    return found
 
 
 def versions(records: list[dict[str, Any]]) -> list[str]:

@@ -153,9 +153,11 @@ def checkpoint() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
               show_default=True)
 @click.option("--since", default="", help="ISO time, e.g. 2026-01-01 (inclusive).")
-@click.option("--until", default="", help="ISO time (inclusive).")
+@click.option("--until", default="",
+              help="ISO time (inclusive); a bare date means the end of that day.")
 @click.option("--action", type=click.Choice(["allow", "revise", "block", "escalate", "error"]))
-@click.option("--principle", default="", help="Records where this principle was violated.")
+@click.option("--principle", default="",
+              help="Decisions where this principle fired (violated, or revised away).")
 @click.option("--kind", default="", help="decision, review, access, checkpoint, ...")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
 def export(fmt: str, since: str, until: str, action: str | None, principle: str, kind: str,

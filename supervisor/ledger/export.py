@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,12 @@ CSV_COLUMNS = ("seq", "id", "ts", "kind", "stage", "action", "released", "violat
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """Which records to keep; empty fields match everything."""
+    """Which records to keep; empty fields match everything.
+
+    `until` as a bare date (`2026-11-23`) means the end of that day; `constitution` may
+    name a version (`finance@1.3.0`); `principle` matches a decision it fired in, including
+    one it was revised away in (what an examiner asks: "when did this principle act?").
+    """
 
     since: str = ""
     until: str = ""
@@ -31,18 +36,38 @@ class Filter:
     constitution: str = ""
     app: str = ""
 
+    @classmethod
+    def of(cls, fields: Mapping[str, str], *, kind: str = "") -> Filter:
+        """From form or query fields (missing ones match everything)."""
+        values = {name: (fields.get(name) or "").strip() for name in _FIELDS}
+        return cls(**{**values, "kind": kind or values["kind"]})
+
     def __call__(self, record: dict[str, Any]) -> bool:
         body = record.get("body") or {}
         provenance = (body.get("provenance") or {}).get("constitution") or {}
+        constitution, _, version = self.constitution.partition("@")
+        until = f"{self.until}T23:59:59.999999Z" if len(self.until) == 10 else self.until
         return all((
             not self.since or record["ts"] >= self.since,
-            not self.until or record["ts"] <= self.until,
+            not until or record["ts"] <= until,
             not self.kind or record["kind"] == self.kind,
             not self.action or body.get("action") == self.action,
-            not self.principle or self.principle in (body.get("violated") or []),
-            not self.constitution or provenance.get("id") == self.constitution,
+            not self.principle or self.principle in fired(body),
+            not constitution or provenance.get("id") == constitution,
+            not version or provenance.get("version") == version,
             not self.app or (body.get("context") or {}).get("app_id") == self.app,
         ))
+
+
+_FIELDS = ("since", "until", "kind", "action", "principle", "constitution", "app")
+
+
+def fired(body: dict[str, Any]) -> list[str]:
+    """Principles that fired in a decision: violated at the end, or revised away on the way."""
+    found = list(body.get("violated") or [])
+    for revision in body.get("revisions") or []:
+        found += [p for p in revision.get("principles") or [] if p not in found]
+    return found
 
 
 def select(records: Iterable[dict[str, Any]], keep: Filter) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from api.console.views import Query, diff, fired
+from api.console.views import diff
+from supervisor.ledger.export import Filter, fired
 
 
 def _decision(**body: Any) -> dict[str, Any]:
@@ -50,4 +51,4 @@ def test_a_principle_revised_away_still_fired() -> None:
 ])
 def test_the_list_filter(params: dict[str, str], kept: bool) -> None:
     record = _decision(revisions=[{"principles": ["phi-disclosure"]}])
-    assert Query.of(params, kind="decision")(record) is kept
+    assert Filter.of(params, kind="decision")(record) is kept

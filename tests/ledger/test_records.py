@@ -41,3 +41,20 @@ async def test_none_keeps_only_hashes_and_full_keeps_text(ledger: Ledger) -> Non
     assert len(none["body"]["text_sha256"]["original"]) == 64  # type: ignore[index]
     full = await decide_and_record(ledger, "full")
     assert SSN in json.dumps(full["body"]["texts"])  # type: ignore[index]
+
+
+def test_the_export_filter_reads_dates_versions_and_revised_principles() -> None:
+    """The filter the CLI, the API and the console share: a bare `until` date keeps that
+    whole day, `id@version` narrows a constitution, a principle revised away still fired."""
+    from supervisor.ledger.export import Filter
+
+    record = {"ts": "2026-11-23T15:04:05.000001Z", "kind": "decision",
+              "body": {"action": "revise", "violated": [],
+                       "revisions": [{"principles": ["phi-disclosure"]}],
+                       "provenance": {"constitution": {"id": "healthcare", "version": "2.1.0"}},
+                       "context": {}}}
+    assert Filter(until="2026-11-23")(record)
+    assert not Filter(until="2026-11-22")(record)
+    assert Filter(principle="phi-disclosure")(record)
+    assert Filter(constitution="healthcare@2.1.0")(record)
+    assert not Filter(constitution="healthcare@2.0.0")(record)
