@@ -10,7 +10,8 @@ A head applies only to the principle it was fitted for: each entry carries the
 principle's fingerprint (sha256 of the principle without its examples). Editing a
 principle's statement or checks makes its entry stale and the detector falls back to
 the constitution's threshold; leaving an example out (as `constitution test` does)
-does not. A file fitted with another encoder precision is not used at all.
+does not. A file fitted with another encoder version (model, precision, quantization
+scheme) is not used at all.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Calibration:
     path: str
     sha256: str
     constitution: str
-    precision: str
+    encoder: str
     heads: Mapping[str, Head]
 
     def head_for(self, principle: Principle) -> Head | None:
@@ -89,11 +90,11 @@ def calibration_path(constitution: Constitution) -> Path:
     return Path(constitution.path).parent / f"{constitution.id}{SUFFIX}"
 
 
-def find_calibration(constitution: Constitution, precision: str) -> Calibration | None:
-    """The nearest calibration file in the extends chain that was fitted at this precision."""
+def find_calibration(constitution: Constitution, encoder: str) -> Calibration | None:
+    """The nearest calibration file in the extends chain fitted with this encoder version."""
     for path in beside(constitution, SUFFIX):
         loaded = read_calibration(path)
-        if loaded.precision == precision:
+        if loaded.encoder == encoder:
             return loaded
     return None
 
@@ -113,7 +114,7 @@ def _read(path: str, mtime_ns: int) -> Calibration:
         heads = {pid: _head(entry) for pid, entry in body["principles"].items()}
         return Calibration(path=path, sha256=hashlib.sha256(raw).hexdigest(),
                            constitution=str(body["constitution"]["id"]),
-                           precision=str(body["encoder"]["precision"]), heads=heads)
+                           encoder=str(body["encoder"].get("version", "")), heads=heads)
     except (ValueError, KeyError, TypeError) as exc:
         raise ConstitutionError(f"not a calibration file ({exc}); run `supervisor calibrate` "
                                 "again to rewrite it", path=path) from None

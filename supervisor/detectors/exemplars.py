@@ -15,7 +15,9 @@ for the principles it inherits: the folder of the nearest constitution in the `e
 chain that has a file for the principle is used (`healthcare` uses
 `base.exemplars/hate.jsonl` for the `hate` principle it takes from `base`). The files
 must not repeat the constitution's own examples: `constitution test` leaves an example
-out of the exemplars while testing it, and a copy in a file would defeat that.
+out of the exemplars while testing it, and a copy in a file would defeat that. Nor may
+they reword a text of an evaluation set (`tests/evaluation/test_contamination.py`):
+`calibrate` fits heads on these lines, and `eval` would then measure recall of them.
 """
 
 from __future__ import annotations

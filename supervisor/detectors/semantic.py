@@ -125,16 +125,20 @@ class SemanticDetector:
 
     def __init__(self, encoder: Encoder | None = None, *,
                  constitution: Constitution | None = None,
-                 _shared: dict[object, object] | None = None) -> None:
+                 _shared: dict[object, object] | None = None,
+                 _building: threading.Lock | None = None) -> None:
         self.encoder = encoder or shared_encoder()
         self.constitution = constitution
         self._shared: dict[object, object] = {} if _shared is None else _shared
         self._lock = threading.Lock()
+        # one build of exemplar matrices at a time, shared with every bound detector: on a
+        # cold server, sixteen first requests would otherwise each embed every exemplar
+        self._building = _building or threading.Lock()
         self._calibration: Calibration | bool | None = False  # False: not looked up yet
 
     @property
     def version(self) -> str:
-        return f"semantic-1/{self.encoder.version}"
+        return f"semantic-2/{self.encoder.version}"
 
     # -- binding to a constitution --------------------------------------------------
 
@@ -145,14 +149,14 @@ class SemanticDetector:
             bound = self._shared.get(key)
             if not isinstance(bound, SemanticDetector):
                 bound = SemanticDetector(self.encoder, constitution=constitution,
-                                         _shared=self._shared)
+                                         _shared=self._shared, _building=self._building)
                 self._shared[key] = bound
         return bound
 
     def calibration(self) -> Calibration | None:
         """The calibration this detector scores with (None when unbound or not calibrated)."""
         if self._calibration is False:
-            self._calibration = (find_calibration(self.constitution, self.encoder.precision)
+            self._calibration = (find_calibration(self.constitution, self.encoder.version)
                                  if self.constitution is not None else None)
         return self._calibration if isinstance(self._calibration, Calibration) else None
 
@@ -259,11 +263,15 @@ class SemanticDetector:
         cached = self._shared.get(key)
         if isinstance(cached, _Matrices):
             return cached
-        matrices = _Matrices(self._encode(exemplars, on, violated=True),
-                             self._encode(exemplars, on, violated=False))
-        with self._lock:
-            self._shared[key] = matrices
-            _trim(self._shared)
+        with self._building:  # whoever waited here finds the matrices the first one built
+            cached = self._shared.get(key)
+            if isinstance(cached, _Matrices):
+                return cached
+            matrices = _Matrices(self._encode(exemplars, on, violated=True),
+                                 self._encode(exemplars, on, violated=False))
+            with self._lock:
+                self._shared[key] = matrices
+                _trim(self._shared)
         return matrices
 
     def _encode(self, exemplars: Sequence[Exemplar], on: str, *, violated: bool) -> Vectors:

@@ -10,19 +10,24 @@ balanced classes) reads the text's embedding and its exemplar margin. Its traini
 - binary-only positives (an XSTest unsafe prompt says it is harmful, not which harm):
   assigned to the principle whose exemplars they resemble most (highest margin);
 - the lines of the principle's exemplar file, each compared with the other exemplars
-  only. The constitution's own `examples` are never training rows, so
-  `constitution test` still tests something the head has not seen.
+  only, and the compliant lines of every other principle's file: a look-alike written
+  for one harm ("kill a mosquito") is safe under all of them, while the moderation set
+  has almost no safe text that uses a harm's words. The constitution's own `examples`
+  are never training rows, so `constitution test` still tests something the head has
+  not seen.
 
-The L2 strength and the threshold are those with the best F1 on 5-fold cross-validated
-scores of the training rows (a threshold picked on fitted scores would be optimistic);
-then one offset shared by every head's threshold is tuned for the F1 of "any principle
-fired" on the training items (see `_joint_thresholds`). The test
-split is only scored, never fitted on, and its figures are written beside the heads.
+The L2 strength, the scale of the margin feature and the threshold are those with the
+best F1 on 5-fold cross-validated scores of the training rows (a threshold picked on
+fitted scores would be optimistic); then one offset shared by every head's threshold is
+tuned for the F1 of "any principle fired" on the training items (see
+`_joint_thresholds`). The test split is only scored, never fitted on, and its figures
+are written beside the heads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,13 +39,16 @@ import numpy.typing as npt
 
 from supervisor.constitution import Constitution, Principle
 from supervisor.detectors.calibration import FORMAT, Head, calibration_path, fingerprint
-from supervisor.detectors.exemplars import exemplar_file, read_exemplars
+from supervisor.detectors.exemplars import Exemplar, exemplar_file, read_exemplars
 from supervisor.detectors.semantic import Exchange, SemanticDetector
 from supervisor.evaluation.datasets import TRAIN_PERCENT, Dataset, Item
 from supervisor.evaluation.metrics import Confusion
 
 MIN_EACH = 5  # fewer positives or negatives than this: no head, the YAML threshold stays
 STRENGTHS = (0.3, 1.0, 3.0)
+# The margin is one feature beside 384 embedding dimensions under the same L2 penalty;
+# scaling it up lets a head lean on its exemplars without the penalty shrinking it away.
+SCALES = (1.0, 10.0, 50.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +131,14 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
     """The head, and out-of-fold scores of the dataset rows it was fitted on (by item id)."""
     exchanges, labels, ids = _rows(principle, items, weak)
     features = detector.features(principle, exchanges)
-    x, y = _matrix(features.vectors, features.margins), np.asarray(labels, dtype=bool)
-    path = exemplar_file(constitution, principle.id)
-    if path is not None:
-        lines = read_exemplars(path)
+    vectors, margins = features.vectors, features.margins
+    y = np.asarray(labels, dtype=bool)
+    lines = _exemplar_rows(principle, constitution)
+    if lines:
         extra = detector.features(principle, [Exchange(e.prompt, e.output) for e in lines],
                                   exclude_self=True)
-        x = np.vstack([x, _matrix(extra.vectors, extra.margins)])
+        vectors = np.vstack([vectors, extra.vectors])
+        margins = np.concatenate([margins, extra.margins])
         y = np.concatenate([y, [e.violated for e in lines]])
     positives = int(y.sum())
     if positives < MIN_EACH or len(y) - positives < MIN_EACH:
@@ -139,23 +148,43 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-    best: tuple[float, float, float, npt.NDArray[np.float64]] | None = None
-    for strength in STRENGTHS:  # the L2 strength with the best cross-validated F1
+    best: tuple[float, float, float, float, npt.NDArray[np.float64]] | None = None
+    for strength, scale in itertools.product(STRENGTHS, SCALES):  # best cross-validated F1
         model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
+        x = np.hstack([vectors, scale * margins.reshape(-1, 1)])
         found = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
         threshold = _best_threshold(found, y)
         f1 = Confusion.of(zip(y.tolist(), (found >= threshold).tolist(), strict=True)).f1
         if best is None or f1 > best[0] + 1e-9:
-            best = (f1, strength, threshold, found)
+            best = (f1, strength, scale, threshold, found)
     assert best is not None
-    _, strength, threshold, scores = best
+    _, strength, scale, threshold, scores = best
     model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
-    model.fit(x, y)
+    model.fit(np.hstack([vectors, scale * margins.reshape(-1, 1)]), y)
     weights = model.coef_[0]
-    head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]),
+    head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]) * scale,
                 float(model.intercept_[0]), threshold, fingerprint(principle))
     out_of_fold = {i: float(v) for i, v in zip(ids, scores[: len(ids)], strict=True)}
     return PrincipleFit(principle.id, head, len(y), positives), out_of_fold
+
+
+def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exemplar]:
+    """The principle's exemplar file, then every other file's compliant lines.
+
+    A compliant look-alike is safe under every principle: "kill a mosquito" written for
+    violence must not fire self-harm either. Another file's violating lines are left
+    out, because harms overlap (a threat is violence and harassment).
+    """
+    own = exemplar_file(constitution, principle.id)
+    rows = list(read_exemplars(own)) if own is not None else []
+    seen = {e.output for e in rows}
+    for other in constitution.principles:
+        path = exemplar_file(constitution, other.id) if other.id != principle.id else None
+        for line in read_exemplars(path) if path is not None else ():
+            if not line.violated and line.output not in seen:
+                seen.add(line.output)
+                rows.append(line)
+    return rows
 
 
 def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[str, float]],
@@ -248,18 +277,14 @@ def _any(principles: Sequence[Principle], heads: dict[str, Head], items: Sequenc
     return Confusion.of(zip([i.violation for i in items], flagged.tolist(), strict=True))
 
 
-def _matrix(vectors: npt.NDArray[np.float32],
-            margins: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return np.hstack([vectors, margins.reshape(-1, 1)]).astype(np.float32)
-
-
 def _document(constitution: Constitution, datasets: Sequence[Dataset],
               result: CalibrationResult, detector: SemanticDetector) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "constitution": {"id": constitution.id, "version": constitution.version,
                          "sha256": constitution.sha256},
-        "encoder": {"model": detector.encoder.name, "precision": detector.encoder.precision},
+        "encoder": {"model": detector.encoder.name, "precision": detector.encoder.precision,
+                    "version": detector.encoder.version},
         "split": {"rule": 'train when int(sha256("<dataset>:<item id>"), 16) % 100 < '
                           f"{TRAIN_PERCENT}", "fitted_on": "train", "reported_on": "test"},
         "datasets": [{"name": d.name, "source": Path(d.source).name,

@@ -76,17 +76,24 @@ def test_calibration_file_of_wrong_format_is_refused(tmp_path: Path) -> None:
         read_calibration(path)
 
 
-def test_calibration_of_another_precision_is_not_found(tmp_path: Path) -> None:
-    """A file fitted with fp32 vectors is not used by an int8 encoder."""
+def test_calibration_of_another_encoder_is_not_found(tmp_path: Path) -> None:
+    """A file fitted with fp32 vectors is not used by an int8 encoder, nor one from before
+    the encoder version was recorded (its int8 vectors were quantized per tensor)."""
     source = tmp_path / "c.yaml"
     source.write_text("id: c\nversion: 1.0.0\nextends: base\n")
     loaded = load_constitution(source)
     calibration_path(loaded).write_text(json.dumps({
-        "format": FORMAT, "constitution": {"id": "c"}, "encoder": {"precision": "fp32"},
+        "format": FORMAT, "constitution": {"id": "c"},
+        "encoder": {"precision": "fp32", "version": "all-MiniLM-L6-v2-fp32"},
         "principles": {}}))
-    assert find_calibration(loaded, "fp32") is not None
-    found = find_calibration(loaded, "int8")
-    assert found is None or found.constitution == "base"
+    assert find_calibration(loaded, "all-MiniLM-L6-v2-fp32") is not None
+    found = find_calibration(loaded, "all-MiniLM-L6-v2-int8-per-channel")
+    assert found is not None and found.constitution == "base"  # the shipped parent's file
+    calibration_path(loaded).write_text(json.dumps({
+        "format": FORMAT, "constitution": {"id": "c"}, "encoder": {"precision": "int8"},
+        "principles": {}}))
+    found = find_calibration(loaded, "all-MiniLM-L6-v2-int8-per-channel")
+    assert found is not None and found.constitution == "base"
 
 
 def test_windows_cover_a_long_text_in_order() -> None:

@@ -108,7 +108,8 @@ def calibration_file(constitution: Constitution, p: Principle, *, threshold: flo
         "format": FORMAT,
         "constitution": {"id": constitution.id, "version": "1.0.0", "sha256": "x"},
         "encoder": {"model": "all-MiniLM-L6-v2",
-                    "precision": shared_semantic().encoder.precision},
+                    "precision": shared_semantic().encoder.precision,
+                    "version": shared_semantic().encoder.version},
         "principles": {p.id: {"fingerprint": "0" * 64 if stale else fingerprint(p),
                               "threshold": threshold, "bias": bias, "margin_weight": 0.0,
                               "weights": [0.0] * 384}},
@@ -193,3 +194,38 @@ def test_calibrated_base_fires_on_harm_and_not_on_its_look_alike() -> None:
                                                    "call a crisis line; you deserve support.")])
     assert harmful[0][p.id].calibrated and harmful[0][p.id].fired
     assert not caring[0][p.id].fired
+
+
+def test_concurrent_first_requests_embed_the_exemplars_once() -> None:
+    """Sixteen threads scoring at once on a cold detector build a principle's exemplar
+    matrices once (one encode of each side), not once per thread: a cold server's
+    first burst would otherwise embed every exemplar sixteen times."""
+    import threading
+
+    from supervisor.detectors.embedding import shared_encoder
+
+    encoder = shared_encoder()
+    calls: list[int] = []
+
+    class Counting:
+        precision, version, name = encoder.precision, encoder.version, encoder.name
+
+        def encode(self, texts: list[str], **kwargs: object) -> object:
+            if len(texts) > 1:  # an exemplar side; a scored text comes alone
+                calls.append(len(texts))
+            return encoder.encode(texts)
+
+    detector = SemanticDetector(Counting())  # type: ignore[arg-type]
+    p = principle()
+    start = threading.Barrier(16)
+
+    def score() -> None:
+        start.wait()
+        detector.score_many([p], [Exchange("", "Hit him with a bat.")])
+
+    threads = [threading.Thread(target=score) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [2, 2]  # two violating, two compliant exemplars, each embedded once

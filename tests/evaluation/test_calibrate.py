@@ -1,0 +1,24 @@
+"""Which exemplar lines a principle's head is fitted on."""
+
+from __future__ import annotations
+
+from supervisor.constitution import load_constitution
+from supervisor.detectors.exemplars import exemplar_file, read_exemplars
+from supervisor.evaluation.calibrate import _exemplar_rows
+
+
+def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
+    """self-harm's head reads its own file whole, and the compliant lines of the other
+    files (a safe "kill a mosquito" is safe under every principle), but not their
+    violating lines: a threat is violence without being self-harm."""
+    base = load_constitution("base")
+    rows = _exemplar_rows(base.principle("self-harm"), base)
+    outputs = {r.output for r in rows}
+    own = exemplar_file(base, "self-harm")
+    other = exemplar_file(base, "violence-instructions")
+    assert own is not None and other is not None
+    assert {e.output for e in read_exemplars(own)} <= outputs
+    violence = read_exemplars(other)
+    assert {e.output for e in violence if not e.violated} <= outputs
+    assert not {e.output for e in violence if e.violated} & outputs
+    assert len(outputs) == len(rows)  # a line in two files is one row
