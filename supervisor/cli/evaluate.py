@@ -181,21 +181,26 @@ def calibrate(constitution: str, datasets: tuple[str, ...], data_root: Path | No
                                      "threshold": f.head.threshold if f.head else None,
                                      "train_rows": f.train_rows,
                                      "train_positives": f.train_positives,
+                                     "cv_f1": f.cv_f1,
                                      "holdout": f.holdout.to_json()} for f in result.fits},
+        "cv_any": result.cv_any,
         "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
     }
     if as_json:
         click.echo(json.dumps(figures))
         return
     console = Console()
-    table = Table("principle", "threshold", "train rows (+)", "held-out P", "R", "F1",
-                  box=None)
+    table = Table("principle", "threshold", "train rows (+)", "train CV F1", "held-out P",
+                  "R", "F1", box=None)
     for pid, f in figures["principles"].items():
         h = f["holdout"]
         table.add_row(pid, f"{f['threshold']:.2f}" if f["fitted"] else f["reason"],
-                      f"{f['train_rows']} ({f['train_positives']})", f"{h['precision']:.3f}",
+                      f"{f['train_rows']} ({f['train_positives']})", f"{f['cv_f1']:.3f}",
+                      f"{h['precision']:.3f}",
                       f"{h['recall']:.3f}", f"{h['f1']:.3f}")
     console.print(table)
+    console.print(f"training split, any semantic principle (out-of-fold): F1 "
+                  f"{figures['cv_any']:.3f}")
     for name, c in figures["holdout_any"].items():
         console.print(f"held-out {name}, any semantic principle: precision "
                       f"{c['precision']:.3f} recall {c['recall']:.3f} F1 {c['f1']:.3f}")

@@ -138,7 +138,7 @@ class SemanticDetector:
 
     @property
     def version(self) -> str:
-        return f"semantic-2/{self.encoder.version}"
+        return f"semantic-3/{self.encoder.version}"
 
     # -- binding to a constitution --------------------------------------------------
 

@@ -61,14 +61,21 @@ class PrincipleFit:
     train_positives: int
     holdout: Confusion = field(default_factory=Confusion)
     reason: str = ""
+    cv_f1: float = 0.0  # F1 of out-of-fold scores on the training rows: what chose the head
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
-    """Every principle's fit, the held-out any-principle figures, and the file written."""
+    """Every principle's fit, the held-out any-principle figures, and the file written.
+
+    `cv_any` is the training-split F1 of "any principle fired" (out-of-fold scores, mean
+    over the datasets): the figure to compare two ways of fitting by, since the held-out
+    split must only ever report.
+    """
 
     fits: tuple[PrincipleFit, ...]
     holdout_any: dict[str, Confusion]
+    cv_any: float = 0.0
     path: str = ""
     sha256: str = ""
 
@@ -82,13 +89,13 @@ def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
                           detector)
     fitted = [_fit(p, [i for _, i in train], weak, constitution, detector)
               for p in principles]
-    fits = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted], train,
-                             principles, detector)
+    fits, cv_any = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted], train,
+                                     principles, detector)
     fits = [_holdout(f, constitution, datasets, detector) for f in fits]
     heads = {f.principle: f.head for f in fits if f.head is not None}
     holdout_any = {d.name: _any(principles, heads, d.split("test").items, detector)
                    for d in datasets}
-    result = CalibrationResult(tuple(fits), holdout_any)
+    result = CalibrationResult(tuple(fits), holdout_any, cv_any)
     if not write:
         return result
     body = _document(constitution, datasets, result, detector)
@@ -165,7 +172,8 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
     head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]) * scale,
                 float(model.intercept_[0]), threshold, fingerprint(principle))
     out_of_fold = {i: float(v) for i, v in zip(ids, scores[: len(ids)], strict=True)}
-    return PrincipleFit(principle.id, head, len(y), positives), out_of_fold
+    return PrincipleFit(principle.id, head, len(y), positives,
+                        cv_f1=round(best[0], 4)), out_of_fold
 
 
 def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exemplar]:
@@ -189,7 +197,7 @@ def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exe
 
 def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[str, float]],
                       train: Sequence[tuple[str, Item]], principles: Sequence[Principle],
-                      detector: SemanticDetector) -> list[PrincipleFit]:
+                      detector: SemanticDetector) -> tuple[list[PrincipleFit], float]:
     """Shift every head's threshold by one shared offset, tuned for "any principle fired".
 
     Each head keeps its own F1-best threshold relative to the others (so the principle a
@@ -198,12 +206,12 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
     positives to it. The objective is the F1 of that union on the training items
     (out-of-fold scores where the item was a training row of the head, the head's score
     otherwise); with several datasets, the mean of their F1s, so a small set (the
-    over-blocking test) weighs as much as a large one.
+    over-blocking test) weighs as much as a large one. Returns the heads and that F1.
     """
     chosen = [i for i, f in enumerate(fits) if f.head is not None]
     items = [item for _, item in train]
     if not chosen or not items:
-        return list(fits)
+        return list(fits), 0.0
     labels = [i.violation for i in items]
     groups = [[row for row, (name, _) in enumerate(train) if name == dataset]
               for dataset in dict.fromkeys(name for name, _ in train)]
@@ -233,7 +241,7 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         assert head is not None
         tuned[k] = replace(fits[k], head=replace(
             head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
-    return tuned
+    return tuned, round(objective(offset), 4)
 
 
 def _best_threshold(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
@@ -257,8 +265,7 @@ def _holdout(fit: PrincipleFit, constitution: Constitution, datasets: Sequence[D
         return fit
     predicted = _predict(principle, fit.head, items, detector)
     labels = [bool(i.label(fit.principle)) for i in items]
-    return PrincipleFit(fit.principle, fit.head, fit.train_rows, fit.train_positives,
-                        Confusion.of(zip(labels, predicted, strict=True)))
+    return replace(fit, holdout=Confusion.of(zip(labels, predicted, strict=True)))
 
 
 def _predict(principle: Principle, head: Head, items: Sequence[Item],
@@ -292,8 +299,9 @@ def _document(constitution: Constitution, datasets: Sequence[Dataset],
                       "test_items": len(d.split("test").items)} for d in datasets],
         "principles": {f.principle: {**f.head.to_json(), "train_rows": f.train_rows,
                                      "train_positives": f.train_positives,
-                                     "holdout": f.holdout.to_json()}
+                                     "cv_f1": f.cv_f1, "holdout": f.holdout.to_json()}
                        for f in result.fits if f.head is not None},
+        "cv_any": result.cv_any,
         "skipped": {f.principle: f.reason for f in result.fits if f.head is None},
         "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
     }

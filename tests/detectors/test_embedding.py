@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,3 +38,28 @@ def test_passes_from_many_threads_give_each_text_its_own_vector() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         together = list(pool.map(lambda text: encoder.encode([text])[0], TEXTS))
     assert np.allclose(np.stack(together), alone, atol=1e-6)
+
+
+def test_the_texts_of_one_call_are_embedded_side_by_side(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A long answer's windows arrive in one call; on a machine with two cores or more they
+    are embedded at once, one pass per core, so the answer waits for its slowest window."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    encoder = Encoder(cache_size=0)
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def forward(model: object, texts: list[str]) -> np.ndarray:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return np.full((len(texts), 384), float(len(texts[0])), dtype=np.float32)
+
+    monkeypatch.setattr(encoder, "_load", object)
+    monkeypatch.setattr(encoder, "_forward", forward)
+    out = encoder.encode(["a", "bb", "ccc", "dddd"])
+    assert most[0] == 2  # two at once, never more than the cores
+    assert out[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]  # each text keeps its own row

@@ -104,3 +104,13 @@ def test_windows_cover_a_long_text_in_order() -> None:
     parts = windows(text, size=500)
     assert len(parts) > 1 and all(len(p) <= 500 for p in parts)
     assert " ".join(parts).split() == text.split()
+
+
+def test_windows_of_a_text_are_about_equal() -> None:
+    """A 1,000-character answer with 600-character windows is two halves, not 600 and a
+    400-character tail: halves embedded side by side finish together."""
+    text = ("The balance grows a little faster with monthly compounding. " * 17)[:1000]
+    parts = windows(text, size=600)
+    assert len(parts) == 2 and abs(len(parts[0]) - len(parts[1])) < 60
+    many = windows(" ".join(f"word{i}" for i in range(800)), size=500)
+    assert max(map(len, many)) - min(map(len, many)) < 60
