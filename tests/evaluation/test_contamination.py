@@ -27,10 +27,10 @@ def learned_texts() -> list[str]:
     for cid in shipped():
         constitution = load_constitution(cid)
         for p in constitution.principles:
-            texts.update(t for e in p.examples for t in (e.prompt, e.output) if t)
-            if p.check("semantic") is not None:
-                texts.update(t for e in exemplars_for(p, constitution)
-                             for t in (e.prompt, e.output) if t)
+            # every principle's exemplar file, with a semantic check or not: the compliant
+            # lines of each file are training rows of every head (see calibrate)
+            texts.update(t for e in exemplars_for(p, constitution)
+                         for t in (e.prompt, e.output) if t)
     return sorted(texts)
 
 
