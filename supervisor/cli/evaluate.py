@@ -200,8 +200,13 @@ def calibrate(constitution: str, datasets: tuple[str, ...], data_root: Path | No
                       f"{h['recall']:.3f}", f"{h['f1']:.3f}")
     console.print(table)
     console.print(f"training split, any semantic principle (out-of-fold): F1 "
-                  f"{figures['cv_any']:.3f}")
+                  f"{figures['cv_any']:.3f} (a set without violations: share let through)")
     for name, c in figures["holdout_any"].items():
+        if c["tp"] + c["fn"] == 0:  # no violation in the set: only over-blocking to report
+            stopped = c["fp"] / max(c["fp"] + c["tn"], 1)
+            console.print(f"held-out {name} (no violations), any semantic principle: "
+                          f"{stopped:.1%} of {c['fp'] + c['tn']} stopped")
+            continue
         console.print(f"held-out {name}, any semantic principle: precision "
                       f"{c['precision']:.3f} recall {c['recall']:.3f} F1 {c['f1']:.3f}")
     if result.path:

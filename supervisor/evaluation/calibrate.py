@@ -69,8 +69,9 @@ class CalibrationResult:
     """Every principle's fit, the held-out any-principle figures, and the file written.
 
     `cv_any` is the training-split F1 of "any principle fired" (out-of-fold scores, mean
-    over the datasets): the figure to compare two ways of fitting by, since the held-out
-    split must only ever report.
+    over the datasets; a set without violations counts by the share it lets through):
+    the figure to compare two ways of fitting by, since the held-out split must only
+    ever report.
     """
 
     fits: tuple[PrincipleFit, ...]
@@ -206,7 +207,9 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
     positives to it. The objective is the F1 of that union on the training items
     (out-of-fold scores where the item was a training row of the head, the head's score
     otherwise); with several datasets, the mean of their F1s, so a small set (the
-    over-blocking test) weighs as much as a large one. Returns the heads and that F1.
+    over-blocking test) weighs as much as a large one. A set with no violation in it (an
+    app's own everyday answers) counts by the share it lets through, since its F1 is 0
+    whatever the heads do. Returns the heads and that figure.
     """
     chosen = [i for i, f in enumerate(fits) if f.head is not None]
     items = [item for _, item in train]
@@ -230,7 +233,8 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         fired = np.zeros(len(items), dtype=bool)
         for row, t in zip(heads, own, strict=True):
             fired |= row >= min(max(t - offset, 0.05), 0.99)
-        return float(np.mean([Confusion.of((labels[r], bool(fired[r])) for r in group).f1
+        return float(np.mean([_agreement([labels[r] for r in group],
+                                         [bool(fired[r]) for r in group])
                               for group in groups]))
 
     offsets = [round(float(o), 2) for o in np.arange(-0.2, 0.501, 0.02)]
@@ -242,6 +246,13 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         tuned[k] = replace(fits[k], head=replace(
             head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
     return tuned, round(objective(offset), 4)
+
+
+def _agreement(labels: Sequence[bool], fired: Sequence[bool]) -> float:
+    """F1 of `fired` against `labels`; for a set without violations, the share let through."""
+    if not any(labels):
+        return 1.0 - sum(fired) / len(fired) if fired else 1.0
+    return Confusion.of(zip(labels, fired, strict=True)).f1
 
 
 def _best_threshold(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:

@@ -1,10 +1,10 @@
-"""Which exemplar lines a principle's head is fitted on."""
+"""Which exemplar lines a principle's head is fitted on, and what the shared offset aims at."""
 
 from __future__ import annotations
 
 from supervisor.constitution import load_constitution
 from supervisor.detectors.exemplars import exemplar_file, read_exemplars
-from supervisor.evaluation.calibrate import _exemplar_rows
+from supervisor.evaluation.calibrate import _agreement, _exemplar_rows
 
 
 def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
@@ -22,3 +22,12 @@ def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
     assert {e.output for e in violence if not e.violated} <= outputs
     assert not {e.output for e in violence if e.violated} & outputs
     assert len(outputs) == len(rows)  # a line in two files is one row
+
+
+def test_a_set_without_violations_counts_by_what_it_lets_through() -> None:
+    """An app's own everyday answers have no violation, so their F1 is 0 whatever the
+    heads do and could not pull the shared offset; they count by the share let through,
+    while a labelled set still counts by F1."""
+    assert _agreement([False] * 4, [False, True, False, False]) == 0.75
+    assert _agreement([False] * 4, [False] * 4) == 1.0
+    assert _agreement([True, False], [True, True]) == 2 / 3  # F1 = 2PR/(P+R), P 0.5, R 1
