@@ -179,10 +179,7 @@ def calibrate(constitution: str, datasets: tuple[str, ...], data_root: Path | No
         "path": result.path, "sha256": result.sha256,
         "principles": {f.principle: {"fitted": f.head is not None, "reason": f.reason,
                                      "threshold": f.head.threshold if f.head else None,
-                                     "train_rows": f.train_rows,
-                                     "train_positives": f.train_positives,
-                                     "cv_f1": f.cv_f1,
-                                     "holdout": f.holdout.to_json()} for f in result.fits},
+                                     **f.to_json()} for f in result.fits},
         "cv_any": result.cv_any,
         "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
     }
@@ -192,23 +189,21 @@ def calibrate(constitution: str, datasets: tuple[str, ...], data_root: Path | No
     console = Console()
     table = Table("principle", "threshold", "train rows (+)", "train CV F1", "held-out P",
                   "R", "F1", box=None)
-    for pid, f in figures["principles"].items():
-        h = f["holdout"]
-        table.add_row(pid, f"{f['threshold']:.2f}" if f["fitted"] else f["reason"],
-                      f"{f['train_rows']} ({f['train_positives']})", f"{f['cv_f1']:.3f}",
-                      f"{h['precision']:.3f}",
-                      f"{h['recall']:.3f}", f"{h['f1']:.3f}")
+    for f in result.fits:
+        h = f.holdout
+        table.add_row(f.principle, f"{f.head.threshold:.2f}" if f.head else f.reason,
+                      f"{f.train_rows} ({f.train_positives})", f"{f.cv_f1:.3f}",
+                      f"{h.precision:.3f}", f"{h.recall:.3f}", f"{h.f1:.3f}")
     console.print(table)
     console.print(f"training split, any semantic principle (out-of-fold): F1 "
-                  f"{figures['cv_any']:.3f} (a set without violations: share let through)")
-    for name, c in figures["holdout_any"].items():
-        if c["tp"] + c["fn"] == 0:  # no violation in the set: only over-blocking to report
-            stopped = c["fp"] / max(c["fp"] + c["tn"], 1)
+                  f"{result.cv_any:.3f} (a set without violations: share let through)")
+    for name, c in result.holdout_any.items():
+        if c.tp + c.fn == 0:  # no violation in the set: only over-blocking to report
             console.print(f"held-out {name} (no violations), any semantic principle: "
-                          f"{stopped:.1%} of {c['fp'] + c['tn']} stopped")
-            continue
-        console.print(f"held-out {name}, any semantic principle: precision "
-                      f"{c['precision']:.3f} recall {c['recall']:.3f} F1 {c['f1']:.3f}")
+                          f"{c.false_positive_rate:.1%} of {c.fp + c.tn} stopped")
+        else:
+            console.print(f"held-out {name}, any semantic principle: precision "
+                          f"{c.precision:.3f} recall {c.recall:.3f} F1 {c.f1:.3f}")
     if result.path:
         console.print(f"wrote {result.path} (sha256 {result.sha256})")
     sys.stdout.flush()

@@ -249,7 +249,7 @@ class SemanticDetector:
         plan = []
         for item in items:
             spans, offset = [], 0
-            for part in windows(item.text) or ("",):
+            for part in windows(item.text):  # never empty: "" is one window
                 start = item.text.find(part, offset) if part else 0
                 start = max(start, 0)
                 offset = start + len(part)

@@ -63,6 +63,11 @@ class PrincipleFit:
     reason: str = ""
     cv_f1: float = 0.0  # F1 of out-of-fold scores on the training rows: what chose the head
 
+    def to_json(self) -> dict[str, Any]:
+        """The figures of the fit, for the calibration file and `calibrate --json`."""
+        return {"train_rows": self.train_rows, "train_positives": self.train_positives,
+                "cv_f1": self.cv_f1, "holdout": self.holdout.to_json()}
+
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
@@ -166,7 +171,7 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
         if best is None or f1 > best[0] + 1e-9:
             best = (f1, strength, scale, threshold, found)
     assert best is not None
-    _, strength, scale, threshold, scores = best
+    cv_f1, strength, scale, threshold, scores = best
     model = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
     model.fit(np.hstack([vectors, scale * margins.reshape(-1, 1)]), y)
     weights = model.coef_[0]
@@ -174,7 +179,7 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
                 float(model.intercept_[0]), threshold, fingerprint(principle))
     out_of_fold = {i: float(v) for i, v in zip(ids, scores[: len(ids)], strict=True)}
     return PrincipleFit(principle.id, head, len(y), positives,
-                        cv_f1=round(best[0], 4)), out_of_fold
+                        cv_f1=round(cv_f1, 4)), out_of_fold
 
 
 def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exemplar]:
@@ -238,21 +243,21 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
                               for group in groups]))
 
     offsets = [round(float(o), 2) for o in np.arange(-0.2, 0.501, 0.02)]
-    offset = max(offsets, key=lambda o: (objective(o), -abs(o)))
+    scored = {o: objective(o) for o in offsets}
+    offset = max(scored, key=lambda o: (scored[o], -abs(o)))
     tuned = list(fits)
     for k, t in zip(chosen, own, strict=True):
         head = fits[k].head
         assert head is not None
         tuned[k] = replace(fits[k], head=replace(
             head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
-    return tuned, round(objective(offset), 4)
+    return tuned, round(scored[offset], 4)
 
 
 def _agreement(labels: Sequence[bool], fired: Sequence[bool]) -> float:
     """F1 of `fired` against `labels`; for a set without violations, the share let through."""
-    if not any(labels):
-        return 1.0 - sum(fired) / len(fired) if fired else 1.0
-    return Confusion.of(zip(labels, fired, strict=True)).f1
+    counts = Confusion.of(zip(labels, fired, strict=True))
+    return counts.f1 if counts.tp + counts.fn else 1.0 - counts.false_positive_rate
 
 
 def _best_threshold(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
@@ -308,9 +313,7 @@ def _document(constitution: Constitution, datasets: Sequence[Dataset],
         "datasets": [{"name": d.name, "source": Path(d.source).name,
                       "train_items": len(d.split("train").items),
                       "test_items": len(d.split("test").items)} for d in datasets],
-        "principles": {f.principle: {**f.head.to_json(), "train_rows": f.train_rows,
-                                     "train_positives": f.train_positives,
-                                     "cv_f1": f.cv_f1, "holdout": f.holdout.to_json()}
+        "principles": {f.principle: {**f.head.to_json(), **f.to_json()}
                        for f in result.fits if f.head is not None},
         "cv_any": result.cv_any,
         "skipped": {f.principle: f.reason for f in result.fits if f.head is None},

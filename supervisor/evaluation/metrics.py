@@ -55,6 +55,11 @@ class Confusion:
     def f1(self) -> float:
         return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
 
+    @property
+    def false_positive_rate(self) -> float:
+        """The share of items labelled safe that were flagged: over-blocking."""
+        return _ratio(self.fp, self.fp + self.tn)
+
     def to_json(self) -> dict[str, Any]:
         """Counts and rounded scores, for `--json` and reports."""
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
