@@ -7,9 +7,10 @@ balanced classes) reads the text's embedding and its exemplar margin. Its traini
   principle (see `datasets` for the per-principle labels of each adapter); an item
   that violates another principle is not used as a negative, because harms overlap
   (a threat is violence and harassment) and their labels are not given consistently;
-  an item clean under every category it is labelled for is a negative for every
-  principle, so a principle the set has no category for (privacy, in the moderation
-  set) still learns what ordinary text looks like;
+  a safe item is a negative for every principle in every adapter, so a principle the
+  moderation set has no category for (privacy) still learns what ordinary text looks
+  like (with base 1.2.0 this raised the training F1 of any principle fired from 0.746
+  to 0.770);
 - binary-only positives (an XSTest unsafe prompt says it is harmful, not which harm):
   assigned to the principle whose exemplars they resemble most (highest margin);
 - the lines of the principle's exemplar file, each compared with the other exemplars
@@ -132,12 +133,6 @@ def _rows(principle: Principle, items: Sequence[Item], weak: dict[str, str]
         label = item.label(principle.id)
         if label is None and item.violation and not item.labels:
             label = weak.get(item.id) == principle.id or None
-        elif label is None and not item.violation and item.labels:
-            # clean under every category the set labels: a negative for a principle it
-            # has no category for (moderation has none for privacy or illicit activity),
-            # and for one whose category a row leaves out; with base 1.2.0 this raised
-            # the training F1 of any principle fired from 0.746 to 0.770
-            label = False
         elif label is False and item.violation:
             label = None  # violates another principle: not a clean negative for this one
         if label is not None:

@@ -8,7 +8,10 @@ repository unless `root` says otherwise; never copied into the project):
   endpoint classifies any text it is given (the base constitution's principles apply to
   output). Binary label: any category positive. Per principle: the categories S, H, V,
   HR, SH, S3, H2, V2 map to the principle whose `moderation_category` equals the
-  category, else its parent (`hate/threatening` -> `hate`); a missing key is unlabelled.
+  category, else its parent (`hate/threatening` -> `hate`). A text with no positive
+  category is a negative for every principle, as a safe item of the other adapters is
+  (so a principle with no category here, privacy, still has ordinary text to learn
+  from); in a text with one, a missing key or an unmapped principle is unlabelled.
 - `xstest`: 250 safe prompts that look unsafe and 200 unsafe ones, each checked as the
   text under review (output stage, no prompt), like the moderation set. Safe prompts
   are negatives for every principle; unsafe ones carry only the binary label.
@@ -137,14 +140,16 @@ def category_principles(constitution: Constitution) -> dict[str, tuple[str, ...]
 def moderation(path: Path, constitution: Constitution) -> Dataset:
     """OpenAI's moderation release: texts checked as output, categories mapped to principles."""
     mapping = category_principles(constitution)
+    ids = [p.id for p in constitution.principles]
     items = []
     for number, row in enumerate(_jsonl(path), start=1):
         codes = {k: int(v) for k, v in row.items() if k in MODERATION_CODES}
-        per_principle: dict[str, bool] = {}
+        violation = any(codes.values())
+        per_principle: dict[str, bool] = {} if violation else dict.fromkeys(ids, False)
         for code, value in codes.items():
             for pid in mapping[MODERATION_CODES[code]]:
                 per_principle[pid] = per_principle.get(pid, False) or value == 1
-        items.append(Item(str(number), "", str(row["prompt"]), any(codes.values()),
+        items.append(Item(str(number), "", str(row["prompt"]), violation,
                           tuple(sorted(per_principle.items()))))
     return Dataset("openai-moderation", tuple(items), str(path),
                    "texts checked as output with no prompt; any category = violation")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
+
 from supervisor.constitution import load_constitution
 from supervisor.detectors.exemplars import exemplar_file, read_exemplars
 from supervisor.evaluation.calibrate import _agreement, _exemplar_rows, _rows
-from supervisor.evaluation.datasets import Item
+from supervisor.evaluation.datasets import Item, moderation
 
 
 def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
@@ -34,18 +38,22 @@ def test_a_set_without_violations_counts_by_what_it_lets_through() -> None:
     assert _agreement([True, False], [True, True]) == 2 / 3  # F1 = 2PR/(P+R), P 0.5, R 1
 
 
-def test_a_text_clean_under_every_labelled_category_is_a_negative_for_the_rest() -> None:
+def test_a_text_clean_under_every_labelled_category_is_a_negative_for_the_rest(
+        tmp_path: Path) -> None:
     """The moderation set has no privacy category, and some rows leave a category out.
     A text clean under every category it is labelled for is a negative for the others
     too (so the privacy head learns from ordinary text, not only from authored lines);
     a text that violates some category is still no negative for a principle it is not
     labelled for, since harms overlap."""
     base = load_constitution("base")
-    privacy = base.principle("third-party-privacy")
-    clean = Item("1", "", "Lovely weather for the match today.", False, (("hate", False),))
-    harmful = Item("2", "", "a hateful text", True, (("hate", True),))
-    unlabelled = Item("3", "", "a text nobody labelled", False)
-    _, labels, ids = _rows(privacy, [clean, harmful, unlabelled], {})
+    path = tmp_path / "m.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(json.dumps({"prompt": "Lovely weather for the match today.", "H": 0})
+                     + "\n")
+        handle.write(json.dumps({"prompt": "a hateful text", "H": 1}) + "\n")
+    items = list(moderation(path, base).items)
+    items.append(Item("3", "", "a text nobody labelled", False))
+    _, labels, ids = _rows(base.principle("third-party-privacy"), items, {})
     assert (ids, labels) == (["1"], [False])
-    _, labels, ids = _rows(base.principle("hate"), [clean, harmful, unlabelled], {})
+    _, labels, ids = _rows(base.principle("hate"), items, {})
     assert (ids, labels) == (["1", "2"], [False, True])

@@ -77,8 +77,9 @@ def test_split_is_deterministic_and_roughly_sixty_forty(tmp_path: Path) -> None:
 
 
 def test_moderation_categories_map_to_principles_exact_then_parent(tmp_path: Path) -> None:
-    """S3 maps to the minors principle (exact), H2 to hate (parent); a missing key is
-    unlabelled; any positive category makes a violation."""
+    """S3 maps to the minors principle (exact), H2 to hate (parent); in a violating text
+    a missing key is unlabelled; any positive category makes a violation, and a text with
+    none is a negative for every principle, mapped or not."""
     mapping = category_principles(BASE)
     assert mapping["sexual/minors"] == ("minors-sexual-content",)
     assert mapping["hate/threatening"] == ("hate",)
@@ -91,6 +92,8 @@ def test_moderation_categories_map_to_principles_exact_then_parent(tmp_path: Pat
     assert first.label("violence-instructions") is False
     assert first.label("sexual-content") is None
     assert not second.violation and second.label("self-harm") is False
+    assert second.label("third-party-privacy") is False  # moderation has no privacy code
+    assert first.label("third-party-privacy") is None
     assert second.output == "t2" and second.prompt == ""
 
 
