@@ -180,7 +180,6 @@ class Encoder:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         called directly so that passes can run side by side: the fast tokenizer is not
         safe to call from two threads at once, the transformer is."""
-
         with self._tokenizing:
             tokens = model.tokenizer(list(texts), padding=True, truncation=True,
                                      max_length=MAX_TOKENS, return_tensors="pt")
@@ -235,7 +234,7 @@ def _load_model(precision: Precision) -> Any:
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-    torch.set_num_threads(1)  # each pass sets its own count (see Encoder._forward)
+    torch.set_num_threads(1)  # each pass sets its own count (see Encoder._pass)
     model: Any = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     model.max_seq_length = MAX_TOKENS
     pooling = model[1].get_config_dict().get("pooling_mode")
