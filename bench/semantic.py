@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from supervisor.constitution import load_constitution
-from supervisor.detectors.embedding import Encoder
+from supervisor.detectors.embedding import MAX_TOKENS, Encoder
 from supervisor.detectors.semantic import Exchange, shared_semantic
 from supervisor.evaluation.metrics import percentile
 from supervisor.evaluation.runner import local_detectors
@@ -78,7 +78,8 @@ def encoder_passes(encoder: Encoder, texts: list[str]) -> dict[str, list[float]]
         timed["shipped"].append((time.perf_counter() - started) * 1000)
         torch.set_num_threads(1)
         started = time.perf_counter()
-        tokens = model.tokenizer([text], truncation=True, max_length=256, return_tensors="pt")
+        tokens = model.tokenizer([text], truncation=True, max_length=MAX_TOKENS,
+                                 return_tensors="pt")
         with torch.inference_mode():
             eager(**tokens)
         timed["eager_one_thread"].append((time.perf_counter() - started) * 1000)
@@ -95,9 +96,9 @@ async def main(count: int) -> dict[str, object]:
     with_semantic = Supervisor(shipped, detectors=local_detectors(shipped))
     without = Supervisor(baseline, detectors=local_detectors(baseline))
     texts = answers(2 * count + 10)
-    for text in texts[:5]:  # warm both: model load, spaCy, exemplar matrices
-        await with_semantic.check_output(text, prompt="Tell me something useful.")
-        await without.check_output(text + " ", prompt="Tell me something useful.")
+    for ours, theirs in zip(texts[:5], texts[5:10], strict=True):  # warm: models, matrices
+        await with_semantic.check_output(ours, prompt="Tell me something useful.")
+        await without.check_output(theirs, prompt="Tell me something useful.")
     timed: dict[str, list[float]] = {"with_semantic": [], "baseline": []}
     for index in range(count):
         order = [("with_semantic", with_semantic, texts[10 + 2 * index]),

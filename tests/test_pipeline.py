@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from supervisor.constitution import Constitution, load_constitution
-from supervisor.decision import Action, Decision
+from supervisor.decision import Action, Decision, Finding
 from supervisor.errors import ProviderUnavailable
 from supervisor.judge import TEMPLATE_SHA256
 from supervisor.pipeline import Supervisor
@@ -59,12 +60,17 @@ principles:
 """
 
 
+def written(folder: Path, yaml: str) -> Constitution:
+    """The constitution in `yaml` (indented as in the test), loaded from a file in `folder`."""
+    path = folder / "constitution.yaml"
+    path.write_text(textwrap.dedent(yaml))
+    return load_constitution(path)
+
+
 @pytest.fixture
 def constitution(tmp_path: Path) -> Callable[..., Constitution]:
     def make(on_error: str = "block") -> Constitution:
-        path = tmp_path / "test.yaml"
-        path.write_text(textwrap.dedent(CONSTITUTION).replace("ON_ERROR", on_error))
-        return load_constitution(path)
+        return written(tmp_path, CONSTITUTION.replace("ON_ERROR", on_error))
     return make
 
 
@@ -279,8 +285,7 @@ def test_shipped_healthcare_blocks_overdose_advice_locally() -> None:
 async def test_local_remedy_that_does_not_satisfy_the_judge_is_followed_by_a_rewrite(
         tmp_path: Path) -> None:
     """A disclaimer the judge still finds wanting gets one local round, then a rewrite."""
-    path = tmp_path / "dx.yaml"
-    path.write_text(textwrap.dedent("""\
+    rules = written(tmp_path, """\
         id: dx
         version: 1.0.0
         principles:
@@ -292,12 +297,12 @@ async def test_local_remedy_that_does_not_satisfy_the_judge_is_followed_by_a_rew
               - pattern: {regex: ['you definitely have']}
               - judge: {}
             remedy: {append: "This is not a diagnosis."}
-        """))
+        """)
     # round 1: the pattern fires (no judge call), the disclaimer is appended; round 2: the
     # pattern still fires, so the rewrite is asked for; round 3: the judge clears it
     judge = FakeProvider(["It may be diabetes; a blood test can tell.",
                           verdicts(ids=("no-diagnosis",))])
-    decision = await Supervisor(load_constitution(path), judge=judge).check_output(
+    decision = await Supervisor(rules, judge=judge).check_output(
         "You definitely have diabetes.")
     assert decision.action is Action.REVISE
     assert [r.method for r in decision.revisions] == ["local", "rewrite"]
@@ -308,12 +313,7 @@ async def test_detectors_run_side_by_side_and_their_findings_merge_in_detector_o
         tmp_path: Path) -> None:
     """PII's Python work and the encoder's pass overlap: each fake detector below waits at
     a barrier for the other, which only both reach if they run at the same time."""
-    import threading
-
-    from supervisor.decision import Finding
-
-    path = tmp_path / "two.yaml"
-    path.write_text(textwrap.dedent("""\
+    rules = written(tmp_path, """\
         id: two
         version: 1.0.0
         principles:
@@ -324,7 +324,7 @@ async def test_detectors_run_side_by_side_and_their_findings_merge_in_detector_o
             checks:
               - pii: {entities: [US_SSN]}
               - pattern: {phrases: [ssn]}
-        """))
+        """)
     meeting = threading.Barrier(2, timeout=10)
 
     class Meets:
@@ -335,8 +335,7 @@ async def test_detectors_run_side_by_side_and_their_findings_merge_in_detector_o
             meeting.wait()  # raises BrokenBarrierError if the other never arrives
             return {"no-ids": (Finding("no-ids", self.kind, self.kind, 0, 3, text[:3], 1.0),)}
 
-    sup = Supervisor(load_constitution(path),
-                     detectors={"pattern": Meets("pattern"), "pii": Meets("pii")})
+    sup = Supervisor(rules, detectors={"pattern": Meets("pattern"), "pii": Meets("pii")})
     decision = await sup.check_output("ssn 536-22-8193", prompt="")
     assert decision.action is Action.BLOCK
     verdict = next(v for v in decision.verdicts if v.principle == "no-ids")

@@ -118,8 +118,8 @@ class Encoder:
         self._cache_size = cache_size
         self._tokenizing = threading.Lock()
         self.cores = cores or shared_cores()
-        self._workers: ThreadPoolExecutor | None = None
-        self._lead: ThreadPoolExecutor | None = None  # runs every multi-thread pass
+        # "side": passes one thread each, one per core; "lead": every multi-thread pass
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
     @property
     def version(self) -> str:
@@ -161,20 +161,16 @@ class Encoder:
             return self._forward(model, batches[0], spread=True)
         # side by side, one pass per core: the windows of one long answer are embedded
         # at once, so the answer waits for its slowest window, not for the sum of them
-        return np.concatenate(list(self._pool().map(
+        return np.concatenate(list(self._executor("side", self.cores.count).map(
             lambda batch: self._forward(model, batch, spread=False), batches)))
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _executor(self, role: str, workers: int) -> ThreadPoolExecutor:
+        """The encoder's threads for one role, started on first use."""
         with self._lock:
-            if self._workers is None:
-                self._workers = ThreadPoolExecutor(self.cores.count, thread_name_prefix="encoder")
-            return self._workers
-
-    def _leader(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._lead is None:
-                self._lead = ThreadPoolExecutor(1, thread_name_prefix="encoder-lead")
-            return self._lead
+            if role not in self._executors:
+                self._executors[role] = ThreadPoolExecutor(
+                    workers, thread_name_prefix=f"encoder-{role}")
+            return self._executors[role]
 
     def _forward(self, model: Any, texts: Sequence[str], *, spread: bool) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
@@ -187,7 +183,7 @@ class Encoder:
             if cores == 1:
                 return self._pass(tokens, 1)
             # the lead thread's helpers are the only ones torch keeps (see above)
-            return self._leader().submit(self._pass, tokens, cores).result()
+            return self._executor("lead", 1).submit(self._pass, tokens, cores).result()
 
     def _pass(self, tokens: Any, cores: int) -> Vectors:
         """Transformer, mean pooling and unit length on `cores` threads, in this thread.

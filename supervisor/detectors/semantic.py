@@ -270,7 +270,8 @@ class SemanticDetector:
         """
         key = (id(principle), on)
         found = self._plans.get(key)
-        if found is not None and found[0] is principle:  # the entry keeps the id taken
+        # the entry holds the principle, so its id cannot pass to another object meanwhile
+        if found is not None and found[0] is principle:
             return found[1], found[2]
         calibration = self.calibration()
         plan = (principle, self._matrices(principle, on),

@@ -84,9 +84,8 @@ def test_a_text_alone_runs_on_every_idle_core_and_side_by_side_texts_on_one_each
         return traced(*tensors)
 
     encoder._transformer = counted
-    cores = encoder.cores.count
     encoder.encode([TEXTS[0]])
-    assert threads == [cores] == [2]
+    assert threads == [2]
     threads.clear()
     encoder.encode(TEXTS[:4])
     assert threads == [1, 1, 1, 1]
@@ -94,4 +93,4 @@ def test_a_text_alone_runs_on_every_idle_core_and_side_by_side_texts_on_one_each
     with encoder.cores.held():  # PII, or another request's pass, runs on one core
         encoder.encode([TEXTS[1]])
     assert threads == [1]
-    assert encoder.cores.idle == cores  # every core handed back
+    assert encoder.cores.idle == 2  # every core handed back
