@@ -23,9 +23,9 @@ balanced classes) reads the text's embedding and its exemplar margin. Its traini
 The L2 strength, the scale of the margin feature and the threshold are those with the
 best F1 on 5-fold cross-validated scores of the training rows (a threshold picked on
 fitted scores would be optimistic); then one offset shared by every head's threshold is
-tuned for the F1 of "any principle fired" on the training items (see
-`_joint_thresholds`). The test split is only scored, never fitted on, and its figures
-are written beside the heads.
+tuned for the F1 of "any principle fired" on the training items and on the exemplar
+files' lines, a set of their own (see `_joint_thresholds` and `_authored`). The test
+split is only scored, never fitted on, and its figures are written beside the heads.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ STRENGTHS = (0.3, 1.0, 3.0)
 # The margin is one feature beside 384 embedding dimensions under the same L2 penalty;
 # scaling it up lets a head lean on its exemplars without the penalty shrinking it away.
 SCALES = (1.0, 10.0, 50.0)
+AUTHORED = "exemplars"  # the exemplar files' lines, a set of their own in the joint tuning
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +79,15 @@ class CalibrationResult:
     """Every principle's fit, the held-out any-principle figures, and the file written.
 
     `cv_any` is the training-split F1 of "any principle fired" (out-of-fold scores, mean
-    over the datasets; a set without violations counts by the share it lets through):
-    the figure to compare two ways of fitting by, since the held-out split must only
-    ever report.
+    over the datasets and the exemplar files' lines, each in `cv_sets`; a set without
+    violations counts by the share it lets through): the figure to compare two ways of
+    fitting by, since the held-out split must only ever report.
     """
 
     fits: tuple[PrincipleFit, ...]
     holdout_any: dict[str, Confusion]
     cv_any: float = 0.0
+    cv_sets: dict[str, float] = field(default_factory=dict)  # cv_any's figure per set
     path: str = ""
     sha256: str = ""
 
@@ -99,13 +101,15 @@ def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
                           detector)
     fitted = [_fit(p, [i for _, i in train], weak, constitution, detector)
               for p in principles]
-    fits, cv_any = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted], train,
-                                     principles, detector)
+    authored = [(AUTHORED, item) for item in _authored(principles, constitution)]
+    fits, cv_sets = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted],
+                                      train + authored, principles, detector)
     fits = [_holdout(f, constitution, datasets, detector) for f in fits]
     heads = {f.principle: f.head for f in fits if f.head is not None}
     holdout_any = {d.name: _any(principles, heads, d.split("test").items, detector)
                    for d in datasets}
-    result = CalibrationResult(tuple(fits), holdout_any, cv_any)
+    cv_any = round(float(np.mean(list(cv_sets.values()))), 4) if cv_sets else 0.0
+    result = CalibrationResult(tuple(fits), holdout_any, cv_any, cv_sets)
     if not write:
         return result
     body = _document(constitution, datasets, result, detector)
@@ -181,7 +185,8 @@ def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
     weights = model.coef_[0]
     head = Head(tuple(float(w) for w in weights[:-1]), float(weights[-1]) * scale,
                 float(model.intercept_[0]), threshold, fingerprint(principle))
-    out_of_fold = {i: float(v) for i, v in zip(ids, scores[: len(ids)], strict=True)}
+    ids = ids + [_authored_id(e) for e in lines]
+    out_of_fold = {i: float(v) for i, v in zip(ids, scores, strict=True)}
     return PrincipleFit(principle.id, head, len(y), positives,
                         cv_f1=round(cv_f1, 4)), out_of_fold
 
@@ -205,9 +210,33 @@ def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exe
     return rows
 
 
+def _authored(principles: Sequence[Principle], constitution: Constitution) -> list[Item]:
+    """Every line of the principles' exemplar files, once each, as items of one set.
+
+    They are the only training text written to look like a harm without being one, so
+    the shared offset is tuned on them too: tuned on the moderation set alone, it would
+    buy recall with look-alikes stopped, which that set (almost no safe text using a
+    harm's words) cannot see. A line violating under any file is a violation.
+    """
+    found: dict[str, Item] = {}
+    for principle in principles:
+        path = exemplar_file(constitution, principle.id)
+        for line in read_exemplars(path) if path is not None else ():
+            key = _authored_id(line)
+            known = found.get(key)
+            if known is None or (line.violated and not known.violation):
+                found[key] = Item(key, line.prompt, line.output, line.violated)
+    return list(found.values())
+
+
+def _authored_id(line: Exemplar) -> str:
+    return f"{AUTHORED}:{line.prompt}\n{line.output}"
+
+
 def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[str, float]],
                       train: Sequence[tuple[str, Item]], principles: Sequence[Principle],
-                      detector: SemanticDetector) -> tuple[list[PrincipleFit], float]:
+                      detector: SemanticDetector
+                      ) -> tuple[list[PrincipleFit], dict[str, float]]:
     """Shift every head's threshold by one shared offset, tuned for "any principle fired".
 
     Each head keeps its own F1-best threshold relative to the others (so the principle a
@@ -215,18 +244,18 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
     union lets through, since per-principle thresholds each add their own false
     positives to it. The objective is the F1 of that union on the training items
     (out-of-fold scores where the item was a training row of the head, the head's score
-    otherwise); with several datasets, the mean of their F1s, so a small set (the
-    over-blocking test) weighs as much as a large one. A set with no violation in it (an
-    app's own everyday answers) counts by the share it lets through, since its F1 is 0
-    whatever the heads do. Returns the heads and that figure.
+    otherwise); with several sets (each dataset, and the exemplar lines), the mean of
+    their F1s, so a small set (the over-blocking test) weighs as much as a large one. A
+    set with no violation in it (an app's own everyday answers) counts by the share it
+    lets through, since its F1 is 0 whatever the heads do. Returns the heads and each set's figure.
     """
     chosen = [i for i, f in enumerate(fits) if f.head is not None]
     items = [item for _, item in train]
     if not chosen or not items:
-        return list(fits), 0.0
+        return list(fits), {}
     labels = [i.violation for i in items]
-    groups = [[row for row, (name, _) in enumerate(train) if name == dataset]
-              for dataset in dict.fromkeys(name for name, _ in train)]
+    groups = {dataset: [row for row, (name, _) in enumerate(train) if name == dataset]
+              for dataset in dict.fromkeys(name for name, _ in train)}
     exchanges = [Exchange(i.prompt, i.output) for i in items]
     own, heads = [], []
     for k in chosen:
@@ -238,16 +267,16 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         heads.append(np.asarray([out_of_fold[k].get(item.id, full[row])
                                  for row, item in enumerate(items)]))
 
-    def objective(offset: float) -> float:
+    def per_set(offset: float) -> dict[str, float]:
         fired = np.zeros(len(items), dtype=bool)
         for row, t in zip(heads, own, strict=True):
             fired |= row >= min(max(t - offset, 0.05), 0.99)
-        return float(np.mean([_agreement([labels[r] for r in group],
-                                         [bool(fired[r]) for r in group])
-                              for group in groups]))
+        return {name: _agreement([labels[r] for r in group], [bool(fired[r]) for r in group])
+                for name, group in groups.items()}
 
     offsets = [round(float(o), 2) for o in np.arange(-0.2, 0.501, 0.02)]
-    scored = {o: objective(o) for o in offsets}
+    figures = {o: per_set(o) for o in offsets}
+    scored = {o: float(np.mean(list(f.values()))) for o, f in figures.items()}
     offset = max(scored, key=lambda o: (scored[o], -abs(o)))
     tuned = list(fits)
     for k, t in zip(chosen, own, strict=True):
@@ -255,7 +284,7 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         assert head is not None
         tuned[k] = replace(fits[k], head=replace(
             head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
-    return tuned, round(scored[offset], 4)
+    return tuned, {name: round(v, 4) for name, v in figures[offset].items()}
 
 
 def _agreement(labels: Sequence[bool], fired: Sequence[bool]) -> float:
@@ -319,7 +348,7 @@ def _document(constitution: Constitution, datasets: Sequence[Dataset],
                       "test_items": len(d.split("test").items)} for d in datasets],
         "principles": {f.principle: {**f.head.to_json(), **f.to_json()}
                        for f in result.fits if f.head is not None},
-        "cv_any": result.cv_any,
+        "cv_any": result.cv_any, "cv_sets": result.cv_sets,
         "skipped": {f.principle: f.reason for f in result.fits if f.head is None},
         "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
     }

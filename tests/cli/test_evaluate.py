@@ -77,5 +77,8 @@ def test_calibrate_writes_file_beside_constitution_and_eval_claims_it(
     written = tmp_path / "child.calibration.json"
     assert figures["path"] == str(written) and written.is_file()
     assert figures["principles"]["hate"]["fitted"]
+    # the offset answers to the data and to base's look-alike lines, each a set
+    assert set(figures["cv_sets"]) == {data.stem, "exemplars"}
+    assert figures["cv_any"] == pytest.approx(sum(figures["cv_sets"].values()) / 2, abs=1e-4)
     evaluated = json.loads(run("eval", "-d", str(data), "-c", str(child), "--json").out)
     assert evaluated["calibration_sha256"] == figures["sha256"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from supervisor.constitution import load_constitution
 from supervisor.detectors.exemplars import exemplar_file, read_exemplars
-from supervisor.evaluation.calibrate import _agreement, _exemplar_rows, _rows
+from supervisor.evaluation.calibrate import AUTHORED, _agreement, _authored, _exemplar_rows, _rows
 from supervisor.evaluation.datasets import Item, moderation
 
 
@@ -27,6 +27,23 @@ def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
     assert {e.output for e in violence if not e.violated} <= outputs
     assert not {e.output for e in violence if e.violated} & outputs
     assert len(outputs) == len(rows)  # a line in two files is one row
+
+
+def test_the_shared_offset_also_answers_to_every_exemplar_line_once() -> None:
+    """The look-alikes are the only training text that shows what over-blocking costs,
+    so the offset is tuned on them as a set of their own: each file's line once, a
+    violation when some file says so, safe otherwise."""
+    base = load_constitution("base")
+    principles = [p for p in base.principles if p.check("semantic") is not None]
+    items = _authored(principles, base)
+    lines = [e for p in principles if (path := exemplar_file(base, p.id)) is not None
+             for e in read_exemplars(path)]
+    assert {(i.prompt, i.output) for i in items} == {(e.prompt, e.output) for e in lines}
+    assert len(items) == len({i.id for i in items})
+    assert all(i.id.startswith(f"{AUTHORED}:") for i in items)
+    violating = {(e.prompt, e.output) for e in lines if e.violated}
+    assert {(i.prompt, i.output) for i in items if i.violation} == violating
+    assert any(not i.violation for i in items) and violating
 
 
 def test_a_set_without_violations_counts_by_what_it_lets_through() -> None:
