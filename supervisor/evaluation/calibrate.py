@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -86,10 +86,14 @@ class CalibrationResult:
 
     fits: tuple[PrincipleFit, ...]
     holdout_any: dict[str, Confusion]
-    cv_any: float = 0.0
     cv_sets: dict[str, float] = field(default_factory=dict)  # cv_any's figure per set
     path: str = ""
     sha256: str = ""
+
+    @property
+    def cv_any(self) -> float:
+        values = list(self.cv_sets.values())
+        return round(float(np.mean(values)), 4) if values else 0.0
 
 
 def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
@@ -99,17 +103,16 @@ def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
     train = [(d.name, i) for d in datasets for i in d.split("train").items]
     weak = _assign_binary(principles, [i for _, i in train if i.violation and not i.labels],
                           detector)
-    fitted = [_fit(p, [i for _, i in train], weak, constitution, detector)
-              for p in principles]
-    authored = [(AUTHORED, item) for item in _authored(principles, constitution)]
+    lines = {p.id: _exemplar_rows(p, constitution) for p in principles}
+    fitted = [_fit(p, [i for _, i in train], weak, lines[p.id], detector) for p in principles]
+    authored = [(AUTHORED, item) for item in _authored(lines.values())]
     fits, cv_sets = _joint_thresholds([f for f, _ in fitted], [o for _, o in fitted],
                                       train + authored, principles, detector)
     fits = [_holdout(f, constitution, datasets, detector) for f in fits]
     heads = {f.principle: f.head for f in fits if f.head is not None}
     holdout_any = {d.name: _any(principles, heads, d.split("test").items, detector)
                    for d in datasets}
-    cv_any = round(float(np.mean(list(cv_sets.values()))), 4) if cv_sets else 0.0
-    result = CalibrationResult(tuple(fits), holdout_any, cv_any, cv_sets)
+    result = CalibrationResult(tuple(fits), holdout_any, cv_sets)
     if not write:
         return result
     body = _document(constitution, datasets, result, detector)
@@ -147,14 +150,14 @@ def _rows(principle: Principle, items: Sequence[Item], weak: dict[str, str]
 
 
 def _fit(principle: Principle, items: Sequence[Item], weak: dict[str, str],
-         constitution: Constitution, detector: SemanticDetector
+         lines: Sequence[Exemplar], detector: SemanticDetector
          ) -> tuple[PrincipleFit, dict[str, float]]:
-    """The head, and out-of-fold scores of the dataset rows it was fitted on (by item id)."""
+    """The head, and out-of-fold scores of the rows it was fitted on: dataset items by
+    item id, the exemplar `lines` (see `_exemplar_rows`) by `_authored_id`."""
     exchanges, labels, ids = _rows(principle, items, weak)
     features = detector.features(principle, exchanges)
     vectors, margins = features.vectors, features.margins
     y = np.asarray(labels, dtype=bool)
-    lines = _exemplar_rows(principle, constitution)
     if lines:
         extra = detector.features(principle, [Exchange(e.prompt, e.output) for e in lines],
                                   exclude_self=True)
@@ -200,36 +203,36 @@ def _exemplar_rows(principle: Principle, constitution: Constitution) -> list[Exe
     """
     own = exemplar_file(constitution, principle.id)
     rows = list(read_exemplars(own)) if own is not None else []
-    seen = {e.output for e in rows}
+    seen = {_authored_id(e) for e in rows}
     for other in constitution.principles:
         path = exemplar_file(constitution, other.id) if other.id != principle.id else None
         for line in read_exemplars(path) if path is not None else ():
-            if not line.violated and line.output not in seen:
-                seen.add(line.output)
+            if not line.violated and _authored_id(line) not in seen:
+                seen.add(_authored_id(line))
                 rows.append(line)
     return rows
 
 
-def _authored(principles: Sequence[Principle], constitution: Constitution) -> list[Item]:
-    """Every line of the principles' exemplar files, once each, as items of one set.
+def _authored(rows: Iterable[Sequence[Exemplar]]) -> list[Item]:
+    """The heads' exemplar rows (see `_exemplar_rows`), once each, as items of one set.
 
     They are the only training text written to look like a harm without being one, so
     the shared offset is tuned on them too: tuned on the moderation set alone, it would
     buy recall with look-alikes stopped, which that set (almost no safe text using a
-    harm's words) cannot see. A line violating under any file is a violation.
+    harm's words) cannot see. Every item is a row of some head, so each has an
+    out-of-fold score; a line violating under any file is a violation.
     """
     found: dict[str, Item] = {}
-    for principle in principles:
-        path = exemplar_file(constitution, principle.id)
-        for line in read_exemplars(path) if path is not None else ():
+    for lines in rows:
+        for line in lines:
             key = _authored_id(line)
-            known = found.get(key)
-            if known is None or (line.violated and not known.violation):
+            if line.violated or key not in found:
                 found[key] = Item(key, line.prompt, line.output, line.violated)
     return list(found.values())
 
 
 def _authored_id(line: Exemplar) -> str:
+    """One exemplar line's id: a head's out-of-fold score and the set's item share it."""
     return f"{AUTHORED}:{line.prompt}\n{line.output}"
 
 

@@ -29,21 +29,28 @@ def test_compliant_lookalikes_are_negatives_for_every_head() -> None:
     assert len(outputs) == len(rows)  # a line in two files is one row
 
 
-def test_the_shared_offset_also_answers_to_every_exemplar_line_once() -> None:
+def test_the_shared_offset_also_answers_to_every_exemplar_row_once() -> None:
     """The look-alikes are the only training text that shows what over-blocking costs,
-    so the offset is tuned on them as a set of their own: each file's line once, a
-    violation when some file says so, safe otherwise."""
+    so the offset is tuned on them as a set of their own: each head's exemplar row once
+    (so each has an out-of-fold score), a violation when some file says so. A
+    principle without a semantic check lends its compliant lines, not its violations,
+    which no head is meant to catch."""
     base = load_constitution("base")
     principles = [p for p in base.principles if p.check("semantic") is not None]
-    items = _authored(principles, base)
-    lines = [e for p in principles if (path := exemplar_file(base, p.id)) is not None
-             for e in read_exemplars(path)]
+    rows = [_exemplar_rows(p, base) for p in principles]
+    items = _authored(rows)
+    lines = [line for per_head in rows for line in per_head]
     assert {(i.prompt, i.output) for i in items} == {(e.prompt, e.output) for e in lines}
     assert len(items) == len({i.id for i in items})
     assert all(i.id.startswith(f"{AUTHORED}:") for i in items)
     violating = {(e.prompt, e.output) for e in lines if e.violated}
     assert {(i.prompt, i.output) for i in items if i.violation} == violating
-    assert any(not i.violation for i in items) and violating
+    injection = exemplar_file(base, "injected-instructions")
+    assert injection is not None and base.principle("injected-instructions").check(
+        "semantic") is None
+    outputs = {i.output for i in items}
+    assert {e.output for e in read_exemplars(injection) if not e.violated} <= outputs
+    assert not {e.output for e in read_exemplars(injection) if e.violated} & outputs
 
 
 def test_a_set_without_violations_counts_by_what_it_lets_through() -> None:
