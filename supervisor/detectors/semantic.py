@@ -13,7 +13,7 @@ The calibrated form comes from `supervisor calibrate` (see `calibration`), fitte
 training split of labelled data. The check's `on` chooses what is embedded: the answer
 alone (`output`) or the prompt and answer together (`exchange`, the default; the same
 text as `output` when there is no prompt). A long text is cut into windows and scores
-as its worst window, so harm at the end of a long answer is not cut off.
+as its highest-scoring window, so harm at the end of a long answer is not cut off.
 
 `shared_semantic()` is the process-wide detector (the model loads on first use);
 `bind(constitution)` gives the same detector with the constitution's exemplar files and
@@ -82,10 +82,38 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """Per text, the embedding and exemplar margin of its worst window: what a head reads."""
+    """Every window's embedding and exemplar margin, for `texts` texts: what a head reads.
+
+    Row k is a window of text `owner[k]`. A head is fitted on one row per text, the
+    window most like the violating exemplars (`nearest`); a text scores as its
+    highest-scoring window (`per_text`), as `score_many` serves it, so what calibration
+    measures is what the detector does on long texts too.
+    """
 
     vectors: Vectors
     margins: npt.NDArray[np.float32]
+    owner: npt.NDArray[np.intp]
+    texts: int
+
+    def nearest(self) -> Features:
+        """One row per text: its window nearest the violating exemplars (highest margin)."""
+        order = np.lexsort((-self.margins, self.owner))
+        first = order[np.r_[True, self.owner[order][1:] != self.owner[order][:-1]]]
+        return Features(self.vectors[first], self.margins[first],
+                        np.arange(self.texts, dtype=np.intp), self.texts)
+
+    def per_text(self, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Each text's highest score among its windows' `scores`."""
+        out = np.full(self.texts, -np.inf)
+        np.maximum.at(out, self.owner, scores)
+        return out
+
+    def then(self, other: Features) -> Features:
+        """These texts followed by `other`'s."""
+        return Features(np.vstack([self.vectors, other.vectors]),
+                        np.concatenate([self.margins, other.margins]),
+                        np.concatenate([self.owner, other.owner + self.texts]),
+                        self.texts + other.texts)
 
 
 def view(prompt: str, text: str, on: str) -> str:
@@ -225,22 +253,19 @@ class SemanticDetector:
 
     def features(self, principle: Principle, items: Sequence[Exchange], *,
                  exclude_self: bool = False) -> Features:
-        """Embedding and margin of each item's worst window: the inputs a head is fitted on."""
+        """Embedding and margin of every window of each item: what a head is fitted on
+        (`Features.nearest`) and what it scores (`Features.per_text`)."""
         check: SemanticCheck | None = principle.check("semantic")
         on = check.on if check is not None else "exchange"
         spans = self._windows(items, on)
         texts = [t for per_item in spans for _, _, t in per_item]
-        encoded = dict(zip(texts, self.encoder.encode(texts), strict=True))
-        matrices = self._matrices(principle, on)
-        rows, margins = [], []
-        for per_item in spans:
-            block = np.stack([encoded[t] for _, _, t in per_item])
-            found = matrices.margins(block, exclude_self=exclude_self)
-            worst = int(found.argmax())
-            rows.append(block[worst])
-            margins.append(found[worst])
-        return Features(np.stack(rows) if rows else np.zeros((0, DIMENSIONS), np.float32),
-                        np.asarray(margins, dtype=np.float32))
+        if not texts:
+            return Features(np.zeros((0, DIMENSIONS), np.float32), np.zeros(0, np.float32),
+                            np.zeros(0, np.intp), 0)
+        vectors = self.encoder.encode(texts)
+        margins = self._matrices(principle, on).margins(vectors, exclude_self=exclude_self)
+        owner = np.repeat(np.arange(len(spans), dtype=np.intp), [len(s) for s in spans])
+        return Features(vectors, margins, owner, len(spans))
 
     # -- internals -------------------------------------------------------------------
 

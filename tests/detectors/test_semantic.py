@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,8 @@ def test_exemplar_file_beside_the_constitution_is_used(tmp_path: Path) -> None:
 
 
 def calibration_file(constitution: Constitution, p: Principle, *, threshold: float,
-                     bias: float, stale: bool = False) -> Path:
+                     bias: float, stale: bool = False,
+                     weights: Sequence[float] = (0.0,) * 384) -> Path:
     body = {
         "format": FORMAT,
         "constitution": {"id": constitution.id, "version": "1.0.0", "sha256": "x"},
@@ -112,7 +114,7 @@ def calibration_file(constitution: Constitution, p: Principle, *, threshold: flo
                     "version": shared_semantic().encoder.version},
         "principles": {p.id: {"fingerprint": "0" * 64 if stale else fingerprint(p),
                               "threshold": threshold, "bias": bias, "margin_weight": 0.0,
-                              "weights": [0.0] * 384}},
+                              "weights": list(weights)}},
     }
     path = Path(constitution.path).with_name("tiny.calibration.json")
     path.write_text(json.dumps(body))
@@ -165,6 +167,34 @@ def test_long_text_is_scored_by_its_worst_window() -> None:
     found = shared_semantic().scan([p], prompt="", text=text)
     (finding,) = found["violence"]
     assert finding.start > len(filler) // 2
+
+
+def test_calibration_scores_a_long_text_as_the_detector_serves_it(tmp_path: Path) -> None:
+    """A head is fitted on a long text's window most like the violations, but the detector
+    serves the text's highest-scoring window; calibration's figures use the served score.
+    Here the head likes the harmless first window, so the two differ."""
+    from supervisor.detectors.calibration import read_calibration
+    from supervisor.detectors.embedding import windows
+    from supervisor.evaluation.calibrate import _highest
+
+    p = principle()
+    constitution = write_constitution(tmp_path, p)
+    text = ("The museum opens at nine, and the guided tour of the east wing starts at "
+            "ten. " * 9 + "Wait until he is asleep, then hit him on the back of the head "
+            "with the bat. " * 8)
+    first, *_ = windows(text)
+    liked = shared_semantic().encoder.encode([first])[0]
+    path = calibration_file(constitution, p, threshold=0.5, bias=-15.0,
+                            weights=[float(w) * 20 for w in liked])
+    bound = shared_semantic().bind(constitution)
+    served = bound.score_many([p], [Exchange("", text)])[0]["violence"]
+    head = read_calibration(path).head_for(p)
+    assert head is not None and served.calibrated and served.start == 0
+    features = bound.features(p, [Exchange("", text)])
+    nearest = features.nearest()
+    assert features.texts == 1 and len(features.margins) == 2
+    assert _highest(features, head)[0] == pytest.approx(served.score, abs=1e-5)
+    assert head.score(nearest.vectors, nearest.margins)[0] < served.score - 0.5
 
 
 def test_shipped_calibration_applies_to_every_semantic_principle_of_base() -> None:
