@@ -8,11 +8,17 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from supervisor.constitution import Constitution, Principle, load_constitution
 from supervisor.detectors.calibration import FORMAT, fingerprint
-from supervisor.detectors.semantic import Exchange, SemanticDetector, shared_semantic
+from supervisor.detectors.semantic import (
+    Exchange,
+    Features,
+    SemanticDetector,
+    shared_semantic,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -167,6 +173,23 @@ def test_long_text_is_scored_by_its_worst_window() -> None:
     found = shared_semantic().scan([p], prompt="", text=text)
     (finding,) = found["violence"]
     assert finding.start > len(filler) // 2
+
+
+def test_features_keep_each_texts_windows_apart() -> None:
+    """Windows of several texts in one matrix: `nearest` takes each text's highest-margin
+    window (the first of a tie), `per_text` each text's highest score, and `then` appends
+    texts after the others, so no window is credited to the wrong text."""
+    vectors = np.arange(10, dtype=np.float32).reshape(5, 2)
+    first = Features(vectors[:3], np.asarray([0.1, 0.4, 0.4], np.float32),
+                     np.asarray([0, 0, 1], np.intp), 2)
+    second = Features(vectors[3:], np.asarray([0.2, 0.9], np.float32),
+                      np.asarray([0, 0], np.intp), 1)
+    both = first.then(second)
+    assert both.texts == 3 and both.owner.tolist() == [0, 0, 1, 2, 2]
+    nearest = both.nearest()
+    assert nearest.margins.tolist() == pytest.approx([0.4, 0.4, 0.9])
+    assert nearest.vectors.tolist() == [[2, 3], [4, 5], [8, 9]]
+    assert both.per_text(np.asarray([0.7, 0.2, 0.1, 0.3, 0.5])).tolist() == [0.7, 0.1, 0.5]
 
 
 def test_calibration_scores_a_long_text_as_the_detector_serves_it(tmp_path: Path) -> None:
