@@ -81,10 +81,10 @@ def windows(text: str, size: int = WINDOW_CHARS) -> tuple[str, ...]:
     """Cut a long text into windows of at most `size` characters, at whitespace where possible.
 
     Harm in the last paragraph of a long answer must still be seen, so each window is
-    embedded and scored, and the text scores as its worst window. The windows of a text
-    are about equal in length (a 1,000-character answer is two of about 500, not 600 and
-    400): the slowest window is what a reader waits for when they are embedded side by
-    side, and no window is a short tail that reads out of context.
+    embedded and scored, and the text scores as its highest-scoring window. The windows
+    of a text are about equal in length (a 2,000-character answer is two of about 1,000,
+    not 1,200 and 800): the slowest window is what a reader waits for when they are
+    embedded side by side, and no window is a short tail that reads out of context.
     """
     text = text.strip()
     parts: list[str] = []
