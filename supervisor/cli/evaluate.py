@@ -180,8 +180,7 @@ def calibrate(constitution: str, datasets: tuple[str, ...], data_root: Path | No
         "principles": {f.principle: {"fitted": f.head is not None, "reason": f.reason,
                                      "threshold": f.head.threshold if f.head else None,
                                      **f.to_json()} for f in result.fits},
-        "cv_any": result.cv_any, "cv_sets": result.cv_sets,
-        "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
+        **result.figures(),
     }
     if as_json:
         click.echo(json.dumps(figures))

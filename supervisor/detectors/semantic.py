@@ -29,6 +29,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -102,7 +103,7 @@ class Features:
         return Features(self.vectors[first], self.margins[first],
                         np.arange(self.texts, dtype=np.intp), self.texts)
 
-    def per_text(self, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def per_text(self, scores: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
         """Each text's highest score among its windows' `scores`."""
         out = np.full(self.texts, -np.inf)
         np.maximum.at(out, self.owner, scores)

@@ -104,6 +104,11 @@ class CalibrationResult:
         values = list(self.cv_sets.values())
         return round(float(np.mean(values)), 4) if values else 0.0
 
+    def figures(self) -> dict[str, Any]:
+        """The any-principle figures, as the calibration file and `calibrate --json` give them."""
+        return {"cv_any": self.cv_any, "cv_sets": self.cv_sets,
+                "holdout_any": {name: c.to_json() for name, c in self.holdout_any.items()}}
+
 
 def calibrate(constitution: Constitution, datasets: Sequence[Dataset], *,
               detector: SemanticDetector, write: bool = True) -> CalibrationResult:
@@ -137,7 +142,8 @@ def _assign_binary(principles: Sequence[Principle], items: Sequence[Item],
     if not items or not principles:
         return {}
     exchanges = [Exchange(i.prompt, i.output) for i in items]
-    margins = np.stack([_highest(detector.features(p, exchanges), None) for p in principles])
+    margins = np.stack([f.per_text(f.margins)
+                        for f in (detector.features(p, exchanges) for p in principles)])
     best = margins.argmax(axis=0)
     return {item.id: principles[int(k)].id for item, k in zip(items, best, strict=True)}
 
@@ -261,7 +267,8 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
     otherwise); with several sets (each dataset, and the exemplar lines), the mean of
     their F1s, so a small set (the over-blocking test) weighs as much as a large one. A
     set with no violation in it (an app's own everyday answers) counts by the share it
-    lets through, since its F1 is 0 whatever the heads do. Returns the heads and each set's figure.
+    lets through, since its F1 is 0 whatever the heads do. Returns the heads and each
+    set's figure.
     """
     chosen = [i for i, f in enumerate(fits) if f.head is not None]
     items = [item for _, item in train]
@@ -341,12 +348,9 @@ def _inputs(features: Features, scale: float) -> npt.NDArray[np.float32]:
     return np.hstack([features.vectors, scale * features.margins.reshape(-1, 1)])
 
 
-def _highest(features: Features, head: Head | None) -> npt.NDArray[np.float64]:
-    """Each text's score as the detector serves it: its best window's head score (or
-    margin, without a head)."""
-    scores = features.margins if head is None else head.score(features.vectors,
-                                                                 features.margins)
-    return features.per_text(np.asarray(scores, dtype=np.float64))
+def _highest(features: Features, head: Head) -> npt.NDArray[np.float64]:
+    """Each text's score as the detector serves it: its best window's head score."""
+    return features.per_text(head.score(features.vectors, features.margins))
 
 
 def _any(principles: Sequence[Principle], heads: dict[str, Head], items: Sequence[Item],
@@ -373,7 +377,6 @@ def _document(constitution: Constitution, datasets: Sequence[Dataset],
                       "test_items": len(d.split("test").items)} for d in datasets],
         "principles": {f.principle: {**f.head.to_json(), **f.to_json()}
                        for f in result.fits if f.head is not None},
-        "cv_any": result.cv_any, "cv_sets": result.cv_sets,
         "skipped": {f.principle: f.reason for f in result.fits if f.head is None},
-        "holdout_any": {name: c.to_json() for name, c in result.holdout_any.items()},
+        **result.figures(),
     }

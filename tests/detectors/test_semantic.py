@@ -180,15 +180,15 @@ def test_features_keep_each_texts_windows_apart() -> None:
     window (the first of a tie), `per_text` each text's highest score, and `then` appends
     texts after the others, so no window is credited to the wrong text."""
     vectors = np.arange(10, dtype=np.float32).reshape(5, 2)
-    first = Features(vectors[:3], np.asarray([0.1, 0.4, 0.4], np.float32),
+    first = Features(vectors[:3], np.asarray([0.4, 0.4, 0.1], np.float32),
                      np.asarray([0, 0, 1], np.intp), 2)
     second = Features(vectors[3:], np.asarray([0.2, 0.9], np.float32),
                       np.asarray([0, 0], np.intp), 1)
     both = first.then(second)
     assert both.texts == 3 and both.owner.tolist() == [0, 0, 1, 2, 2]
     nearest = both.nearest()
-    assert nearest.margins.tolist() == pytest.approx([0.4, 0.4, 0.9])
-    assert nearest.vectors.tolist() == [[2, 3], [4, 5], [8, 9]]
+    assert nearest.margins.tolist() == pytest.approx([0.4, 0.1, 0.9])
+    assert nearest.vectors.tolist() == [[0, 1], [4, 5], [8, 9]]  # text 0: the first of two
     assert both.per_text(np.asarray([0.7, 0.2, 0.1, 0.3, 0.5])).tolist() == [0.7, 0.1, 0.5]
 
 
