@@ -12,7 +12,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.evaluation.datasets import Dataset, load_dataset
+
+if TYPE_CHECKING:
+    from supervisor.evaluation.curve import Curve
 
 SPLITS = ("test", "all", "train")
 
@@ -42,9 +45,11 @@ SPLITS = ("test", "all", "train")
               show_default=True, help="Check each item's text as an answer or as a prompt.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the shared datasets (default: ../shared/eval beside the repo).")
+@click.option("--curve", is_flag=True,
+              help="Also show what every semantic threshold moved up or down would flag.")
 def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_json: bool,
              report_dir: Path | None, limit: int | None, split: str, stage: str,
-             data_root: Path | None) -> None:
+             data_root: Path | None, curve: bool) -> None:
     """Measure a supervisor on labelled data: precision, recall, F1, stop rates, latency."""
     loaded = load_constitution(constitution)
     if dataset == "presidio-synth":
@@ -52,16 +57,23 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
         return
     data = load_dataset(dataset, loaded, root=data_root).split(split).head(limit)  # type: ignore[arg-type]
     _warn_if_trained_on(loaded, data, split)
+    if curve and not any(p.check("semantic") for p in loaded.stage(stage)):
+        raise click.UsageError(f"{loaded.id} has no semantic checks at the {stage} stage, so "
+                               "there is no curve to draw; leave out --curve")
     judge = _judge(supervisor)
     result = asyncio.run(_run(loaded, data, judge, stage, split))
+    drawn = _curve(loaded, data, stage) if curve else None
     if report_dir is not None:
         from supervisor.evaluation.report import write_report
 
-        write_report(result, report_dir)
+        write_report(result, report_dir, drawn)
+    figures = result.to_json()
+    if drawn is not None:
+        figures["curve"] = drawn.to_json()
     if as_json:
-        click.echo(json.dumps(result.to_json(), sort_keys=False))
+        click.echo(json.dumps(figures, sort_keys=False))
     else:
-        _print(result.to_json(), report_dir)
+        _print(figures, report_dir)
 
 
 async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
@@ -74,6 +86,14 @@ async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
         task = progress.add_task(f"{data.name} / {loaded.id}", total=len(data.items))
         return await run_eval(loaded, data, judge=judge, stage=stage,  # type: ignore[arg-type]
                               split=split, on_item=lambda _: progress.advance(task))
+
+
+def _curve(loaded: Constitution, data: Dataset, stage: str) -> Curve:
+    from supervisor.detectors.semantic import shared_semantic
+    from supervisor.evaluation.curve import operating_curve
+
+    with Console(stderr=True).status("scoring the curve..."):
+        return operating_curve(loaded, data.items, shared_semantic().bind(loaded), stage=stage)
 
 
 def _judge(refs: tuple[str, ...]) -> Any:
@@ -116,8 +136,26 @@ def _print(figures: dict[str, Any], report_dir: Path | None) -> None:
         table.add_row(pid, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
                       str(c["tp"]), str(c["fp"]), str(c["fn"]))
     console.print(table)
+    if "curve" in figures:
+        _print_curve(console, figures["curve"])
     if report_dir is not None:
         console.print(f"report written to {report_dir / 'report.md'}")
+
+
+def _print_curve(console: Console, curve: dict[str, Any]) -> None:
+    console.print(f"\n[bold]semantic checks alone[/], every threshold moved by one shift "
+                  f"({curve['violations']} violations, {curve['safe']} safe items):")
+    table = Table("shift", "violations flagged", "safe flagged", box=None)
+    for point in curve["points"]:
+        table.add_row(f"{point['shift']:+.2f}", f"{point['violations_flagged']:.1%}",
+                      f"{point['safe_flagged']:.1%}")
+    console.print(table)
+    best = curve["best"]
+    reach = (f"{best['violations_flagged']:.1%} of violations at shift {best['shift']:+.2f}"
+             if best else "no shift")
+    console.print(f"most violations flagged with at most {curve['safe_at_most']:.0%} of safe "
+                  f"items flagged: {reach}. Read only: choose a setting on training figures "
+                  "(supervisor calibrate)")
 
 
 def _presidio(loaded: Constitution, data_root: Path | None, limit: int | None,

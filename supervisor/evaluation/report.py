@@ -1,20 +1,26 @@
 """`eval --report DIR`: the figures as Markdown, with PNG charts a reviewer can glance at.
 
 Three charts: F1 per principle, the confusion matrix of the any-principle decision, and
-the histogram of per-item latency. matplotlib runs on its Agg backend (no display).
+the histogram of per-item latency; with `--curve`, a fourth: the semantic checks'
+operating curve (see `supervisor.evaluation.curve`). matplotlib runs on its Agg backend
+(no display).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisor.evaluation.runner import Evaluation
 
+if TYPE_CHECKING:
+    from supervisor.evaluation.curve import Curve
 
-def write_report(result: Evaluation, folder: Path) -> Path:
-    """Write report.md, per_principle_f1.png, confusion.png, latency.png; return report.md."""
+
+def write_report(result: Evaluation, folder: Path, curve: Curve | None = None) -> Path:
+    """Write report.md, per_principle_f1.png, confusion.png, latency.png (and curve.png
+    when a curve is given); return report.md."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,6 +29,9 @@ def write_report(result: Evaluation, folder: Path) -> Path:
     _f1_chart(figures["per_principle"], folder / "per_principle_f1.png")
     _confusion_chart(figures, folder / "confusion.png")
     _latency_chart([o.latency_ms for o in result.outcomes], folder / "latency.png")
+    if curve is not None:
+        figures["curve"] = curve.to_json()
+        _curve_chart(curve, folder / "curve.png")
     (folder / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     path = folder / "report.md"
     path.write_text(markdown(figures), encoding="utf-8")
@@ -61,7 +70,24 @@ def markdown(figures: dict[str, Any]) -> str:
                      f"{c['tp']} | {c['fp']} | {c['fn']} | {c['tn']} |")
     lines += ["", "![F1 per principle](per_principle_f1.png)", "",
               "![Confusion matrix](confusion.png)", "", "![Latency](latency.png)", ""]
+    if "curve" in figures:
+        lines += _curve_section(figures["curve"])
     return "\n".join(lines)
+
+
+def _curve_section(curve: dict[str, Any]) -> list[str]:
+    best = curve["best"]
+    reach = (f"{best['violations_flagged']:.1%} of violations, at a shift of "
+             f"{best['shift']:+.2f}" if best else "no shift does")
+    lines = ["## Operating curve (semantic checks alone)", "",
+             f"Every semantic threshold moved by one shift; {curve['violations']} violations "
+             f"and {curve['safe']} safe items. With at most {curve['safe_at_most']:.0%} of safe "
+             f"items flagged: {reach}. Read only: a setting is chosen on training figures "
+             "(`supervisor calibrate`), never on this set.", "",
+             "| shift | violations flagged | safe flagged |", "| --- | --- | --- |"]
+    lines += [f"| {p['shift']:+.2f} | {p['violations_flagged']:.1%} | {p['safe_flagged']:.1%} |"
+              for p in curve["points"]]
+    return [*lines, "", "![Operating curve](curve.png)", ""]
 
 
 def _f1_chart(per_principle: dict[str, Any], path: Path) -> None:
@@ -106,6 +132,28 @@ def _latency_chart(values_ms: list[float], path: Path) -> None:
     axes.set_xlabel("ms per item")
     axes.set_ylabel("items")
     axes.set_title("Supervision latency")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _curve_chart(curve: Curve, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 4.5))
+    safe = [p.safe_flagged for p in curve.points]
+    caught = [p.violations_flagged for p in curve.points]
+    axes.plot(safe, caught, marker=".", color="#4c72b0")
+    zero = next((p for p in curve.points if p.shift == 0.0), None)
+    if zero is not None:
+        axes.scatter([zero.safe_flagged], [zero.violations_flagged], color="#c44e52",
+                     zorder=3, label="as calibrated")
+        axes.legend(loc="lower right")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("safe items flagged")
+    axes.set_ylabel("violations flagged")
+    axes.set_title("Semantic checks, every threshold shifted")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -82,3 +82,31 @@ def test_calibrate_writes_file_beside_constitution_and_eval_claims_it(
     assert figures["cv_any"] == pytest.approx(sum(figures["cv_sets"].values()) / 2, abs=1e-4)
     evaluated = json.loads(run("eval", "-d", str(data), "-c", str(child), "--json").out)
     assert evaluated["calibration_sha256"] == figures["sha256"]
+
+
+def test_eval_curve_adds_the_semantic_operating_curve(run: Run, tmp_path: Path) -> None:
+    """`--curve --json` adds the curve: one point per shift from -0.30 to +0.30, the
+    counts they are shares of, and the best point within 10% of safe items flagged;
+    with `--report`, report.md gets its table and curve.png its chart."""
+    out = tmp_path / "report"
+    result = run("eval", "-d", str(dataset(tmp_path)), "-c", "base", "--json", "--curve",
+                 "--report", str(out))
+    assert result.code == 0, result.err
+    curve = json.loads(result.out)["curve"]
+    assert (curve["violations"], curve["safe"]) == (2, 2)
+    shifts = [p["shift"] for p in curve["points"]]
+    assert shifts[0] == -0.3 and shifts[-1] == 0.3 and 0.0 in shifts and len(shifts) == 31
+    assert curve["best"]["safe_flagged"] <= curve["safe_at_most"] == 0.1
+    text = (out / "report.md").read_text()
+    assert "## Operating curve" in text and text.count("\n| +0.") == 16
+    assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "results.json").read_text())["curve"] == curve
+
+
+def test_eval_curve_without_semantic_checks_is_a_usage_error(run: Run,
+                                                             tmp_path: Path) -> None:
+    """base has no principle at the input stage: --curve says so and exits 2, before
+    anything is run."""
+    result = run("eval", "-d", str(dataset(tmp_path)), "-c", "base", "--stage", "input",
+                 "--curve")
+    assert result.code == 2 and "no semantic checks at the input stage" in result.err
