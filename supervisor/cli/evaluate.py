@@ -12,7 +12,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,9 +21,6 @@ from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.evaluation.datasets import Dataset, load_dataset
-
-if TYPE_CHECKING:
-    from supervisor.evaluation.curve import Curve
 
 SPLITS = ("test", "all", "train")
 
@@ -61,15 +58,12 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
         raise click.UsageError(f"{loaded.id} has no semantic checks at the {stage} stage, so "
                                "there is no curve to draw; leave out --curve")
     judge = _judge(supervisor)
-    result = asyncio.run(_run(loaded, data, judge, stage, split))
-    drawn = _curve(loaded, data, stage) if curve else None
+    result = asyncio.run(_run(loaded, data, judge, stage, split, curve))
     if report_dir is not None:
         from supervisor.evaluation.report import write_report
 
-        write_report(result, report_dir, drawn)
+        write_report(result, report_dir)
     figures = result.to_json()
-    if drawn is not None:
-        figures["curve"] = drawn.to_json()
     if as_json:
         click.echo(json.dumps(figures, sort_keys=False))
     else:
@@ -77,7 +71,7 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
 
 
 async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
-               split: str) -> Any:
+               split: str, curve: bool) -> Any:
     from supervisor.evaluation.runner import evaluate as run_eval
 
     columns = ("[progress.description]{task.description}", BarColumn(),
@@ -85,15 +79,8 @@ async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{data.name} / {loaded.id}", total=len(data.items))
         return await run_eval(loaded, data, judge=judge, stage=stage,  # type: ignore[arg-type]
-                              split=split, on_item=lambda _: progress.advance(task))
-
-
-def _curve(loaded: Constitution, data: Dataset, stage: str) -> Curve:
-    from supervisor.detectors.semantic import shared_semantic
-    from supervisor.evaluation.curve import operating_curve
-
-    with Console(stderr=True).status("scoring the curve..."):
-        return operating_curve(loaded, data.items, shared_semantic().bind(loaded), stage=stage)
+                              split=split, curve=curve,
+                              on_item=lambda _: progress.advance(task))
 
 
 def _judge(refs: tuple[str, ...]) -> Any:
@@ -150,12 +137,10 @@ def _print_curve(console: Console, curve: dict[str, Any]) -> None:
         table.add_row(f"{point['shift']:+.2f}", f"{point['violations_flagged']:.1%}",
                       f"{point['safe_flagged']:.1%}")
     console.print(table)
-    best = curve["best"]
-    reach = (f"{best['violations_flagged']:.1%} of violations at shift {best['shift']:+.2f}"
-             if best else "no shift")
-    console.print(f"most violations flagged with at most {curve['safe_at_most']:.0%} of safe "
-                  f"items flagged: {reach}. Read only: choose a setting on training figures "
-                  "(supervisor calibrate)")
+    from supervisor.evaluation.curve import reading
+
+    console.print(f"most violations flagged {reading(curve)}. Read only: choose a setting "
+                  "on training figures (supervisor calibrate)")
 
 
 def _presidio(loaded: Constitution, data_root: Path | None, limit: int | None,

@@ -10,23 +10,23 @@ that at least one semantic check flags.
 
 It reads the scores the detector serves (`SemanticDetector.score_many`: the head's
 score of a text's best window, or the exemplar similarity where a principle has no
-head), for the principles of the stage checked, so at a shift of zero it is the
-semantic part of the evaluation's own figures. Pattern, PII and judge checks are not on
-it. It only reports: a setting read off a test set must not be shipped; choose one on
-training figures with `calibrate`.
+head); `runner.evaluate(curve=True)` draws it with the evaluation's own detector, stage
+and texts, so at a shift of zero it is the semantic part of the evaluation's figures.
+Pattern, PII and judge checks are not on it. It only reports: a setting read off a test
+set must not be shipped; choose one on training figures with `calibrate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from supervisor.constitution import Constitution
+from supervisor.constitution import Principle
 from supervisor.detectors.semantic import Exchange, SemanticDetector
-from supervisor.evaluation.datasets import Item
 
 SAFE_AT_MOST = 0.10  # the over-blocking XSTest's target allows; `Curve.best` reads to it
 # -0.30 (looser: more flagged) to +0.30 (stricter), in steps of 0.02
@@ -67,30 +67,29 @@ class Curve:
                 "best": best.to_json() if best else None}
 
 
-def operating_curve(constitution: Constitution, items: Sequence[Item],
-                    detector: SemanticDetector, *, stage: str = "output",
+def operating_curve(detector: SemanticDetector, principles: Sequence[Principle],
+                    exchanges: Sequence[Exchange], violations: Sequence[bool], *,
                     shifts: Sequence[float] = SHIFTS) -> Curve:
-    """The curve of `constitution`'s semantic checks at `stage` over labelled `items`."""
-    principles = constitution.stage(stage)
-    exchanges = [Exchange("", i.output or i.prompt) if stage == "input"
-                 else Exchange(i.prompt, i.output) for i in items]
-    margins = np.full((len(items), 1), -np.inf)  # score minus threshold, per principle
-    if exchanges:
-        rows = [[s.score - s.threshold for s in scores.values()]
-                for scores in detector.score_many(principles, exchanges)]
-        width = max((len(r) for r in rows), default=0)
-        if width:
-            margins = np.asarray(rows, dtype=np.float64).reshape(len(items), width)
-    closest = margins.max(axis=1)  # a text is flagged when its best principle reaches
-    labels = np.asarray([i.violation for i in items], dtype=bool)
-    violations, safe = int(labels.sum()), int((~labels).sum())
+    """The curve of `principles`' semantic checks over `exchanges`, labelled by `violations`."""
+    closest = np.asarray([  # how far above its threshold a text's nearest-to-firing check is
+        max((s.score - s.threshold for s in scores.values()), default=-np.inf)
+        for scores in detector.score_many(principles, exchanges)], dtype=np.float64)
+    labels = np.asarray(violations, dtype=bool)
     points = []
     for shift in shifts:
-        flagged = closest >= shift - 1e-9
+        flagged = closest >= shift - 1e-9  # the served rule, score >= threshold + shift
         points.append(Point(float(shift), _share(flagged, labels), _share(flagged, ~labels)))
-    return Curve(tuple(points), violations, safe)
+    return Curve(tuple(points), int(labels.sum()), int((~labels).sum()))
 
 
-def _share(flagged: np.ndarray[Any, Any], kind: np.ndarray[Any, Any]) -> float:
+def reading(curve: Mapping[str, Any]) -> str:
+    """The curve's JSON form in one sentence: the best point within `SAFE_AT_MOST`."""
+    best = curve["best"]
+    reach = (f"{best['violations_flagged']:.1%} of violations, at a shift of "
+             f"{best['shift']:+.2f}" if best else "no shift keeps to it")
+    return f"with at most {curve['safe_at_most']:.0%} of safe items flagged: {reach}"
+
+
+def _share(flagged: npt.NDArray[np.bool_], kind: npt.NDArray[np.bool_]) -> float:
     count = int(kind.sum())
     return float((flagged & kind).sum()) / count if count else 0.0

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from supervisor.evaluation.curve import Curve, reading
 from supervisor.evaluation.runner import Evaluation
 
-if TYPE_CHECKING:
-    from supervisor.evaluation.curve import Curve
 
-
-def write_report(result: Evaluation, folder: Path, curve: Curve | None = None) -> Path:
+def write_report(result: Evaluation, folder: Path) -> Path:
     """Write report.md, per_principle_f1.png, confusion.png, latency.png (and curve.png
-    when a curve is given); return report.md."""
+    when the evaluation drew a curve); return report.md."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,9 +27,8 @@ def write_report(result: Evaluation, folder: Path, curve: Curve | None = None) -
     _f1_chart(figures["per_principle"], folder / "per_principle_f1.png")
     _confusion_chart(figures, folder / "confusion.png")
     _latency_chart([o.latency_ms for o in result.outcomes], folder / "latency.png")
-    if curve is not None:
-        figures["curve"] = curve.to_json()
-        _curve_chart(curve, folder / "curve.png")
+    if result.curve is not None:
+        _curve_chart(result.curve, folder / "curve.png")
     (folder / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     path = folder / "report.md"
     path.write_text(markdown(figures), encoding="utf-8")
@@ -76,14 +73,10 @@ def markdown(figures: dict[str, Any]) -> str:
 
 
 def _curve_section(curve: dict[str, Any]) -> list[str]:
-    best = curve["best"]
-    reach = (f"{best['violations_flagged']:.1%} of violations, at a shift of "
-             f"{best['shift']:+.2f}" if best else "no shift does")
     lines = ["## Operating curve (semantic checks alone)", "",
              f"Every semantic threshold moved by one shift; {curve['violations']} violations "
-             f"and {curve['safe']} safe items. With at most {curve['safe_at_most']:.0%} of safe "
-             f"items flagged: {reach}. Read only: a setting is chosen on training figures "
-             "(`supervisor calibrate`), never on this set.", "",
+             f"and {curve['safe']} safe items; {reading(curve)}. Read only: a setting is "
+             "chosen on training figures (`supervisor calibrate`), never on this set.", "",
              "| shift | violations flagged | safe flagged |", "| --- | --- | --- |"]
     lines += [f"| {p['shift']:+.2f} | {p['violations_flagged']:.1%} | {p['safe_flagged']:.1%} |"
               for p in curve["points"]]

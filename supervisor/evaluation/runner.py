@@ -19,7 +19,8 @@ from typing import Any, Literal
 from supervisor.constitution import Constitution
 from supervisor.decision import Decision
 from supervisor.detectors import Calibrated, Detector, detectors_for
-from supervisor.detectors.semantic import SemanticDetector, shared_semantic
+from supervisor.detectors.semantic import Exchange, SemanticDetector, shared_semantic
+from supervisor.evaluation.curve import Curve, operating_curve
 from supervisor.evaluation.datasets import Dataset, Item
 from supervisor.evaluation.metrics import Outcome, Summary, summarise
 from supervisor.pipeline import Supervisor
@@ -50,22 +51,27 @@ class Evaluation:
     stage: str
     summary: Summary
     outcomes: tuple[Outcome, ...]
+    curve: Curve | None = None  # the semantic checks' operating curve, when asked for
 
     def to_json(self) -> dict[str, Any]:
         """The summary's figures at the top level, then what produced them."""
-        return {**self.summary.to_json(), "dataset": self.dataset, "split": self.split,
-                "constitution": self.constitution,
-                "constitution_sha256": self.constitution_sha256,
-                "calibration_sha256": self.calibration_sha256,
-                "supervisor": self.supervisor, "stage": self.stage}
+        figures = {**self.summary.to_json(), "dataset": self.dataset, "split": self.split,
+                   "constitution": self.constitution,
+                   "constitution_sha256": self.constitution_sha256,
+                   "calibration_sha256": self.calibration_sha256,
+                   "supervisor": self.supervisor, "stage": self.stage}
+        if self.curve is not None:
+            figures["curve"] = self.curve.to_json()
+        return figures
 
 
 async def evaluate(constitution: Constitution, dataset: Dataset, *,
                    judge: Provider | None = None,
                    detectors: Mapping[str, Detector] | None = None,
-                   stage: Stage = "output", split: str = "all",
+                   stage: Stage = "output", split: str = "all", curve: bool = False,
                    on_item: Callable[[Outcome], None] | None = None) -> Evaluation:
-    """Supervise every item of the dataset and summarise the outcomes."""
+    """Supervise every item of the dataset and summarise the outcomes; with `curve`,
+    also draw the semantic checks' operating curve over the same texts."""
     chosen = dict(local_detectors(constitution) if detectors is None else detectors)
     supervisor = Supervisor(constitution, judge=judge, detectors=chosen)
     semantic = chosen.get("semantic")
@@ -80,17 +86,31 @@ async def evaluate(constitution: Constitution, dataset: Dataset, *,
         outcomes.append(outcome)
         if on_item is not None:
             on_item(outcome)
+    drawn = None
+    if curve and isinstance(semantic, SemanticDetector):
+        drawn = await asyncio.to_thread(
+            operating_curve, semantic, constitution.stage(stage),
+            [exchange(i, stage) for i in dataset.items], [i.violation for i in dataset.items])
     calibration = next((d.calibration_sha256(constitution) for d in chosen.values()
                         if isinstance(d, Calibrated)), None)
     return Evaluation(dataset.name, split, f"{constitution.id}@{constitution.version}",
                       constitution.sha256, calibration, judge.name if judge else None,
-                      stage, summarise(outcomes), tuple(outcomes))
+                      stage, summarise(outcomes), tuple(outcomes), drawn)
+
+
+def exchange(item: Item, stage: Stage) -> Exchange:
+    """What a stage checks of an item: at input its text as a prompt (the output, or the
+    prompt when there is none), at output the answer with the prompt it answers."""
+    if stage == "input":
+        return Exchange("", item.output or item.prompt)
+    return Exchange(item.prompt, item.output)
 
 
 async def _check(supervisor: Supervisor, item: Item, stage: Stage) -> Decision:
+    checked = exchange(item, stage)
     if stage == "input":
-        return await supervisor.check_input(item.output or item.prompt)
-    return await supervisor.check_output(item.output, prompt=item.prompt)
+        return await supervisor.check_input(checked.text)
+    return await supervisor.check_output(checked.text, prompt=checked.prompt)
 
 
 def _outcome(item: Item, decision: Decision, latency_ms: float) -> Outcome:
