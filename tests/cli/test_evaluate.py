@@ -105,8 +105,9 @@ def test_eval_curve_adds_the_semantic_operating_curve(run: Run, tmp_path: Path) 
 
 def test_eval_curve_without_semantic_checks_is_a_usage_error(run: Run,
                                                              tmp_path: Path) -> None:
-    """base has no principle at the input stage: --curve says so and exits 2, before
-    anything is run."""
+    """base has no principle at the input stage: --curve says so and exits 2, with no
+    figures printed."""
     result = run("eval", "-d", str(dataset(tmp_path)), "-c", "base", "--stage", "input",
                  "--curve")
     assert result.code == 2 and "no semantic checks at the input stage" in result.err
+    assert result.out == ""
