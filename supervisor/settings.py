@@ -11,12 +11,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 from supervisor.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LEDGER = "audit_logs"
 DEFAULT_PRIMARY = "local:smollm2"
+ModerationOnError = Literal["flag", "unavailable"]
+MODERATION_ON_ERROR = ("flag", "unavailable")
 
 
 def _models(value: str) -> tuple[str, ...]:
@@ -36,6 +39,15 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _moderation_on_error(env: Mapping[str, str]) -> ModerationOnError:
+    raw = env.get("SUPERVISOR_MODERATION_ON_ERROR", "").strip().lower() or "flag"
+    if raw not in MODERATION_ON_ERROR:
+        raise ConfigError(f"SUPERVISOR_MODERATION_ON_ERROR={raw!r}: use one of "
+                          f"{', '.join(MODERATION_ON_ERROR)} (flag: answer flagged: true; "
+                          "unavailable: answer 503)")
+    return cast(ModerationOnError, raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The process's configuration; see README.md, "Configuration", for each variable."""
@@ -48,11 +60,14 @@ class Settings:
     api_keys: str = ""
     deadline_s: float = 30.0
     call_timeout_s: float = 20.0
+    judge_max_tokens: int = 16_384  # the cap on a judge call's output (judge.verdict_tokens)
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
+    ledger_timeout_s: float = 10.0
     key_dir: str = ""
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
+    moderation_on_error: ModerationOnError = "flag"  # what /v1/moderations says on `error`
 
     @property
     def signing_key_dir(self) -> Path:
@@ -76,9 +91,12 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         api_keys=env.get("SUPERVISOR_API_KEYS", ""),
         deadline_s=_number(env, "SUPERVISOR_DEADLINE", 30.0),
         call_timeout_s=_number(env, "SUPERVISOR_CALL_TIMEOUT", 20.0),
+        judge_max_tokens=int(_number(env, "SUPERVISOR_JUDGE_MAX_TOKENS", 16_384)),
         checkpoint_every=int(_number(env, "SUPERVISOR_CHECKPOINT_EVERY", 1000)),
         checkpoint_seconds=_number(env, "SUPERVISOR_CHECKPOINT_SECONDS", 60.0),
+        ledger_timeout_s=_number(env, "SUPERVISOR_LEDGER_TIMEOUT", 10.0),
         key_dir=env.get("SUPERVISOR_KEY_DIR", ""),
         max_body_bytes=int(_number(env, "SUPERVISOR_MAX_BODY_BYTES", float(1 << 20))),
         log_level=env.get("SUPERVISOR_LOG_LEVEL") or "info",
+        moderation_on_error=_moderation_on_error(env),
     )
