@@ -1,19 +1,59 @@
 """Reading the ledger for the audit routes and the console: pages, the review queue.
 
 The stores are read whole (a sequential scan, in a worker thread); filters are
-`supervisor.ledger.export.Filter`, the same ones `supervisor audit export` uses.
+`supervisor.ledger.export.Filter`, the same ones `supervisor audit export` uses, read
+from a query or form by `filter_of` (a malformed period is a `BadFilter` naming the
+field, never an empty answer).
+
+Every read of records, one or many, leaves exactly one `access` record (`recorded`)
+naming the actor, what was read (the filter and how many records) and the way in
+(`api` or `console`). The access record is appended after the read, so a read never
+includes its own record, and appending reads nothing: a read costs one record, however
+many records it shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
-from supervisor.errors import NotCovered
+from supervisor.errors import ConfigError, NotCovered
 from supervisor.ledger import Ledger, verify_proof
-from supervisor.ledger.export import Filter
+from supervisor.ledger.export import Filter, moment
+
+Via = Literal["api", "console"]
+
+
+class BadFilter(ValueError):
+    """A filter field that cannot be read; `field` names it, the message says the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def filter_of(fields: Mapping[str, str], *, kind: str = "") -> Filter:
+    """`Filter.of(fields)`, or BadFilter naming `since` or `until` when one is malformed."""
+    for name in ("since", "until"):
+        try:
+            moment(fields.get(name) or "", name=name)
+        except ConfigError as exc:
+            raise BadFilter(name, str(exc)) from None
+    return Filter.of(fields, kind=kind)
+
+
+async def recorded(ledger: Ledger, *, actor: str, what: str, via: Via,
+                   keep: Filter | None = None, **details: Any) -> None:
+    """Append the one `access` record of a read: who, what (filter, counts), which way."""
+    body: dict[str, Any] = {"actor": actor, "what": what}
+    if keep is not None:
+        body["filter"] = {k: v for k, v in asdict(keep).items() if v}
+    body.update({k: v for k, v in details.items() if v is not None and v != ""})
+    body["via"] = via
+    await ledger.append("access", body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from markupsafe import Markup
 
 from api.access import ServiceDep
 from api.console.charts import COLORS, bars, columns
-from api.console.render import ACTIONS, ConsoleRoute, page
+from api.console.render import ACTIONS, ConsoleRoute, bad_filter, page
 from api.console.session import PATH, ReaderDep
-from api.records import everything
-from supervisor.ledger.export import Filter, fired
+from api.records import BadFilter, everything, filter_of, recorded
+from supervisor.ledger.export import fired
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -94,11 +94,16 @@ def charts(found: Figures) -> dict[str, Markup]:
 
 @router.get("/dashboard")
 async def dashboard(request: Request, service: ServiceDep, user: ReaderDep) -> Response:
-    """Charts of the decisions in a period (default: everything)."""
+    """Charts of the decisions in a period (default: everything); the read is recorded."""
     params = {k: request.query_params.get(k, "").strip()
               for k in ("since", "until", "constitution", "app")}
-    keep = Filter.of(params, kind="decision")
+    try:
+        keep = filter_of(params, kind="decision")
+    except BadFilter as exc:
+        return bad_filter(user, exc, PATH + "/dashboard")
     found = figures([r for r in await everything(service.ledger) if keep(r)])
+    await recorded(service.ledger, actor=user.name, what="dashboard", via="console",
+                   keep=keep, count=found.decisions)
     return page("dashboard.html", user, params=params, found=found, charts=charts(found))
 
 

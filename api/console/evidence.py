@@ -20,7 +20,6 @@ import json
 import tempfile
 import zipfile
 from collections import Counter
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,12 +27,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Response
 
 from api.access import ServiceDep
-from api.console.render import HEADERS, ConsoleRoute, environment, page
+from api.console.render import HEADERS, ConsoleRoute, bad_filter, environment, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.records import everything
+from api.records import BadFilter, everything, filter_of, recorded
 from supervisor.ledger import CHECKPOINT_FILE, Ledger
 from supervisor.ledger.canonical import canonical
-from supervisor.ledger.export import Filter, fired, to_csv, to_jsonl
+from supervisor.ledger.export import fired, to_csv, to_jsonl
 from supervisor.ledger.jsonl import SEGMENT_RECORDS, JsonlStore, Seal
 from supervisor.ledger.signing import key_id
 
@@ -54,12 +53,14 @@ async def export(service: ServiceDep, user: WriterDep,
                  action: Annotated[str, Form()] = "", app: Annotated[str, Form()] = ""
                  ) -> Response:
     """Build the evidence zip for the period; the export is recorded first."""
-    keep = Filter.of({"since": since, "until": until, "action": action, "app": app})
+    try:
+        keep = filter_of({"since": since, "until": until, "action": action, "app": app})
+    except BadFilter as exc:
+        return bad_filter(user, exc, PATH + "/export")
     ledger = service.ledger
     chosen = [r for r in await everything(ledger) if keep(r)]
-    await ledger.append("access", {
-        "actor": user.name, "what": "export", "format": "zip", "count": len(chosen),
-        "filter": {k: v for k, v in asdict(keep).items() if v}, "via": "console"})
+    await recorded(ledger, actor=user.name, what="export", via="console", keep=keep,
+                   format="zip", count=len(chosen))
     sealed = await ledger.checkpoint()
     data = await asyncio.to_thread(evidence_zip, ledger, chosen, through=sealed.seq,
                                    actor=user.name, period=(since, until))

@@ -1,8 +1,8 @@
 """The decisions list, the record page and its inclusion-proof check.
 
-A record page is a read of audit data, so each view appends an `access` record naming
-the reader (as the JSON route does). The proof check may sign a checkpoint, so it is a
-form post with the CSRF token.
+Every page that shows records (the list, a record) is a read of audit data, so each
+view appends one `access` record naming the reader (as the JSON routes do). The proof
+check may sign a checkpoint, so it is a form post with the CSRF token.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.access import ServiceDep
-from api.console.render import ConsoleRoute, page
+from api.console.render import ConsoleRoute, bad_filter, page
 from api.console.session import PATH, Reader, ReaderDep, WriterDep
 from api.console.views import apps, diff, explain, versions
-from api.records import checked_proof, everything, reviews_of
+from api.records import BadFilter, checked_proof, everything, filter_of, recorded, reviews_of
 from api.records import page as page_of
 from api.service import Service
 from supervisor.errors import UnknownRecord
-from supervisor.ledger.export import Filter, fired
+from supervisor.ledger.export import fired
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 25
@@ -38,9 +38,16 @@ async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
                     before: int | None = None) -> Response:
     """Decisions newest first, filtered, a page at a time, with counts per action."""
     params = {k: request.query_params.get(k, "").strip() for k in FILTERS}
+    try:
+        keep = filter_of(params, kind="decision")
+    except BadFilter as exc:
+        return bad_filter(user, exc, PATH + "/decisions")
     stored = await everything(service.ledger)
-    found = await page_of(service.ledger, Filter.of(params, kind="decision"),
-                          search=params["search"], limit=PAGE_SIZE, before=before)
+    found = await page_of(service.ledger, keep, search=params["search"], limit=PAGE_SIZE,
+                          before=before)
+    await recorded(service.ledger, actor=user.name, what="list", via="console", keep=keep,
+                   search=params["search"], before=before, count=len(found.records),
+                   total=found.total)
     principles = sorted({p.id for c in service.constitutions.values() for p in c.principles})
     return page("decisions.html", user, params=params, found=found, fired=fired,
                 principles=principles, versions=versions(stored), apps=apps(stored),
@@ -84,8 +91,8 @@ async def record(record_id: str, service: ServiceDep, user: ReaderDep) -> Respon
 
 async def recorded_read(service: Service, user: Reader, record_id: str) -> None:
     """Append the `access` record for a reader seeing a record's page."""
-    await service.ledger.append("access", {"actor": user.name, "what": "record",
-                                           "record": record_id, "via": "console"})
+    await recorded(service.ledger, actor=user.name, what="record", via="console",
+                   record=record_id)
 
 
 @router.post("/records/{record_id}/proof")

@@ -46,6 +46,11 @@ def page(name: str, user: Reader | None, *, status: int = 200, **context: Any) -
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
+def bad_filter(user: Reader, problem: Exception, back: str) -> HTMLResponse:
+    """A 400 page for a filter field that cannot be read (a malformed `since`, say)."""
+    return page("badfilter.html", user, status=400, reason=str(problem), back=back)
+
+
 def refused(request: Request, refusal: Refusal) -> Response:
     if isinstance(refusal, LoginNeeded):
         target = request.url.path if request.method == "GET" else "/console/"

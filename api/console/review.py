@@ -18,7 +18,7 @@ from api.access import ServiceDep
 from api.console.pages import record_page, recorded_read
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.records import everything, open_escalations
+from api.records import everything, open_escalations, recorded
 from supervisor.ledger.export import fired
 from supervisor.ledger.records import review_body
 
@@ -27,8 +27,10 @@ router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=Fals
 
 @router.get("/queue")
 async def queue(service: ServiceDep, user: ReaderDep) -> Response:
-    """Escalated decisions no reviewer has closed yet, newest first."""
+    """Escalated decisions no reviewer has closed yet, newest first; the read is recorded."""
     waiting = open_escalations(await everything(service.ledger))
+    await recorded(service.ledger, actor=user.name, what="queue", via="console",
+                   count=len(waiting))
     return page("queue.html", user, waiting=waiting, fired=fired)
 
 

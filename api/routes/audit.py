@@ -1,35 +1,49 @@
 """Audit routes for the auditor role: records, verify, prove, export, reviews, queue.
 
-Reads of a record and exports are themselves recorded (`kind: access`, with the key's
-name), so the ledger says who looked at what. A review is a new `review` record linked to
-the decision; nothing is ever edited in place.
+Every read of records (one record, a list, the queue, an export) is itself recorded as
+one `access` record with the key's name, the filter and the count, so the ledger says who
+looked at what. A malformed `since` / `until` is a 400 naming it, never an empty answer.
+A review is a new `review` record linked to the decision; nothing is ever edited in place.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from api.access import AuditorCaller, ServiceDep
 from api.errors import ApiError
-from api.records import checked_proof, everything, open_escalations, page, reviews_of
+from api.records import (
+    BadFilter,
+    checked_proof,
+    everything,
+    filter_of,
+    open_escalations,
+    page,
+    recorded,
+    reviews_of,
+)
 from api.schemas import ReviewRequest
 from supervisor.errors import UnknownRecord
-from supervisor.ledger.export import Filter, to_csv, to_jsonl
+from supervisor.ledger.export import TIME_FORMAT, Filter, to_csv, to_jsonl
 from supervisor.ledger.records import review_body
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-Since = Annotated[str, Query(description="ISO 8601 UTC lower bound, e.g. 2026-11-01")]
-Until = Annotated[str, Query(description="ISO 8601 UTC upper bound")]
+Since = Annotated[str, Query(description=f"Lower bound (inclusive): {TIME_FORMAT}")]
+Until = Annotated[str, Query(description=f"Upper bound (inclusive; a bare date means the "
+                                         f"end of that day): {TIME_FORMAT}")]
 
 
 def _filter(since: str, until: str, kind: str, action: str, principle: str,
             constitution: str, app: str) -> Filter:
-    return Filter(since=since, until=until, kind=kind, action=action, principle=principle,
-                  constitution=constitution, app=app)
+    """The filter of a query; a malformed `since` / `until` is a 400 naming it."""
+    try:
+        return filter_of({"since": since, "until": until, "kind": kind, "action": action,
+                          "principle": principle, "constitution": constitution, "app": app})
+    except BadFilter as exc:
+        raise ApiError(400, str(exc), param=exc.field) from None
 
 
 @router.get("/records")
@@ -38,10 +52,12 @@ async def records(service: ServiceDep, caller: AuditorCaller, since: Since = "",
                   constitution: str = "", app: str = "", search: str = "",
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   before: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
-    """Records newest first, filtered; `before` (a seq) pages on."""
-    found = await page(service.ledger,
-                       _filter(since, until, kind, action, principle, constitution, app),
-                       search=search, limit=limit, before=before)
+    """Records newest first, filtered; `before` (a seq) pages on. The read is recorded."""
+    keep = _filter(since, until, kind, action, principle, constitution, app)
+    found = await page(service.ledger, keep, search=search, limit=limit, before=before)
+    await recorded(service.ledger, actor=caller.name, what="list", via="api", keep=keep,
+                   search=search, before=before, count=len(found.records),
+                   total=found.total)
     return {"records": found.records, "total": found.total, "next_before": found.next_before,
             "actions": found.actions}
 
@@ -54,8 +70,8 @@ async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
     found = next((r for r in stored if r["id"] == record_id), None)
     if found is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
-    await service.ledger.append("access", {"actor": caller.name, "what": "record",
-                                           "record": record_id, "via": "api"})
+    await recorded(service.ledger, actor=caller.name, what="record", via="api",
+                   record=record_id)
     return {"record": found, "reviews": reviews_of(stored, record_id)}
 
 
@@ -101,9 +117,8 @@ async def export(service: ServiceDep, caller: AuditorCaller,
     """Matching records as CSV or canonical JSONL (JSONL lines still verify); recorded."""
     keep = _filter(since, until, kind, action, principle, constitution, app)
     chosen = [r for r in await everything(service.ledger) if keep(r)]
-    await service.ledger.append("access", {
-        "actor": caller.name, "what": "export", "format": format, "count": len(chosen),
-        "filter": {k: v for k, v in asdict(keep).items() if v}, "via": "api"})
+    await recorded(service.ledger, actor=caller.name, what="export", via="api", keep=keep,
+                   format=format, count=len(chosen))
     if format == "csv":
         return Response(to_csv(chosen), media_type="text/csv",
                         headers={"content-disposition": "attachment; filename=records.csv"})
@@ -112,9 +127,14 @@ async def export(service: ServiceDep, caller: AuditorCaller,
 
 
 @router.get("/queue")
-async def queue(service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
-    """Escalated decisions waiting for a reviewer, newest first."""
-    waiting = open_escalations(await everything(service.ledger))
+async def queue(service: ServiceDep, caller: AuditorCaller, since: Since = "",
+                until: Until = "") -> dict[str, Any]:
+    """Escalated decisions waiting for a reviewer, newest first (escalated within the
+    period, when one is given). The read is recorded."""
+    keep = _filter(since, until, "", "", "", "", "")
+    waiting = [r for r in open_escalations(await everything(service.ledger)) if keep(r)]
+    await recorded(service.ledger, actor=caller.name, what="queue", via="api", keep=keep,
+                   count=len(waiting))
     return {"records": waiting, "total": len(waiting)}
 
 

@@ -11,8 +11,10 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from supervisor.errors import ConfigError
 from supervisor.ledger.canonical import canonical
 
 CSV_COLUMNS = ("seq", "id", "ts", "kind", "stage", "action", "released", "violated",
@@ -23,9 +25,13 @@ CSV_COLUMNS = ("seq", "id", "ts", "kind", "stage", "action", "released", "violat
 class Filter:
     """Which records to keep; empty fields match everything.
 
-    `until` as a bare date (`2026-11-23`) means the end of that day; `constitution` may
-    name a version (`finance@1.3.0`); `principle` matches a decision it fired in, including
-    one it was revised away in (what an examiner asks: "when did this principle act?").
+    `since` and `until` are ISO 8601 dates or times (`2026-11-23`, `2026-11-23T09:30Z`,
+    `2026-11-23T10:30:00+01:00`; no offset means UTC), held in the ledger's own timestamp
+    form so they compare as text; a bare date in `until` means the end of that day, and
+    anything else raises ConfigError naming the field and the accepted form (a typo must
+    not read as "no records"). `constitution` may name a version (`finance@1.3.0`);
+    `principle` matches a decision it fired in, including one it was revised away in
+    (what an examiner asks: "when did this principle act?").
     """
 
     since: str = ""
@@ -35,6 +41,11 @@ class Filter:
     principle: str = ""
     constitution: str = ""
     app: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):  # frozen: normalised once, here
+            object.__setattr__(self, name, moment(getattr(self, name), name=name,
+                                                  end=name == "until"))
 
     @classmethod
     def of(cls, fields: Mapping[str, str], *, kind: str = "") -> Filter:
@@ -46,10 +57,9 @@ class Filter:
         body = record.get("body") or {}
         provenance = (body.get("provenance") or {}).get("constitution") or {}
         constitution, _, version = self.constitution.partition("@")
-        until = f"{self.until}T23:59:59.999999Z" if len(self.until) == 10 else self.until
         return all((
             not self.since or record["ts"] >= self.since,
-            not until or record["ts"] <= until,
+            not self.until or record["ts"] <= self.until,
             not self.kind or record["kind"] == self.kind,
             not self.action or body.get("action") == self.action,
             not self.principle or self.principle in fired(body),
@@ -60,6 +70,31 @@ class Filter:
 
 
 _FIELDS = ("since", "until", "kind", "action", "principle", "constitution", "app")
+TIME_FORMAT = "ISO 8601, e.g. 2026-11-01 or 2026-11-01T09:30:00Z (no offset means UTC)"
+
+
+def moment(value: str, *, name: str, end: bool = False) -> str:
+    """`value` as the ledger's timestamp form (`2026-11-01T09:30:00.000000Z`), "" for "".
+
+    A bare date is its first microsecond, or its last with `end`. Raises ConfigError
+    naming `name` and the accepted form for anything that is not an ISO 8601 date or time.
+    """
+    text = value.strip()
+    if not text:
+        return ""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not a date or time; use {TIME_FORMAT}"
+                              ) from None
+    else:
+        when = datetime.combine(day, time.max if end else time.min)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def fired(body: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from supervisor.ledger import verify_proof
 from supervisor.ledger.canonical import canonical
@@ -117,3 +118,54 @@ def test_bad_reviews_are_refused_with_the_reason(serve: Serve) -> None:
         missing = auditor.post("/v1/audit/records/rec_nope/reviews", json={"verdict": "agree"})
     assert empty.status_code == 400 and "text to release" in empty.json()["error"]["message"]
     assert missing.status_code == 404
+
+
+def _access(served: Served) -> list[dict[str, Any]]:
+    return [r["body"] for r in served.service.ledger.records_in_order()
+            if r["kind"] == "access"]
+
+
+def test_every_read_of_records_leaves_one_access_record(serve: Serve) -> None:
+    """A list, the queue and an export each append exactly one access record: who, what
+    was read (filter, count) and via the API; reading access records is no different."""
+    with serve() as served:
+        decide(served, ESCALATES, "finance")
+        decide(served, "Index funds spread risk.", "finance")
+        auditor = served.client(AUDITOR_KEY)
+        reads = [
+            ("/v1/audit/records", {"kind": "decision", "action": "escalate"}),
+            ("/v1/audit/queue", {}),
+            ("/v1/audit/export", {"kind": "decision", "format": "csv"}),
+            ("/v1/audit/records", {"kind": "access"}),
+        ]
+        seen = []
+        for path, params in reads:
+            before = len(_access(served))
+            assert auditor.get(path, params=params).status_code == 200
+            added = _access(served)[before:]
+            assert len(added) == 1, (path, added)
+            seen.append(added[0])
+    listed, queue, export, listing = seen
+    assert listed == {"actor": "reviewer-1", "what": "list", "via": "api", "count": 1,
+                      "total": 1, "filter": {"kind": "decision", "action": "escalate"}}
+    assert queue == {"actor": "reviewer-1", "what": "queue", "via": "api", "count": 1,
+                     "filter": {}}
+    assert export["what"] == "export" and export["count"] == 2
+    assert export["filter"] == {"kind": "decision"} and export["format"] == "csv"
+    assert listing["what"] == "list" and listing["count"] == 3  # not its own record
+
+
+def test_a_malformed_period_is_a_400_naming_the_parameter(serve: Serve) -> None:
+    """`since=notadate` is refused, not answered with nothing; the message gives the form."""
+    with serve() as served:
+        auditor = served.client(AUDITOR_KEY)
+        for path in ("/v1/audit/records", "/v1/audit/queue", "/v1/audit/export"):
+            for name in ("since", "until"):
+                answer = auditor.get(path, params={name: "notadate"})
+                assert answer.status_code == 400, (path, name, answer.text)
+                error = answer.json()["error"]
+                assert error["param"] == name
+                assert "notadate" in error["message"] and "2026-11-01" in error["message"]
+        good = auditor.get("/v1/audit/export", params={"since": "2026-11-01T09:30:00+01:00"})
+        assert good.status_code == 200
+        assert not [b for b in _access(served) if "notadate" in str(b)]  # nothing was read

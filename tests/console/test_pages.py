@@ -108,3 +108,39 @@ def test_an_unknown_record_is_a_404_page(console: Console) -> None:
     with console.login() as client:
         answer = client.get("/console/records/rec_missing")
     assert answer.status_code == 404 and "No such record" in answer.text
+
+
+def _access(console: Console) -> list[dict[str, object]]:
+    return [r["body"] for r in console.service.ledger.records_in_order()
+            if r["kind"] == "access"]
+
+
+def test_every_page_that_shows_records_leaves_one_access_record(console: Console) -> None:
+    """The list, the queue and the dashboard each append one access record via the console."""
+    with console.login() as client:
+        seen = {}
+        for path, what in (("/console/decisions?action=escalate", "list"),
+                           ("/console/queue", "queue"), ("/console/dashboard", "dashboard")):
+            before = len(_access(console))
+            assert client.get(path).status_code == 200
+            added = _access(console)[before:]
+            assert len(added) == 1 and added[0]["what"] == what, (path, added)
+            seen[what] = added[0]
+    assert seen["list"]["filter"] == {"kind": "decision", "action": "escalate"}
+    assert all(b["actor"] == "reviewer-1" and b["via"] == "console" and "count" in b
+               for b in seen.values())
+
+
+def test_a_malformed_period_in_the_filter_form_is_a_400_page(console: Console) -> None:
+    """`since=notadate` names the field and the accepted form instead of listing nothing."""
+    with console.login() as client:
+        before = len(_access(console))
+        for path in ("/console/decisions?since=notadate", "/console/dashboard?until=31/12"):
+            answer = client.get(path)
+            assert answer.status_code == 400, path
+            assert "is not a date or time" in answer.text and "2026-11-01" in answer.text
+        page = client.get("/console/export")
+        export = client.post("/console/export", data={"since": "notadate",
+                                                      "csrf": token(page.text)})
+        assert export.status_code == 400 and "since=" in export.text
+        assert len(_access(console)) == before  # nothing was read

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from api.console.views import diff
+from supervisor.errors import ConfigError
 from supervisor.ledger.export import Filter, fired
 
 
@@ -52,3 +53,18 @@ def test_a_principle_revised_away_still_fired() -> None:
 def test_the_list_filter(params: dict[str, str], kept: bool) -> None:
     record = _decision(revisions=[{"principles": ["phi-disclosure"]}])
     assert Filter.of(params, kind="decision")(record) is kept
+
+
+def test_a_period_is_compared_in_utc_whatever_its_form() -> None:
+    """A time with seconds, an offset or no zone reads as the same UTC instant as stored."""
+    record = {"ts": "2026-11-23T10:00:00.500000Z", "kind": "decision", "body": {}}
+    assert Filter(since="2026-11-23T10:00:00Z")(record)
+    assert Filter(since="2026-11-23T11:00:00+01:00")(record)
+    assert not Filter(since="2026-11-23T10:00:01")(record)
+    assert Filter(until="2026-11-23")(record) and not Filter(until="2026-11-22")(record)
+
+
+def test_a_malformed_period_raises_naming_the_field() -> None:
+    """A typo in a date is an error saying which field and which form, not an empty match."""
+    with pytest.raises(ConfigError, match=r"until='2026-13-01' .*2026-11-01"):
+        Filter(until="2026-13-01")
