@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
+from api.console.revocation import COMPACT_AFTER, REVOKED_FILE, Revocations
 from api.console.session import COOKIE, SESSION_SECONDS, Sessions, secret_for
+from api.console.throttle import LIMIT, WINDOW_SECONDS, Throttle
 from api.keys import Caller
 from tests.console.conftest import ADMIN_KEY, APP_KEY, AUDITOR_KEY, Console, token
 
@@ -155,3 +158,116 @@ def test_logging_out_ends_the_session(console: Console) -> None:
         answer = client.post("/console/logout", data={"csrf": token(page.text)})
         assert answer.url.path == "/console/login"
         assert 'type="password"' in client.get("/console/queue").text
+
+
+def _access(console: Console) -> list[dict[str, Any]]:
+    return [r["body"] for r in console.service.ledger.records_in_order()
+            if r["kind"] == "access"]
+
+
+def test_a_logged_out_cookie_is_refused_for_pages_and_reviews(console: Console) -> None:
+    """A copy of the cookie kept past logout opens no page and posts no review."""
+    with console.login() as client:
+        kept = client.cookies[COOKIE]
+        csrf = token(client.get("/console/queue").text)
+        assert client.post("/console/logout", data={"csrf": csrf}).url.path == "/console/login"
+    reviews = console.kinds().count("review")
+    with _with_cookie(console, kept) as thief:
+        page = thief.get(f"/console/records/{console.escalated}")
+        assert page.url.path == "/console/login" and 'type="password"' in page.text
+        post = thief.post(f"/console/records/{console.escalated}/reviews",
+                          data={"verdict": "agree", "csrf": csrf}, follow_redirects=False)
+        assert post.status_code == 303 and post.headers["location"].startswith(
+            "/console/login")
+    assert console.kinds().count("review") == reviews
+
+
+def test_a_revocation_reaches_every_process_sharing_the_key_folder(tmp_path: Path) -> None:
+    """Two workers (each with its own Sessions and cache) over one folder: a logout in one
+    is refused by the other at once, and by a worker started afterwards."""
+    secret = secret_for(tmp_path)
+
+    def worker() -> Sessions:
+        return Sessions(secret, revocations=Revocations(tmp_path / REVOKED_FILE))
+
+    first, second = worker(), worker()
+    value = first.issue(Caller("reviewer-1", "auditor"))
+    other = first.issue(Caller("reviewer-1", "auditor"))
+    user = second.read(value)
+    assert user is not None and second.read(other) is not None
+    first.revoke(user)
+    assert second.read(value) is None and first.read(value) is None
+    assert worker().read(value) is None
+    assert second.read(other) is not None  # only that session ended
+    assert (tmp_path / REVOKED_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_expired_revocations_are_dropped_when_the_file_grows(tmp_path: Path) -> None:
+    """Entries outlive their cookies only until the file is rewritten; live ones stay."""
+    now = [1000.0]
+    revoked = Revocations(tmp_path / REVOKED_FILE, clock=lambda: now[0])
+    revoked.revoke("live", until=10_000)
+    for i in range(COMPACT_AFTER + 1):
+        revoked.revoke(f"old-{i}", until=1001)
+    now[0] = 2000.0
+    revoked.revoke("new", until=10_000)
+    lines = (tmp_path / REVOKED_FILE).read_text().splitlines()
+    assert sorted(lines) == ["live 10000", "new 10000"]
+    assert "live" in Revocations(tmp_path / REVOKED_FILE)
+
+
+def test_logins_and_logouts_are_recorded_with_the_session_reference(
+        console: Console) -> None:
+    """The ledger says who logged in, from where, and when that session ended."""
+    before = len(_access(console))
+    with console.login() as client:
+        session = _sessions(console).read(client.cookies[COOKIE])
+        client.post("/console/logout", data={"csrf": token(client.get("/console/").text)})
+    assert session is not None
+    mine = [b for b in _access(console)[before:] if b.get("session") == session.reference]
+    assert [b["what"] for b in mine] == ["login", "logout"]
+    assert mine[0]["actor"] == "reviewer-1" and mine[0]["address"] == "127.0.0.1"
+    assert session.session not in str(_access(console))  # the id itself is not stored
+
+
+def test_failed_logins_are_throttled_per_address_then_the_window_passes() -> None:
+    """After `limit` failures an address waits, whatever it tries; others are unaffected."""
+    now = [0.0]
+    throttle = Throttle(limit=3, window=60, clock=lambda: now[0])
+    assert [throttle.failed("10.0.0.1") for _ in range(3)] == [False, False, True]
+    assert throttle.retry_after("10.0.0.1") == 60 and throttle.retry_after("10.0.0.2") == 0
+    now[0] = 59.5
+    assert throttle.retry_after("10.0.0.1") == 1
+    now[0] = 60.0
+    assert throttle.retry_after("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")  # the window slides: two failures are still in it
+    assert throttle.retry_after("10.0.0.1") == 0
+    throttle.succeeded("10.0.0.1")
+    assert [throttle.failed("10.0.0.1") for _ in range(3)] == [False, False, True]
+
+
+def test_wrong_keys_are_recorded_and_then_even_the_right_key_waits(console: Console) -> None:
+    """Every failure is an access record (no key stored); past the limit the right key gets
+    429 with Retry-After and no session. From its own address: others are unaffected."""
+    transport = httpx2.HTTPTransport(local_address="127.0.0.2")
+    before = len(_access(console))
+    wrong = "wrong-key-0123456789-guess"
+    with httpx2.Client(base_url=console.url, transport=transport, timeout=60) as client:
+        for attempt in range(LIMIT):
+            form = client.get("/console/login")
+            answer = client.post("/console/login", data={"key": f"{wrong}{attempt}",
+                                                         "csrf": token(form.text)})
+            assert answer.status_code == 401, attempt
+        form = client.get("/console/login")
+        answer = client.post("/console/login", data={"key": AUDITOR_KEY,
+                                                     "csrf": token(form.text)})
+        assert answer.status_code == 429 and 'type="password"' in answer.text
+        assert 0 < int(answer.headers["retry-after"]) <= WINDOW_SECONDS
+        assert "Too many failed logins" in answer.text and COOKIE not in client.cookies
+    failed = [b for b in _access(console)[before:] if b["what"] == "login_failed"]
+    assert len(failed) == LIMIT and {b["address"] for b in failed} == {"127.0.0.2"}
+    assert [b["throttled"] for b in failed] == [False] * (LIMIT - 1) + [True]
+    assert all(len(b["key_sha256"]) == 8 for b in failed)
+    assert wrong not in str(_access(console))
+    with console.login():  # 127.0.0.1 still logs in
+        pass
