@@ -9,6 +9,10 @@ stored hash in constant time, so neither timing nor a memory dump gives a key aw
 
 A key's `name` (given, or `role-` plus the first 8 hex digits of its hash) is what the
 ledger records as the actor of a review, an export or a record read.
+
+`configured` also says where the keys came from and whether this start generated them:
+`supervisor serve` shows the secrets only then (once, to the person who started it);
+later starts and keys from the environment show names and roles, never a secret.
 """
 
 from __future__ import annotations
@@ -97,14 +101,36 @@ def parse(value: str) -> list[tuple[str, str, str]]:
     return items
 
 
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """The keys (role, name, key), where they are kept, and whether this call made them."""
+
+    keys: tuple[tuple[str, str, str], ...]
+    where: str  # "SUPERVISOR_API_KEYS" or the key file's path
+    created: bool = False
+
+
+def configured(settings: Settings) -> Configured:
+    """SUPERVISOR_API_KEYS when set, else the owner-only key file (generated if missing)."""
+    if settings.api_keys:
+        return Configured(tuple(parse(settings.api_keys)), "SUPERVISOR_API_KEYS")
+    folder = settings.signing_key_dir
+    keys, created = _stored(folder)
+    return Configured(tuple(keys), str(folder / KEYS_FILE), created)
+
+
 def configured_keys(settings: Settings) -> list[tuple[str, str, str]]:
     """SUPERVISOR_API_KEYS when set, else the generated owner-only key file."""
-    return parse(settings.api_keys) if settings.api_keys else generated(
-        settings.signing_key_dir)
+    return list(configured(settings).keys)
 
 
 def generated(folder: Path) -> list[tuple[str, str, str]]:
     """The keys stored in `folder`, generating one per role (owner-only) on first use."""
+    return _stored(folder)[0]
+
+
+def _stored(folder: Path) -> tuple[list[tuple[str, str, str]], bool]:
+    """(the keys in `folder`, True if this call generated them)."""
     path = folder / KEYS_FILE
     if not path.exists():
         items: list[tuple[str, str, str]] = [
@@ -112,12 +138,12 @@ def generated(folder: Path) -> list[tuple[str, str, str]]:
             for role in ROLES]
         text = "".join(f"{role}:{name}:{key}\n" for role, name, key in items)
         if publish_owner_only(path, text.encode("utf-8")):
-            return items
+            return items, True
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(f"{path} is readable by others (mode {mode:o}); run "
                           f"`chmod 600 {path}`")
-    return parse(",".join(path.read_text(encoding="utf-8").split()))
+    return parse(",".join(path.read_text(encoding="utf-8").split())), False
 
 
 def _digest(key: str) -> bytes:

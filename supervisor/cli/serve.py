@@ -1,18 +1,27 @@
 """`supervisor serve`: run the HTTP service (moderation, supervision, proxies, audit).
 
-With SUPERVISOR_API_KEYS unset, keys are generated on first start (one per role), kept
-owner-only beside the ledger's signing key, and printed with a copy-paste example for
-each SDK. Ctrl-C or SIGTERM shuts down gracefully: the ledger is flushed and checkpointed.
+With SUPERVISOR_API_KEYS unset, keys are generated on first start (one per role) and
+kept owner-only beside the ledger's signing key. The secrets are printed once, by the
+start that generated them, with a copy-paste example for each SDK; every later start,
+and any start with keys from SUPERVISOR_API_KEYS, prints the keys' names and roles and
+where they are kept, never a secret (a start-up banner ends up in terminals, CI logs and
+journald). Workers read the same key file, so no secret travels in their environment.
+Ctrl-C or SIGTERM shuts down gracefully: the ledger is flushed and checkpointed.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from supervisor.settings import current
+
+if TYPE_CHECKING:
+    from api.keys import Configured
 
 
 @click.command()
@@ -27,21 +36,18 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     import uvicorn
 
     from api import Service, create_app
-    from api.keys import Keys, configured_keys
+    from api.keys import Keys, configured
     from api.logs import configure
 
     settings = current()
-    keys = configured_keys(settings)
-    if not settings.api_keys:  # workers read the same keys from the environment
-        os.environ["SUPERVISOR_API_KEYS"] = ",".join(f"{r}:{n}:{k}" for r, n, k in keys)
+    source = configured(settings)  # generated here, once; workers read the same file
     os.environ["SUPERVISOR_LOG_LEVEL"] = log_level
-    _banner(host, port, keys, from_file=not settings.api_keys,
-            where=str(settings.signing_key_dir))
+    banner(Console(highlight=False), host, port, source)
     configure(log_level)
     common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
               "log_config": None, "timeout_graceful_shutdown": 10}
     if workers == 1:
-        uvicorn.run(create_app(Service.configured(settings, keys=Keys(keys))), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(Service.configured(settings, keys=Keys(source.keys))), **common)  # type: ignore[arg-type]
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,
@@ -51,20 +57,25 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
                     timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
 
 
-def _banner(host: str, port: int, keys: list[tuple[str, str, str]], *, from_file: bool,
-            where: str) -> None:
-    console = Console(highlight=False)
+def banner(console: Console, host: str, port: int, source: Configured) -> None:
+    """The start-up message: URLs, the keys (secrets only when just generated), examples."""
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     url = f"http://{shown}:{port}"
-    app_key = next((k for r, _, k in keys if r == "app"), "APP_KEY")
     console.print(f"[bold]Constitutional supervisor[/] on {url}  (docs: {url}/docs, "
                   f"review console: {url}/console)")
-    if from_file:
-        console.print(f"API keys (generated once, stored owner-only in {where}/api-keys):")
+    app_key = "APP_KEY"
+    if source.created:
+        app_key = next((k for r, _, k in source.keys if r == "app"), app_key)
+        console.print(f"API keys, generated now and shown only this once (kept owner-only "
+                      f"in {escape(source.where)}):")
+        for role, name, key in source.keys:
+            console.print(escape(f"  {role:8} {name:14} {key}"))
     else:
-        console.print("API keys (from SUPERVISOR_API_KEYS):")
-    for role, name, key in keys:
-        console.print(f"  {role:8} {name:14} {key}")
+        console.print(f"API keys (secrets not shown; kept in {escape(source.where)}):")
+        for role, name, _ in source.keys:
+            console.print(escape(f"  {role:8} {name}"))
+        console.print(f"  In the examples, APP_KEY is the app key from "
+                      f"{escape(source.where)}.")
     console.print(f"""
 [bold]OpenAI SDK[/] (model: local:smollm2 is the embedded model; any vendor:model works)
   from openai import OpenAI
