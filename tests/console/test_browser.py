@@ -2,7 +2,8 @@
 
 A reviewer logs in through the form, filters the list, opens records, sees the verdicts
 and the diff (and no raw SSN), checks a proof, overrides an escalation, sees the review
-record appear, looks at the dashboard, exports evidence, and the CLI verifies the zip.
+record appear, looks at the dashboard, exports evidence and logs out (a kept copy of the
+cookie then opens nothing), and the CLI verifies the zip.
 Screenshots go to tests/artifacts/.
 """
 
@@ -89,6 +90,13 @@ def test_a_reviewer_works_through_the_console(console: Console, tmp_path: Path) 
                 page.get_by_role("button", name="Download evidence zip").click()
             archive = tmp_path / "evidence.zip"
             waiting.value.save_as(archive)
+
+            kept = page.context.cookies()
+            page.get_by_role("button", name="Log out").click()
+            expect(page.get_by_role("heading", name="Log in to the review console")).to_be_visible()
+            page.context.add_cookies(kept)  # a copy of the cookie kept past logout
+            page.goto(f"{console.url}/console/queue")
+            expect(page.get_by_role("heading", name="Log in to the review console")).to_be_visible()
         finally:
             browser.close()
     with zipfile.ZipFile(archive) as opened:
