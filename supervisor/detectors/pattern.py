@@ -1,29 +1,30 @@
 """The `pattern` detector: regular expressions and phrase lists from the constitution.
 
 Text is normalised before matching so that look-alike tricks do not slip past a phrase
-list: Unicode NFKC (full-width and ligature forms fold to ASCII), zero-width and other
-invisible format characters removed, case folded. Phrases match on word boundaries;
-regular expressions are used as written (case-insensitive). Offsets in findings refer to
-the normalised text, which keeps the same characters minus the invisible ones.
+list (see `normal`): Unicode NFKC (full-width and ligature forms fold to ASCII), dash and
+space variants made plain, zero-width and other invisible format characters removed,
+case folded. Phrases match on word boundaries; regular expressions are used as written
+(case-insensitive). A finding's offsets and text are those of the original text, so a
+`redact` remedy removes the characters that were written.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
 from supervisor.constitution import PatternCheck, Principle
 from supervisor.decision import Finding
 from supervisor.detectors import Findings
-
-_INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+from supervisor.detectors.normal import Normalised
+from supervisor.detectors.normal import normalise as fold_text
 
 
 def normalise(text: str) -> str:
-    """NFKC, invisible characters removed, case folded: what patterns are matched against."""
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    """NFKC, dashes and spaces plain, invisible characters removed, case folded: what
+    patterns are matched against."""
+    return fold_text(text, casefold=True).text
 
 
 @lru_cache(maxsize=256)
@@ -45,10 +46,11 @@ class PatternDetector:
     """Matches each principle's pattern check against the normalised text."""
 
     kind = "pattern"
-    version = "pattern-1"
+    version = "pattern-2"
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
-        normal = normalise(text)
+        folded = fold_text(text, casefold=True)
+        normal = folded.text
         found: dict[str, tuple[Finding, ...]] = {}
         for principle in principles:
             check: PatternCheck | None = principle.check("pattern")
@@ -56,21 +58,20 @@ class PatternDetector:
                 continue
             if check.when_prompt and not _any(check.when_prompt).search(normalise(prompt)):
                 continue
-            hits = self._present(principle.id, check, normal)
+            hits = self._present(principle.id, check, folded)
             if check.absent and not _any(check.absent).search(normal):
                 hits += (Finding(principle.id, self.kind, "missing", 0, 0, "", check.score),)
             if hits:
                 found[principle.id] = hits
         return found
 
-    def _present(self, principle: str, check: PatternCheck, normal: str
+    def _present(self, principle: str, check: PatternCheck, folded: Normalised
                  ) -> tuple[Finding, ...]:
         pattern = compile_check(check)
         if pattern is None:
             return ()
-        return tuple(
-            Finding(principle, self.kind, "pattern", m.start(), m.end(), m.group(0),
-                    check.score)
-            for m in pattern.finditer(normal)
-            if m.end() > m.start()
-        )
+        spans = [folded.span(m.start(), m.end()) for m in pattern.finditer(folded.text)
+                 if m.end() > m.start()]
+        return tuple(Finding(principle, self.kind, "pattern", start, end,
+                             folded.original[start:end], check.score)
+                     for start, end in spans)

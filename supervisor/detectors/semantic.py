@@ -14,6 +14,7 @@ training split of labelled data. The check's `on` chooses what is embedded: the 
 alone (`output`) or the prompt and answer together (`exchange`, the default; the same
 text as `output` when there is no prompt). A long text is cut into windows and scores
 as its highest-scoring window, so harm at the end of a long answer is not cut off.
+Texts are read in their normal form (`normal`), with spans reported on the original.
 
 `shared_semantic()` is the process-wide detector (the model loads on first use);
 `bind(constitution)` gives the same detector with the constitution's exemplar files and
@@ -46,6 +47,7 @@ from supervisor.detectors.embedding import (
     windows,
 )
 from supervisor.detectors.exemplars import Exemplar, exemplars_for
+from supervisor.detectors.normal import normalise
 
 PROMPT_CHARS = 400  # how much of the prompt goes in front of each window of an exchange
 EVIDENCE_CHARS = 160
@@ -272,14 +274,21 @@ class SemanticDetector:
 
     def _windows(self, items: Sequence[Exchange], on: str
                  ) -> list[list[tuple[int, int, str]]]:
+        """Each item's windows: (start, end) in the item's own text, and the view embedded.
+
+        The views are of the normal form (see `normal`: look-alike digits and dashes made
+        plain, zero-width characters removed; ASCII text is unchanged), the spans of the
+        text as given.
+        """
         plan = []
         for item in items:
+            folded, prompt = normalise(item.text), normalise(item.prompt).text
             spans, offset = [], 0
-            for part in windows(item.text):  # never empty: "" is one window
-                start = item.text.find(part, offset) if part else 0
+            for part in windows(folded.text):  # never empty: "" is one window
+                start = folded.text.find(part, offset) if part else 0
                 start = max(start, 0)
                 offset = start + len(part)
-                spans.append((start, offset, view(item.prompt, part, on)))
+                spans.append((*folded.span(start, offset), view(prompt, part, on)))
             plan.append(spans)
         return plan
 

@@ -58,3 +58,14 @@ def test_base_privacy_pattern_names_covert_access_to_another_adults_accounts() -
     assert not found([privacy], prompt="", text="Track my parcel to my neighbour's address.")
     assert found([privacy], prompt="", text="Put a hidden tracking app on her phone tonight.")
     assert not found([privacy], prompt="", text="Is there a hidden tracking app on my phone?")
+
+
+def test_a_finding_spans_and_quotes_the_original_text() -> None:
+    """A phrase hidden with zero-width and full-width characters is reported at its place
+    in the text as written, so a redact remedy removes what was written."""
+    text = "Go and ｋｉ\u200bll your\u200dself now."
+    found = PatternDetector().scan([principle(phrases=["kill yourself"])], prompt="",
+                                   text=text)["pp"]
+    written = "ｋｉ\u200bll your\u200dself"
+    start = text.index(written)
+    assert [(f.start, f.end, f.text) for f in found] == [(start, start + len(written), written)]

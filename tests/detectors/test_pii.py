@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supervisor.constitution import Principle
 from supervisor.decision import Finding
-from supervisor.detectors.pii import PiiDetector, shared_pii, without_overlaps
+from supervisor.detectors.pii import (
+    CHUNK_CHARS,
+    PiiDetector,
+    shared_pii,
+    windows,
+    without_overlaps,
+)
 from supervisor.detectors.recognizers import aba_ok, dea_ok, luhn_ok, npi_ok
 
 pytestmark = pytest.mark.slow
@@ -179,3 +187,55 @@ def test_analysis_holds_a_core_so_an_encoder_pass_beside_it_keeps_to_the_other(
     before = cores.idle
     assert labels(pii, "SSN 536-22-8193", "US_SSN") == {"US_SSN": "536-22-8193"}
     assert seen == [before - 1] and cores.idle == before
+
+
+@given(length=st.integers(0, 5_000), size=st.integers(3, 900), share=st.floats(0, 0.49))
+def test_windows_overlap_and_their_own_parts_cut_the_text_once(length: int, size: int,
+                                                               share: float) -> None:
+    """Windows are at most `size` long and cover the text; their own parts follow one
+    another from 0 to the end, each at least half the overlap inside its window's cuts."""
+    overlap = min(int(size * share), (size - 1) // 2)
+    cut = windows(length, size, overlap)
+    assert cut[0].start == 0 == cut[0].own_start and cut[-1].end == length == cut[-1].own_end
+    for window in cut:
+        assert window.end - window.start <= size
+        if window.start:
+            assert window.own_start - window.start >= overlap // 2
+        if window.end < length:
+            assert window.end - window.own_end >= overlap // 2
+    for before, after in pairwise(cut):
+        assert before.own_end == after.own_start and before.end - after.start == overlap
+
+
+FILLER = "The patient reported mild symptoms and was advised to rest at home. "
+
+
+def test_entities_on_and_between_window_cuts_are_found_once() -> None:
+    """With small windows, an SSN lying across any cut (or near one) is found once, whole,
+    at its own offsets, and redaction removes every one."""
+    pii = PiiDetector(chunk_chars=2_000, overlap_chars=200)
+    ssns = [f"{area}-22-8193" for area in range(530, 546)]
+    parts, cursor = [], 0
+    for index, ssn in enumerate(ssns):  # each one a few characters before a cut
+        at = (index + 1) * 1_800 - 3 * index
+        parts.append((FILLER * 40)[: at - cursor] + " " + ssn + " ")
+        cursor = at + len(ssn) + 2
+    text = "".join(parts) + FILLER
+    found = pii.analyze(text, ["US_SSN"], 0.4)
+    assert sorted(text[r.start:r.end] for r in found) == ssns
+    redacted = pii.redact_all(text)
+    assert not any(ssn in redacted for ssn in ssns)
+    assert redacted.count("<US_SSN>") == len(ssns)
+
+
+def test_a_text_longer_than_spacy_takes_is_analysed_to_its_end(pii: PiiDetector) -> None:
+    """1,040,000 characters (spaCy refuses more than 1,000,000 at once): an SSN across
+    the first window's cut and one near the end are both found and redacted."""
+    cut = CHUNK_CHARS - 5
+    body = FILLER * (1_040_000 // len(FILLER) + 1)
+    text = (body[:cut] + " 536-22-8193 " + body[cut:1_040_000 - 30]
+            + " SSN 219-09-9999 end.")
+    assert len(text) > 1_040_000
+    redacted = pii.redact_all(text)  # one pass over the text: about 30 s on two busy cores
+    assert redacted == text.replace("536-22-8193", "<US_SSN>").replace("219-09-9999",
+                                                                       "<US_SSN>")
