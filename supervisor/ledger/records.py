@@ -2,10 +2,13 @@
 
 `store_text` (from the constitution): `none` keeps only sha256 hashes of the texts,
 `redacted` (the default) keeps them with every identifier Presidio finds replaced by
-<TYPE>, `full` keeps them as they were. Verdict evidence and finding spans go through
-the same policy, since a quoted span can be an identifier. If redaction itself fails,
-no text is stored and the record says why: a ledger must never hold what it was told
-to keep out.
+<TYPE>, `full` keeps them as they were. Verdict evidence and rationales, revision texts
+and the request's context (an OpenAI `user`, an Anthropic `metadata.user_id`, whatever
+a caller sends in `/v1/supervise`'s `context`) go through the same policy, since any of
+them can quote an identifier: under `none` they are not stored at all. The context's
+labels (`LABELS`: which application, key and route asked) are kept as they are, since
+records are listed and filtered by them. If redaction itself fails, no text is stored
+and the record says why: a ledger must never hold what it was told to keep out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from supervisor.decision import Decision
 from supervisor.ledger.canonical import text_hash
 
 Redactor = Callable[[str], str]
+# context keys the service fills with the names of who asked, stored under every policy
+LABELS = frozenset({"app_id", "key", "route"})
 
 
 def decision_body(decision: Decision, *, store_text: str, redact: Redactor | None = None,
@@ -37,17 +42,18 @@ def decision_body(decision: Decision, *, store_text: str, redact: Redactor | Non
         "provenance": full["provenance"],
         "usage": full["usage"],
         "timings_ms": full["timings_ms"],
-        "context": full["context"],
         "text_sha256": {k: text_hash(v) for k, v in texts.items()},
         "store_text": store_text,
         "input_record": input_record,
     }
     policy = _policy(store_text, redact)
     keep = _once(policy) if policy else None
+    body["context"] = {k: v if k in LABELS else keep(v) if keep else None
+                       for k, v in full["context"].items()}
     body["texts"] = {k: keep(v) for k, v in texts.items()} if keep else None
     body["verdicts"] = [
         {**v, "evidence": [keep(e) for e in v["evidence"]] if keep else [],
-         "rationale": keep(v["rationale"]) if keep else v["rationale"]}
+         "rationale": keep(v["rationale"]) if keep else None}
         for v in full["verdicts"]
     ]
     body["revisions"] = [
