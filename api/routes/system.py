@@ -1,8 +1,9 @@
 """Constitutions, health, readiness and metrics.
 
 `/healthz` says the process answers (no auth, for a load balancer); `/readyz` says the
-ledger is open and writable and the detectors and default primary model are loaded (503
-with what is missing until then); `/metrics` is Prometheus text. Reading constitutions
+ledger is open and appends go through within a bound (not stuck behind another writer's
+lock, last append not failed), and the detectors and default primary model are loaded
+(503 with what is missing until then); `/metrics` is Prometheus text. Reading constitutions
 needs any key; reloading them needs admin.
 """
 
@@ -21,6 +22,7 @@ from api.service import Readiness
 from supervisor.constitution import Constitution
 
 router = APIRouter(tags=["system"])
+READY_BOUND_S = 2.0  # an append waiting longer than this makes the service not ready
 
 
 @router.get("/healthz")
@@ -33,8 +35,10 @@ async def healthz() -> dict[str, str]:
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Ready to supervise: ledger writable, constitutions, detectors and models loaded."""
     parts = dict(service.readiness.parts)
-    if parts.get("ledger") == "ok" and not _writable(service):
-        parts["ledger"] = "not writable"
+    if parts.get("ledger") == "ok":
+        bound = min(READY_BOUND_S, service.settings.ledger_timeout_s / 2)
+        parts["ledger"] = await service.ledger.health(bound) or (
+            "ok" if _writable(service) else "not writable")
     ready = Readiness(parts).ready
     return JSONResponse({"ready": ready, "parts": parts}, status_code=200 if ready else 503)
 

@@ -1,7 +1,10 @@
 """`supervisor audit`: verify, show, tail, prove, export, checkpoint and the public key.
 
 For compliance officers and examiners. `verify` exits 0 when every hash, root and
-signature holds, and 5 (IntegrityError) naming the first bad record otherwise.
+signature holds and every record is covered by a signed checkpoint (or as many as
+`--allow-unsigned-tail` allows are not), and 5 (IntegrityError) naming the first bad
+record otherwise. `verify`, `show` and `tail` only read: they repair nothing, append
+nothing and create no key, so an examiner can run them on a read-only copy.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import click
 from rich.console import Console
 
 from supervisor.errors import IntegrityError
-from supervisor.ledger import Ledger, open_ledger, verify_proof
+from supervisor.ledger import Ledger, open_ledger, verify_ledger, verify_proof
 from supervisor.ledger.export import Filter, select, to_csv, to_jsonl
 
 T = TypeVar("T")
@@ -36,10 +39,6 @@ def _with_ledger(work: Callable[[Ledger], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _public_key(path: str | None, ledger: Ledger) -> bytes:
-    return Path(path).read_bytes() if path else ledger.public_pem
-
-
 @click.group()
 def audit() -> None:
     """Read, verify, prove and export the audit ledger (SUPERVISOR_LEDGER)."""
@@ -47,35 +46,52 @@ def audit() -> None:
 
 @audit.command()
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
-              help="PEM public key to verify with (default: the ledger's own key).")
+              help="PEM public key to trust (default: the one published beside the ledger; "
+                   "an examiner should pass the copy they were given).")
+@click.option("--checkpoints", type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint file kept off the machine (default: the ledger's own).")
+@click.option("--allow-unsigned-tail", type=click.IntRange(0), default=0, show_default=True,
+              help="How many records after the last signed checkpoint to accept.")
 @click.option("--strict", is_flag=True,
               help="Also check every line is canonical JSON (for ledgers other tools wrote).")
 @click.option("--json", "as_json", is_flag=True)
-def verify(public_key: str | None, strict: bool, as_json: bool) -> None:
+def verify(public_key: str | None, checkpoints: str | None, allow_unsigned_tail: int,
+           strict: bool, as_json: bool) -> None:
     """Recompute every hash, Merkle root and signature; report the first bad record."""
-    async def work(ledger: Ledger) -> Any:
-        return ledger.verify(_public_key(public_key, ledger), strict=strict)
-
-    report = _with_ledger(work)
+    report, source = verify_ledger(
+        public_key=Path(public_key) if public_key else None,
+        checkpoints=Path(checkpoints) if checkpoints else None, strict=strict,
+        allow_unsigned_tail=allow_unsigned_tail)
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "records": report.records,
-                               "checkpoints": report.checkpoints, "bad_seq": report.bad_seq,
-                               "problem": report.problem, "head": report.head}))
+        click.echo(json.dumps({**report.to_dict(), "key_source": str(source)}))
     elif report.ok:
-        Console().print(f"[green]ok[/]: {report.records} records, {report.checkpoints} signed "
-                        f"checkpoints, head {report.head}")
+        Console(highlight=False).print(
+            f"[green]ok[/]: {report.records} records, {report.checkpoints} signed "
+            f"checkpoints, unsigned tail {report.unsigned_tail}, head {report.head}\n"
+            f"trusted key {report.key_id} (from {source})")
     if not report.ok:
-        raise IntegrityError(f"record seq {report.bad_seq}: {report.problem}")
+        raise IntegrityError(f"record seq {report.bad_seq}: {report.problem} (trusted key "
+                             f"{report.key_id} from {source})")
+
+
+def _stored() -> list[dict[str, Any]]:
+    """Every record, read without opening the ledger for writing."""
+    from supervisor.ledger import open_store
+    from supervisor.settings import current
+
+    settings = current()
+    store = open_store(settings.ledger, settings, read_only=True)
+    try:
+        return [json.loads(line) for line in store.lines()]
+    finally:
+        store.close()
 
 
 @audit.command()
 @click.argument("record_id")
 def show(record_id: str) -> None:
     """Print one record as stored."""
-    async def work(ledger: Ledger) -> Any:
-        return ledger.get(record_id)
-
-    record = _with_ledger(work)
+    record = next((r for r in _stored() if r["id"] == record_id), None)
     if record is None:
         raise click.ClickException(f"no record {record_id!r}; find ids with `supervisor "
                                    "audit tail` or `audit export`")
@@ -87,16 +103,13 @@ def show(record_id: str) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
 def tail(count: int, follow: bool) -> None:
     """Print the last records, one line each."""
-    async def work(ledger: Ledger) -> Any:
-        return list(ledger.records_in_order())
-
-    records = _with_ledger(work)
+    records = _stored()
     for record in records[-count:] if count else []:
         click.echo(_line(record))
     seen = len(records)
     while follow:
         time.sleep(1.0)
-        records = _with_ledger(work)
+        records = _stored()
         for record in records[seen:]:
             click.echo(_line(record))
         seen = len(records)

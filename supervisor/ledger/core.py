@@ -4,8 +4,15 @@ Appenders queue their entries and wait; one flush at a time seals everything que
 against the current head and makes it durable in one write and one fsync, so many
 concurrent appenders share the cost of a disk sync and none is acknowledged early.
 Every `checkpoint_every` records or `checkpoint_seconds` (checked at append and at
-close), an Ed25519-signed checkpoint of (size, Merkle root, head) is appended and also
-written to `checkpoints.jsonl`, a file meant to be shipped off the machine.
+close), and by a server's `checkpoint_loop` within `quiet_seconds` of the last append, an
+Ed25519-signed checkpoint of (size, Merkle root, head) is appended and also written to
+`checkpoints.jsonl`, a file meant to be shipped off the machine.
+
+Several processes may append to one store. The Merkle tree kept here follows the store
+incrementally: records another process appended are read from the store by seq (only the
+new ones), both when our own append returns them and when a checkpoint is sealed under
+the store's lock. Nothing here waits on another process except through the store, whose
+lock wait is bounded.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +40,7 @@ from supervisor.ledger.verify import VerifyReport, verify_lines
 
 KINDS = frozenset({"decision", "review", "constitution", "checkpoint", "recovery", "access",
                    "export"})
+QUIET_S = 1.0  # a server signs a checkpoint this long after the last append
 
 
 class Store(Protocol):
@@ -48,8 +57,8 @@ class Store(Protocol):
         """Seal against the current head and store durably; returns new records."""
         ...
 
-    def lines(self) -> Iterator[bytes]:
-        """Every stored record's canonical line, in order."""
+    def lines(self, start: int = 0) -> Iterator[bytes]:
+        """Stored records' canonical lines from seq `start` on, in order."""
         ...
 
     def close(self) -> None:
@@ -103,11 +112,13 @@ class Ledger:
     """The append-only, hash-chained, checkpointed audit log."""
 
     def __init__(self, store: Store, signer: Signer, *, checkpoint_every: int = 1000,
-                 checkpoint_seconds: float = 60.0, checkpoint_file: Path | None = None) -> None:
+                 checkpoint_seconds: float = 60.0, quiet_seconds: float = QUIET_S,
+                 checkpoint_file: Path | None = None) -> None:
         self.store = store
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
+        self.quiet_seconds = quiet_seconds
         self.checkpoint_file = checkpoint_file
         self._queue: list[tuple[tuple[str, str, str, bytes], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
@@ -117,7 +128,11 @@ class Ledger:
         self._checkpoints: list[dict[str, Any]] = []  # checkpoint bodies, in order
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
+        self._last_append = time.monotonic()
+        self._writing_since: float | None = None  # when the store write in flight began
+        self._failure = ""  # the last store write's error, until one succeeds
         self._sync_lock = asyncio.Lock()
+        self._tree_lock = threading.RLock()  # the tree is followed from worker threads too
 
     @property
     def public_pem(self) -> bytes:
@@ -156,29 +171,84 @@ class Ledger:
         while self._queue:
             batch, self._queue = self._queue[:4096], self._queue[4096:]
             try:
-                async with self._sync_lock:
-                    stored = await asyncio.to_thread(
-                        self.store.append, seal_records([e for e, _ in batch]))
+                async with self._sync_lock:  # store write and tree update as one step
+                    stored = await self._write(seal_records([e for e, _ in batch]))
+                    self._observe(stored)
             except Exception as exc:  # every waiter must hear of it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(LedgerError(f"append failed: {exc}"))
                 continue
-            self._observe(stored)
+            self._last_append = time.monotonic()
             ours = {r["id"]: r for r in stored}
             for entry, future in batch:
                 if not future.done():
                     future.set_result(ours[entry[0]])
             await self._maybe_checkpoint()
 
+    async def _write(self, seal: Seal) -> list[dict[str, Any]]:
+        """One store append in a thread, timed and its failure kept for `health`."""
+        self._writing_since = time.monotonic()
+        try:
+            stored = await asyncio.to_thread(self.store.append, seal)
+        except Exception as exc:
+            self._failure = str(exc)
+            raise
+        finally:
+            self._writing_since = None
+        self._failure = ""
+        return stored
+
+    async def health(self, bound: float) -> str:
+        """Empty when appends go through; else why not (for /readyz).
+
+        A write waiting longer than `bound` seconds (another writer holds the store) is
+        reported at once. After a failed write, an empty write (the store's lock taken,
+        nothing added) is tried, so the ledger turns healthy again without traffic.
+        """
+        if self._writing_since is not None:
+            waited = time.monotonic() - self._writing_since
+            if waited > bound:
+                return f"an append has waited {waited:.1f} s (bound {bound:g} s)"
+        elif self._failure:
+            try:
+                async with self._sync_lock:
+                    self._observe(await self._write(lambda next_seq, head: []))
+            except Exception:  # the failure is kept in _failure and reported below
+                pass
+        return f"the last append failed: {self._failure}" if self._failure else ""
+
     def _observe(self, records: list[dict[str, Any]]) -> None:
-        """Keep the Merkle tree and id index in step with what was stored."""
-        if self._tree is not None and records and records[0]["seq"] != len(self._tree):
-            self._tree = None  # another process appended in between: reload when needed
-        if self._tree is not None:
-            for r in records:
-                self._remember(self._tree, r)
-        self._since_checkpoint += sum(r["kind"] != "checkpoint" for r in records)
+        """Keep the Merkle tree, id index and unsigned count in step with the store.
+
+        `records` are what a write returned (others' records, then ours). Records already
+        known are skipped; a gap before them (records appended by another process that
+        no write of ours returned) is read from the store by seq.
+        """
+        with self._tree_lock:
+            if self._tree is not None:
+                fresh = [r for r in records if r["seq"] >= len(self._tree)]
+                if fresh:
+                    self._catch_up(self._tree, fresh[0]["seq"])
+                for r in fresh:
+                    self._remember(self._tree, r)
+        for r in records:
+            self._since_checkpoint = 0 if r["kind"] == "checkpoint" \
+                else self._since_checkpoint + 1
+
+    def _catch_up(self, tree: Tree, until: int | None = None) -> None:
+        """Read records [len(tree), until) from the store into the tree (None: to its end)."""
+        with self._tree_lock:
+            if until is not None and len(tree) >= until:
+                return
+            for line in self.store.lines(len(tree)):
+                record = json.loads(line)
+                if until is not None and record["seq"] >= until:
+                    break
+                self._remember(tree, record)
+            if until is not None and len(tree) < until:
+                raise LedgerError(f"{self.store.name} holds {len(tree)} records, but its "
+                                  f"head says {until}; run `supervisor audit verify`")
 
     async def _maybe_checkpoint(self, *, force: bool = False) -> None:
         due = (self._since_checkpoint >= self.checkpoint_every
@@ -193,17 +263,15 @@ class Ledger:
             body: dict[str, Any] = {}
 
             def seal(next_seq: int, head: str) -> list[dict[str, Any]]:
-                while len(tree) < next_seq:  # another process appended meanwhile
-                    self._reload_tree()
+                self._catch_up(tree, next_seq)  # records others appended meanwhile
                 signed = statement(next_seq, tree.root(next_seq).hex(), head, _now())
                 body.update(signed, signature=self.signer.sign(signed),
                             key_id=self.signer.key_id)
                 return seal_records([(new_id(), signed["time"], "checkpoint",
                                        canonical(body))])(next_seq, head)
 
-            stored = await asyncio.to_thread(self.store.append, seal)
+            stored = await self._write(seal)
             self._observe(stored)
-            self._since_checkpoint = 0
             self._last_checkpoint = time.monotonic()
             if self.checkpoint_file is not None:
                 await asyncio.to_thread(_ship, self.checkpoint_file, body)
@@ -211,12 +279,21 @@ class Ledger:
             return Receipt(last["seq"], last["id"], last["hash"])
 
     async def checkpoint_loop(self) -> None:
-        """For long-running servers: sign unsigned records every `checkpoint_seconds` even
-        when no append comes to trigger it. Run as a task; cancel it before `close`."""
+        """For long-running servers: sign unsigned records within `quiet_seconds` of the
+        last append, and at least every `checkpoint_seconds` while appends keep coming, so
+        the tail no signature covers stays small. Run as a task; cancel it before `close`.
+        A failed checkpoint is logged by the next append's failure and tried again."""
+        tick = min(self.quiet_seconds, self.checkpoint_seconds) / 4
         while True:
-            await asyncio.sleep(self.checkpoint_seconds)
-            if self._since_checkpoint:
-                await self.checkpoint()
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            due = (now - self._last_append >= self.quiet_seconds
+                   or now - self._last_checkpoint >= self.checkpoint_seconds)
+            if self._since_checkpoint and due:
+                try:
+                    await self.checkpoint()
+                except LedgerError:
+                    await asyncio.sleep(self.quiet_seconds)  # health() reports it
 
     async def close(self) -> None:
         """Flush what is queued, checkpoint what is unsigned, release the store."""
@@ -228,17 +305,15 @@ class Ledger:
     # -- reading, verifying, proving --------------------------------------------------
 
     def _ensure_tree(self) -> Tree:
-        if self._tree is None:
-            self._reload_tree()
-        assert self._tree is not None
-        return self._tree
-
-    def _reload_tree(self) -> None:
-        tree = Tree()
-        self._index, self._hashes, self._checkpoints = {}, bytearray(), []
-        for record in self.records_in_order():
-            self._remember(tree, record)
-        self._tree = tree
+        """The tree over every stored record, read from the store once, then followed."""
+        with self._tree_lock:
+            if self._tree is None:
+                tree = Tree()
+                self._index, self._hashes, self._checkpoints = {}, bytearray(), []
+                for line in self.store.lines():
+                    self._remember(tree, json.loads(line))
+                self._tree = tree
+            return self._tree
 
     def _remember(self, tree: Tree, record: dict[str, Any]) -> None:
         digest = bytes.fromhex(record["hash"])
@@ -263,10 +338,15 @@ class Ledger:
         return [json.loads(line) for line in self.checkpoint_file.read_bytes().splitlines()
                 if line.strip()]
 
-    def verify(self, public_pem: bytes | None = None, *, strict: bool = False) -> VerifyReport:
-        """Recompute chain, roots and signatures; `public_pem` defaults to our own key."""
+    def verify(self, public_pem: bytes | None = None, *, strict: bool = False,
+               allow_unsigned_tail: int = 0) -> VerifyReport:
+        """Recompute chain, roots and signatures; `public_pem` defaults to our own key.
+
+        More than `allow_unsigned_tail` records after the last signed checkpoint fail.
+        """
         return verify_lines(self.store.lines(), public_pem or self.public_pem,
-                            self.shipped_checkpoints(), strict=strict)
+                            self.shipped_checkpoints(), strict=strict,
+                            allow_unsigned_tail=allow_unsigned_tail)
 
     def prove(self, record_id: str) -> Proof:
         """An inclusion proof against the latest checkpoint that covers the record.
@@ -277,8 +357,7 @@ class Ledger:
         """
         tree = self._ensure_tree()
         if record_id not in self._index:
-            self._reload_tree()
-            tree = self._ensure_tree()
+            self._catch_up(tree)  # perhaps appended by another process
         seq = self._index.get(record_id)
         if seq is None:
             raise UnknownRecord(f"no record {record_id!r} in the ledger")

@@ -2,10 +2,13 @@
 
 Each line is one sealed record (canonical JSON). A batch is written under an exclusive
 `flock` on the directory's lock file, after re-reading whatever another process appended
-since our last look, so several processes on one machine share one chain. Nothing is
-acknowledged before `fsync` returns. At open, a torn last line (a crash mid-write) is
-moved aside intact to `torn-<time>.jsonl` and cut off; the Ledger then appends a
-`recovery` record saying so.
+since our last look, so several processes on one machine share one chain. The lock is
+waited for at most `lock_timeout` seconds: a writer stuck elsewhere makes an append fail
+loudly instead of hanging every process behind it. Nothing is acknowledged before `fsync`
+returns. At open, a torn last line (a crash mid-write) is moved aside intact to
+`torn-<time>.jsonl` and cut off; the Ledger then appends a `recovery` record saying so.
+Opened `read_only` (for `audit verify`), the store takes no lock, repairs nothing and
+writes nothing: a torn line is left for the verifier to report.
 """
 
 from __future__ import annotations
@@ -23,25 +26,38 @@ from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS, seal_line
 
 SEGMENT_RECORDS = 100_000
+LOCK_TIMEOUT_S = 10.0
+POSITIONS = 256  # where recent seqs start, remembered so a reader can seek straight there
 Seal = Callable[[int, str], list[dict[str, Any]]]
 
 
 class JsonlStore:
     """Append-only JSONL segments; `append` is durable when it returns."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, lock_timeout: float = LOCK_TIMEOUT_S,
+                 read_only: bool = False, segment_records: int = SEGMENT_RECORDS) -> None:
         self.directory = directory
+        self.segment_records = segment_records  # segment n holds seqs from n * this
+        self.lock_timeout = lock_timeout
+        self.read_only = read_only
+        self.next_seq = 0
+        self.head_hash = GENESIS
+        self._segment: Path | None = None  # the segment `_offset` refers to
+        self._offset = 0  # bytes of that segment already accounted for
+        self._positions: dict[int, tuple[Path, int]] = {}  # seq -> where its line starts
+        self.torn: list[str] = []
+        if read_only:
+            if not directory.is_dir():
+                raise LedgerError(f"no ledger at {directory}; set SUPERVISOR_LEDGER to the "
+                                  "ledger's directory")
+            self._lock = None
+            return
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._lock = (directory / ".lock").open("a")
         except OSError as exc:
             raise LedgerError(f"cannot open the ledger directory {directory}: {exc}; set "
                               "SUPERVISOR_LEDGER to a writable directory") from None
-        self.next_seq = 0
-        self.head_hash = GENESIS
-        self._segment: Path | None = None  # the segment `_offset` refers to
-        self._offset = 0  # bytes of that segment already accounted for
-        self.torn: list[str] = []
         with self._locked():
             self.torn = self._repair_tail()
             self._load_head()
@@ -55,12 +71,39 @@ class JsonlStore:
     def segments(self) -> list[Path]:
         return sorted(self.directory.glob("ledger-*.jsonl"))
 
-    def lines(self) -> Iterator[bytes]:
-        """Every stored line in order, without its newline."""
-        for segment in self.segments():
+    def lines(self, start: int = 0) -> Iterator[bytes]:
+        """Stored lines from seq `start` on, in order, without their newlines.
+
+        A seq this store wrote or caught up to recently is found by seeking; any other
+        start skips lines within its segment (see `segment_records`), never
+        the segments before it. A ledger laid out otherwise is read from its start.
+        """
+        if start and not self._seek_ok(start):
+            yield from (line for line in self._from(0, 0, None)
+                        if json.loads(line)["seq"] >= start)
+            return
+        yield from self._from(start // self.segment_records, start, self._positions.get(start))
+
+    def _from(self, first: int, start: int, known: tuple[Path, int] | None
+              ) -> Iterator[bytes]:
+        for number, segment in enumerate(self.segments()[first:], first):
             with segment.open("rb") as handle:
+                if number == first and known is not None and known[0] == segment:
+                    handle.seek(known[1])
+                elif number == first:
+                    for _ in range(start - first * self.segment_records):
+                        if not handle.readline():
+                            break
                 for line in handle:
                     yield line.rstrip(b"\n")
+
+    def _seek_ok(self, start: int) -> bool:
+        """Whether seeking by segment number finds `start` (checked on its first line)."""
+        first = next(self._from(start // self.segment_records, start, self._positions.get(start)),
+                     None)
+        if first is None:
+            return start >= self.next_seq
+        return bool(json.loads(first)["seq"] == start)
 
     def read(self) -> Iterator[dict[str, Any]]:
         for line in self.lines():
@@ -78,21 +121,33 @@ class JsonlStore:
             records = seal(self.next_seq, self.head_hash)
             if not records:
                 return foreign
-            data = b"".join(r["line"] + b"\n" for r in records)
-            segment = self._segment_for(self.next_seq)
-            fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._segment, self._offset = segment, segment.stat().st_size
+            segment, offset = self._segment, self._offset
+            chunks: dict[Path, list[bytes]] = {}
+            starts: list[tuple[int, Path, int]] = []
+            for record in records:  # a batch that reaches a segment's end spills over
+                if self._segment_for(record["seq"]) != segment:
+                    segment = self._segment_for(record["seq"])
+                    offset = _size(segment)
+                starts.append((record["seq"], segment, offset))
+                chunks.setdefault(segment, []).append(record["line"] + b"\n")
+                offset += len(record["line"]) + 1
+            for path, chunk in chunks.items():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+                try:
+                    os.write(fd, b"".join(chunk))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            self._segment, self._offset = segment, offset
+            for seq, path, start in starts:
+                self._remember(seq, path, start)
             self.next_seq += len(records)
             self.head_hash = records[-1]["hash"]
+            self._remember(self.next_seq, *self._end())
             return foreign + records
 
     def _segment_for(self, seq: int) -> Path:
-        return self.directory / f"ledger-{seq // SEGMENT_RECORDS + 1:08d}.jsonl"
+        return self.directory / f"ledger-{seq // self.segment_records + 1:08d}.jsonl"
 
     def _catch_up(self) -> list[dict[str, Any]]:
         """Read records appended by others since our last look; update the head."""
@@ -100,16 +155,32 @@ class JsonlStore:
         segments = self.segments()
         if not segments:
             return found
-        for segment in segments[self.next_seq // SEGMENT_RECORDS:]:
+        for segment in segments[self.next_seq // self.segment_records:]:
             with segment.open("rb") as handle:
-                handle.seek(self._offset if segment == self._segment else 0)
+                offset = handle.seek(self._offset if segment == self._segment else 0)
                 for line in handle:
-                    found.append(json.loads(line))
+                    record = json.loads(line)
+                    self._remember(record["seq"], segment, offset)
+                    offset += len(line)
+                    found.append(record)
                 self._segment, self._offset = segment, handle.tell()
         if found:
             self.next_seq = found[-1]["seq"] + 1
             self.head_hash = found[-1]["hash"]
+            self._remember(self.next_seq, *self._end())
         return found
+
+    def _end(self) -> tuple[Path, int]:
+        """Where the next record's line will start."""
+        segment = self._segment_for(self.next_seq)
+        if segment == self._segment:
+            return segment, self._offset
+        return segment, 0
+
+    def _remember(self, seq: int, segment: Path, offset: int) -> None:
+        self._positions[seq] = (segment, offset)
+        while len(self._positions) > POSITIONS:
+            self._positions.pop(next(iter(self._positions)))
 
     def _load_head(self) -> None:
         """Find the head from the last line alone, so opening a big ledger is cheap."""
@@ -131,6 +202,7 @@ class JsonlStore:
             record = json.loads(lines[-1])
             self.next_seq, self.head_hash = record["seq"] + 1, record["hash"]
         self._segment, self._offset = last, size
+        self._remember(self.next_seq, *self._end())
 
     def _repair_tail(self) -> list[str]:
         segments = self.segments()
@@ -160,14 +232,39 @@ class JsonlStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
+        """Hold the directory's lock; wait for it at most `lock_timeout` seconds."""
+        if self._lock is None:
+            raise LedgerError(f"the ledger at {self.directory} was opened read-only")
+        fd = self._lock.fileno()
+        deadline, pause = time.monotonic() + self.lock_timeout, 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LedgerError(
+                        f"the ledger at {self.directory} stayed locked by another process "
+                        f"for {self.lock_timeout:g} s; find the stuck writer (lsof "
+                        f"{self.directory / '.lock'}) or raise SUPERVISOR_LEDGER_TIMEOUT"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
         try:
             yield
         finally:
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def seal_records(pending: Sequence[tuple[str, str, str, bytes]]) -> Seal:

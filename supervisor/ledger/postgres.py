@@ -5,6 +5,12 @@ transaction, and insert the whole sealed batch in one statement; COMMIT is the d
 point (PostgreSQL's own WAL fsync). A trigger refuses UPDATE, DELETE and TRUNCATE, so even
 the application's own database role cannot rewrite history through SQL DML.
 
+No writer can hold the others up for long: the lock is waited for at most `lock_timeout`
+seconds (`lock_timeout` applies to advisory locks), and a session left idle inside a
+transaction (a process stuck while holding the lock) is ended by the server after
+`IDLE_LIMIT` times that, which releases the lock. Opened `read_only`, the store creates
+nothing.
+
 `SUPERVISOR_LEDGER=postgresql://user@host/db?table=NAME` (table defaults to
 `supervisor_ledger`; the `table` parameter is ours and is removed before connecting).
 """
@@ -23,9 +29,10 @@ from psycopg import sql
 
 from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
-from supervisor.ledger.jsonl import Seal
+from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
 
 DEFAULT_TABLE = "supervisor_ledger"
+IDLE_LIMIT = 3  # idle-in-transaction limit, in lock timeouts
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -41,17 +48,23 @@ def split_url(url: str) -> tuple[str, str]:
 class PostgresStore:
     """Append-only records in a PostgreSQL table; `append` is durable at COMMIT."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT_S,
+                 read_only: bool = False) -> None:
         self.url, self.table = split_url(url)
+        self.lock_timeout = lock_timeout
         self.torn: list[str] = []
         self._lock_key = int.from_bytes(hashlib.sha256(self.table.encode()).digest()[:8],
                                         "big", signed=True)
         try:
             self._conn = psycopg.connect(self.url, autocommit=True)
+            idle = f"{int(lock_timeout * IDLE_LIMIT * 1000)}ms"
+            self._conn.execute(sql.SQL("SET idle_in_transaction_session_timeout = {}").format(
+                sql.Literal(idle)))
         except psycopg.Error as exc:
             raise LedgerError(f"cannot connect to the ledger database: {exc}; check "
                               "SUPERVISOR_LEDGER and that PostgreSQL is running") from None
-        self._create()
+        if not read_only:
+            self._create()
 
     @property
     def name(self) -> str:
@@ -61,7 +74,7 @@ class PostgresStore:
         t = sql.Identifier(self.table)
         guard = sql.Identifier(f"{self.table}_append_only")
         with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._lock()
             self._conn.execute(sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text UNIQUE NOT NULL,"
                 " ts text NOT NULL, kind text NOT NULL, hash text NOT NULL, line text NOT NULL)"
@@ -81,7 +94,7 @@ class PostgresStore:
         t = sql.Identifier(self.table)
         try:
             with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                self._lock()
                 row = self._conn.execute(sql.SQL(
                     "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(t)).fetchone()
                 next_seq, head = (row[0] + 1, row[1]) if row else (0, GENESIS)
@@ -92,15 +105,27 @@ class PostgresStore:
                                 "VALUES (%s, %s, %s, %s, %s, %s)").format(t),
                         [(r["seq"], r["id"], json.loads(r["line"])["ts"], r["kind"],
                           r["hash"], r["line"].decode()) for r in records])
+        except psycopg.errors.LockNotAvailable:
+            raise LedgerError(
+                f"the ledger table {self.table} stayed locked by another writer for "
+                f"{self.lock_timeout:g} s; look for a stuck session in pg_stat_activity "
+                "or raise SUPERVISOR_LEDGER_TIMEOUT") from None
         except psycopg.Error as exc:
             raise LedgerError(f"append to {self.table} failed: {exc}") from None
         return records
 
-    def lines(self) -> Iterator[bytes]:
+    def _lock(self) -> None:
+        """Take the table's append lock for this transaction, waiting `lock_timeout` at most."""
+        self._conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+            sql.Literal(f"{int(self.lock_timeout * 1000)}ms")))
+        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+
+    def lines(self, start: int = 0) -> Iterator[bytes]:
+        """Stored lines from seq `start` on, in order (an index range scan)."""
         with psycopg.connect(self.url) as conn, conn.cursor(name="ledger_read") as cursor:
             cursor.itersize = 5000
-            cursor.execute(sql.SQL("SELECT line FROM {} ORDER BY seq").format(
-                sql.Identifier(self.table)))
+            cursor.execute(sql.SQL("SELECT line FROM {} WHERE seq >= %s ORDER BY seq").format(
+                sql.Identifier(self.table)), (start,))
             for (line,) in cursor:
                 yield line.encode()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import time
+from pathlib import Path
 
 from supervisor.constitution import load_constitution
 from tests.api.conftest import ADMIN_KEY, AUDITOR_KEY, Serve
@@ -55,3 +57,28 @@ def test_activations_are_recorded_once_per_version(serve: Serve) -> None:
     ids = [r["body"]["id"] for r in records["records"]]
     assert sorted(ids) == sorted(set(ids)) and "finance" in ids
     assert {r["body"]["activated_by"] for r in records["records"]} == {"startup"}
+
+
+def test_readyz_turns_not_ready_while_the_ledger_cannot_append(serve: Serve,
+                                                               tmp_path: Path) -> None:
+    """A ledger lock held elsewhere (a stuck writer) makes /readyz 503 naming the ledger,
+    and it turns ready again once the lock is released, without any traffic."""
+    with serve(ledger_timeout_s=1.0) as served:
+        client = served.client(None)
+        deadline = time.monotonic() + 600  # model loads on a shared machine
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with (tmp_path / "ledger" / ".lock").open("a") as other:
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+            try:
+                blocked = served.client(AUDITOR_KEY).post("/v1/audit/checkpoint")
+                ready = client.get("/readyz")
+            finally:
+                fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        assert blocked.status_code != 200
+        assert ready.status_code == 503
+        assert "append" in ready.json()["parts"]["ledger"]
+        while (again := client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, again.text
+            time.sleep(0.1)
