@@ -4,8 +4,10 @@
 "message"}}`); every other route speaks OpenAI's (`{"error": {"message", "type",
 "param", "code"}}`), which the OpenAI SDK parses and which reads well from curl too.
 Each body also names the request id, and the record id when a decision was recorded.
-Validation errors name the field; nothing reaches a caller as a stack trace, and an
-unexpected exception is logged with its request id and answered with a plain 500.
+Validation errors name the field; a body that cannot be parsed says why (not JSON, not
+UTF-8, nested too deeply) and what to send instead; nothing reaches a caller as a stack
+trace, and an unexpected exception is logged with its request id and answered with a
+plain 500 (a lone surrogate that reached a route without its own check is a 400).
 
 Errors set `x-should-retry: false` where a retry would only repeat a recorded decision.
 """
@@ -77,12 +79,36 @@ def error_body(path: str, kind: str, message: str, *, param: str | None = None,
 def respond(request: Request, error: ApiError) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
     message = error.message + (f" (request id {request_id})" if request_id else "")
+    # an error about a text that is not Unicode must not fail to encode itself
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     headers = {**error.headers}
     if request_id:
         headers["x-request-id"] = request_id
     return JSONResponse(error_body(request.url.path, error.kind, message, param=error.param,
                                    code=error.code),
                         status_code=error.status, headers=headers)
+
+
+NOT_UNICODE = ("the request holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+               "without its pair), which is not Unicode text; send valid UTF-8")
+
+
+def unparsable_body(cause: BaseException | None) -> str | None:
+    """What is wrong with a body FastAPI could not parse (it says only "error parsing")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"the request body is not valid UTF-8: byte {cause.object[cause.start]:#04x} "
+                f"at offset {cause.start} ({cause.reason}); encode the JSON body as UTF-8")
+    if isinstance(cause, RecursionError):
+        return ("the request body's JSON is nested too deeply to read (about 1,000 levels of "
+                "arrays or objects); no request needs more than a few: flatten it")
+    return None
+
+
+def _said(problem: Mapping[str, Any]) -> str:
+    """Pydantic's message for one problem, in our words where its own are vague."""
+    if problem.get("type") == "string_unicode":  # pydantic's words for a lone surrogate
+        return "holds a lone UTF-16 surrogate, which is not Unicode text; send valid UTF-8"
+    return str(problem.get("msg", "invalid"))
 
 
 def field_of(location: Sequence[Any]) -> str:
@@ -108,15 +134,23 @@ def install(app: FastAPI) -> None:
         first = problems[0] if problems else {}
         field = field_of(first.get("loc", ()))
         if first.get("type") == "json_invalid":
-            message = "the request body is not valid JSON: " + str(first.get("msg", ""))
+            where = [p for p in first.get("loc", ()) if isinstance(p, int)]
+            why = str((first.get("ctx") or {}).get("error") or first.get("msg", ""))
+            message = (f"the request body is not valid JSON: {why}"
+                       + (f" at character {where[0]}" if where else "")
+                       + "; send one JSON object")
             field = "body"
         else:
-            message = "; ".join(f"{field_of(p.get('loc', ()))}: {p.get('msg', 'invalid')}"
+            message = "; ".join(f"{field_of(p.get('loc', ()))}: {_said(p)}"
                                 for p in problems[:5])
         return respond(request, ApiError(400, message, param=field))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unparsed = unparsable_body(exc.__cause__) if exc.status_code == 400 else None
+        if unparsed is not None:
+            return respond(request, ApiError(400, unparsed, param="body",
+                                             code="invalid_body"))
         return respond(request, ApiError(exc.status_code, str(exc.detail),
                                          headers=exc.headers or {}))
 
@@ -145,6 +179,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, UnicodeEncodeError) and "surrogate" in exc.reason:
+            log.warning("lone_surrogate", request_id=getattr(request.state, "request_id", ""),
+                        path=request.url.path)
+            return respond(request, ApiError(400, NOT_UNICODE, param="body",
+                                             code="invalid_text"))
         log.exception("unexpected_error", request_id=getattr(request.state, "request_id", ""),
                       error_type=type(exc).__name__)
         return respond(request, ApiError(500, "internal error; the service log has the "

@@ -3,13 +3,16 @@
 The vendor fronts accept the fields their SDKs send and refuse, naming the field, what
 a supervising proxy cannot honour (tool calls, images, several choices): silently
 dropping them would hand the app an answer to a different question.
+
+A text that is not Unicode (a lone surrogate) passes validation on the supervision
+requests, so the route can record its refusal (`api.refusals`); a review refuses it here.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Context = dict[str, str]
 
@@ -105,6 +108,14 @@ class ReviewRequest(_Closed):
     verdict: Literal["agree", "override", "note"]
     text: str | None = Field(None, description="The text to release (override only)")
     note: str = Field("", max_length=4000)
+
+    @field_validator("text", "note")
+    @classmethod
+    def _unicode(cls, value: str | None) -> str | None:
+        if value and any("\ud800" <= c <= "\udfff" for c in value):
+            raise ValueError("holds a lone UTF-16 surrogate, which is not Unicode text; "
+                             "send valid UTF-8")
+        return value
 
 
 SuperviseRequest.model_rebuild()

@@ -15,7 +15,16 @@ from fastapi.responses import JSONResponse, Response
 
 from api.access import AppCaller, ServiceDep
 from api.errors import ApiError
-from api.routes.proxy import Exchange, deltas, plain_text, refuse_tools, run, sse, withheld_event
+from api.routes.proxy import (
+    Exchange,
+    deltas,
+    plain_text,
+    refuse_invalid,
+    refuse_tools,
+    run,
+    sse,
+    withheld_event,
+)
 from api.schemas import ChatCompletionRequest, ChatMessage
 from supervisor.middleware.chat import CHAT
 from supervisor.providers import Message
@@ -28,6 +37,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                            service: ServiceDep, caller: AppCaller
                            ) -> JSONResponse | Response:
     """Generate with the primary model named in `model`, supervise, answer as OpenAI does."""
+    await refuse_invalid(service, request, caller, body, "openai")
     refuse_tools(body.tools)
     if body.n not in (None, 1):
         raise ApiError(400, "n must be 1: the proxy supervises one answer per request",

@@ -14,7 +14,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.access import AppCaller, ServiceDep
-from api.routes.proxy import Exchange, deltas, plain_text, refuse_tools, run, sse, withheld_event
+from api.routes.proxy import (
+    Exchange,
+    deltas,
+    plain_text,
+    refuse_invalid,
+    refuse_tools,
+    run,
+    sse,
+    withheld_event,
+)
 from api.schemas import MessagesRequest
 from supervisor.middleware.messages import MESSAGES
 from supervisor.providers import Message
@@ -26,6 +35,7 @@ router = APIRouter(tags=["proxy"])
 async def messages(body: MessagesRequest, request: Request, service: ServiceDep,
                    caller: AppCaller) -> JSONResponse | Response:
     """Generate with the primary model named in `model`, supervise, answer as Anthropic does."""
+    await refuse_invalid(service, request, caller, body, "anthropic")
     refuse_tools(body.tools)
     turns = [Message("system", plain_text(body.system, "system"))] if body.system else []
     for index, message in enumerate(body.messages):

@@ -21,9 +21,11 @@ from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.errors import ApiError, error_body
 from api.keys import Caller
+from api.refusals import refuse_invalid_text, supervised
 from api.service import DEFAULT_MODEL, Service
 from supervisor.decision import Action, Decision
 from supervisor.errors import ConfigError
@@ -108,9 +110,27 @@ def primary_ref(model: str, front: Front) -> str:
     return model if ":" in model else f"{front}:{model}"
 
 
+def edge_context(request: Request, caller: Caller, front: Front) -> dict[str, str]:
+    """What a front records of the caller: app, key and route, never the body's fields."""
+    return {"app_id": request.headers.get("x-supervisor-app") or caller.name,
+            "key": caller.name, "route": front}
+
+
+async def refuse_invalid(service: Service, request: Request, caller: Caller,
+                         body: BaseModel, front: Front) -> None:
+    """A request holding a text that is not Unicode: recorded, then a 400 naming the field."""
+    await refuse_invalid_text(service, body, stage="input",
+                              constitution=request.headers.get(CONSTITUTION_HEADER),
+                              context=edge_context(request, caller, front))
+
+
 async def run(service: Service, request: Request, caller: Caller, exchange: Exchange,
               front: Front) -> Outcome:
-    """Ask the primary model and supervise its answer; the record is durable on return."""
+    """Ask the primary model and supervise its answer; the record is durable on return.
+
+    A supervision that crashes is recorded as an `error` decision and answered as a failed
+    supervision (503), like a judge that timed out.
+    """
     constitution = service.constitution(request.headers.get(CONSTITUTION_HEADER))
     try:
         primary = service.primary(primary_ref(exchange.model, front))
@@ -120,13 +140,15 @@ async def run(service: Service, request: Request, caller: Caller, exchange: Exch
     if not prompt.strip():
         raise ApiError(400, "the conversation has no user message with text to answer",
                        param="messages")
-    context = {"app_id": request.headers.get("x-supervisor-app") or caller.name,
-               "key": caller.name, "route": front}
+    context = edge_context(request, caller, front)
     if exchange.user:
         context["user_ref"] = exchange.user
-    decision = await service.supervisor(constitution, primary=primary).supervise(
-        prompt=prompt, messages=exchange.messages, context=context,
-        max_tokens=exchange.max_tokens, temperature=exchange.temperature)
+    decision = await supervised(
+        service.supervisor(constitution, primary=primary).supervise(
+            prompt=prompt, messages=exchange.messages, context=context,
+            max_tokens=exchange.max_tokens, temperature=exchange.temperature),
+        service, request, constitution, stage="output", context=context, prompt=prompt,
+        primary=primary)
     service.metrics.observe(decision)
     outcome = Outcome(decision)
     if outcome.failed:
