@@ -31,7 +31,8 @@ def test_the_record_page_shows_the_verdict_the_diff_and_provenance(console: Cons
     with console.login() as client:
         html = client.get(f"/console/records/{console.escalated}").text
     assert "personalised-recommendation" in html
-    assert 'class="verdict violated"' in html and "you should put all your savings into" in html
+    assert 'class="verdict violated"' in html
+    assert "You should put all your savings into" in html  # evidence quotes the original
     assert "Sent instead (answer withheld)" in html
     assert re.search(r"<ins>[^<]*review[^<]*</ins>", html), "the holding message is not marked"
     stored = console.service.ledger.get(console.escalated)
