@@ -3,7 +3,8 @@
 Auditor and admin keys log in through a form (`login`); the pages are the decisions
 list and record page (`pages`), the review queue and form (`review`), the dashboard
 (`dashboard`, drawn by `charts`) and the evidence export (`evidence`). Sessions and CSRF
-live in `session`; `render` turns refusals into pages. `create_app` includes `router`.
+live in `session`, logged-out sessions in `revocation`, failed logins per address in
+`throttle`; `render` turns refusals into pages. `create_app` includes `router`.
 """
 
 from __future__ import annotations

@@ -93,7 +93,10 @@ async def login(request: Request, service: ServiceDep, key: Annotated[str, Form(
     throttle.succeeded(address)
     value = sessions.issue(caller)
     session = sessions.read(value)
-    assert session is not None  # just issued
+    if session is None:  # only an unreadable revocation list refuses a cookie just issued
+        return page("refused.html", None, status=503,
+                    reason="sessions cannot be checked now (the list of ended sessions in "
+                           "the key folder is unreadable); ask an admin to check it")
     await service.ledger.append("access", {
         "actor": caller.name, "what": "login", "session": session.reference,
         "address": address, "via": "console"})
@@ -121,7 +124,14 @@ async def _failed(service: Service, closed: bool, address: str, key: str,
 async def logout(service: ServiceDep, user: WriterDep, request: Request) -> Response:
     """End the session: revoked on the server (every worker refuses its cookie), recorded,
     and the cookie deleted in this browser."""
-    sessions_of(request).revoke(user)
+    try:
+        sessions_of(request).revoke(user)
+    except OSError as exc:  # the cookie would still work elsewhere: say so, keep it
+        log.error("console_logout_failed", actor=user.name, error=str(exc))
+        return page("refused.html", user, status=503,
+                    reason=f"the session could not be ended on the server ({exc}); it "
+                           "stays valid until it expires. Ask an admin to check the "
+                           "key folder's permissions and space, then log out again")
     await service.ledger.append("access", {"actor": user.name, "what": "logout",
                                            "session": user.reference, "via": "console"})
     response = RedirectResponse(PATH + "/login", status_code=303, headers=HEADERS)

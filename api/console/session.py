@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import structlog
 from fastapi import Depends, Form, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -34,6 +35,7 @@ from api.console.throttle import Throttle
 from api.keys import Caller
 from api.service import Service
 
+log = structlog.get_logger("api.console")
 COOKIE = "console_session"
 LOGIN_COOKIE = "console_login"
 PATH = "/console"
@@ -114,9 +116,12 @@ class Sessions:
             return None
         found = Reader(str(data["n"]), str(data["r"]), str(data["c"]), str(data["i"]),
                        float(data["x"]))
-        if self.revocations is not None and found.reference in self.revocations:
+        try:
+            revoked = self.revocations is not None and found.reference in self.revocations
+        except OSError as exc:  # cannot tell whether it was revoked: refuse (fail closed)
+            log.error("console_revocations_unreadable", error=str(exc))
             return None
-        return found
+        return None if revoked else found
 
     def revoke(self, user: Reader) -> None:
         """End `user`'s session on the server: its cookie is refused from now on."""

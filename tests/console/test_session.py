@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from api.console.revocation import COMPACT_AFTER, REVOKED_FILE, Revocations
-from api.console.session import COOKIE, SESSION_SECONDS, Sessions, secret_for
+from api.console.session import COOKIE, SESSION_SECONDS, Reader, Sessions, secret_for
 from api.console.throttle import LIMIT, WINDOW_SECONDS, Throttle
 from api.keys import Caller
 from tests.console.conftest import ADMIN_KEY, APP_KEY, AUDITOR_KEY, Console, token
@@ -214,6 +215,17 @@ def test_a_revocation_reaches_every_process_sharing_the_key_folder(tmp_path: Pat
     assert worker().read(value) is None
     assert second.read(other) is not None  # only that session ended
     assert (tmp_path / REVOKED_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_an_unreadable_revocation_list_refuses_every_session(tmp_path: Path) -> None:
+    """When the server cannot tell whether a session was revoked, it is refused."""
+    (tmp_path / REVOKED_FILE).mkdir()  # unreadable as a list (and unwritable)
+    sessions = Sessions(b"s" * 32, revocations=Revocations(tmp_path / REVOKED_FILE))
+    value = sessions.issue(Caller("reviewer-1", "auditor"))
+    assert sessions.read(value) is None
+    assert Sessions(b"s" * 32).read(value) is not None  # the cookie itself is fine
+    with pytest.raises(OSError):
+        sessions.revoke(Reader("reviewer-1", "auditor", "c", "id", time.time() + 60))
 
 
 def test_expired_revocations_are_dropped_when_the_file_grows(tmp_path: Path) -> None:
