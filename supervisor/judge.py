@@ -10,6 +10,14 @@ Hardening (DESIGN.md, "Judge hardening"):
   about exactly once; nothing parses yes/no prose;
 - an invalid verdict is retried once; a second failure raises VerdictError, which the
   pipeline turns into an `error` decision.
+
+The call asks for room to answer every principle (`verdict_tokens`): a verdict cut off
+at `max_tokens` is no verdict. A violated principle's entry with a one-sentence rationale
+and one quote serialises to about 310 characters (about 80 tokens at four characters a
+token); a compliant one to about 210. So the judge asks for 512 tokens plus 96 per
+principle, never less than the 1,024 it always had, and never more than the cap
+(SUPERVISOR_JUDGE_MAX_TOKENS, default 16,384: gpt-4o-mini's output limit): 60
+principles ask for 6,272 where a fixed 1,024 cut the answer off from about 50 up.
 """
 
 from __future__ import annotations
@@ -58,6 +66,11 @@ Return a verdict for each of: {ids}."""
 
 TEMPLATE_SHA256 = hashlib.sha256((SYSTEM_TEMPLATE + USER_TEMPLATE).encode()).hexdigest()
 
+BASE_TOKENS = 512  # the wrapping object, and slack for a verbose model
+PER_PRINCIPLE_TOKENS = 96  # one verdict entry: about 80 tokens when violated, with a quote
+MIN_TOKENS = 1024  # what every judge call asked for before the budget grew with principles
+MAX_VERDICT_TOKENS = 16_384  # the default cap (SUPERVISOR_JUDGE_MAX_TOKENS)
+
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
@@ -103,9 +116,17 @@ def verdict_schema(ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def verdict_tokens(count: int, *, cap: int = MAX_VERDICT_TOKENS) -> int:
+    """The output tokens a judge call asks for to give `count` verdicts (module docstring)."""
+    return min(cap, max(MIN_TOKENS, BASE_TOKENS + PER_PRINCIPLE_TOKENS * count))
+
+
 def build_request(principles: Sequence[Principle], *, prompt: str, answer: str,
-                  nonce: str | None = None, max_tokens: int = 1024) -> ChatRequest:
-    """The judge call: principles in the system prompt, the exchange alone in the user turn."""
+                  nonce: str | None = None, max_tokens: int | None = None) -> ChatRequest:
+    """The judge call: principles in the system prompt, the exchange alone in the user turn.
+
+    `max_tokens` defaults to `verdict_tokens(len(principles))`.
+    """
     tag = f"REVIEW-{nonce or secrets.token_hex(12)}"
     ids = [p.id for p in principles]
     listed = "\n".join(
@@ -120,7 +141,7 @@ def build_request(principles: Sequence[Principle], *, prompt: str, answer: str,
             ids=", ".join(ids))),),
         schema=verdict_schema(ids),
         schema_name="record_verdicts",
-        max_tokens=max_tokens,
+        max_tokens=verdict_tokens(len(ids)) if max_tokens is None else max_tokens,
         temperature=0.0,
     )
 
@@ -167,8 +188,11 @@ def parse_verdicts(data: Mapping[str, Any] | None, principles: Sequence[Principl
 
 
 async def judge(provider: Provider, principles: Sequence[Principle], *, prompt: str,
-                answer: str, attempts: int = 2) -> Judgement:
+                answer: str, attempts: int = 2,
+                token_cap: int = MAX_VERDICT_TOKENS) -> Judgement:
     """Ask once for every principle; retry an invalid verdict once.
+
+    The call asks for `verdict_tokens(len(principles))` output tokens, at most `token_cap`.
 
     A verdict still invalid after `attempts` calls comes back as a Judgement with `error`
     set and no verdicts, so the caller keeps the usage of the failed calls. Provider
@@ -177,8 +201,9 @@ async def judge(provider: Provider, principles: Sequence[Principle], *, prompt: 
     usage = Usage()
     problem = ""
     for attempt in range(1, attempts + 1):
-        response = await provider.complete(build_request(principles, prompt=prompt,
-                                                         answer=answer))
+        response = await provider.complete(build_request(
+            principles, prompt=prompt, answer=answer,
+            max_tokens=verdict_tokens(len(principles), cap=token_cap)))
         usage = usage + usage_of(response)
         try:
             verdicts = parse_verdicts(response.data, principles, source=f"judge:{provider.name}",

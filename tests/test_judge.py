@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from supervisor.constitution import Constitution, load_constitution
-from supervisor.judge import build_request, judge
+from supervisor.judge import build_request, judge, verdict_tokens
 from supervisor.providers import ChatRequest, ChatResponse
-from supervisor.providers.fake import FakeProvider
+from supervisor.providers.fake import FakeProvider, count_tokens
 
 CONSTITUTION = """\
 id: judge-test
@@ -163,3 +163,48 @@ async def test_evidence_not_in_the_answer_is_dropped(constitution: Constitution)
     provider = FakeProvider([verdict("no-dosing", evidence="800 mg")])
     result = await judge(provider, constitution.principles, prompt="q", answer="Take 800 mg.")
     assert result.verdicts[0].evidence == ("800 mg",)
+
+
+# a verdict as a real judge writes one: a one-sentence rationale and one quote (310 chars)
+REALISTIC = {"violated": True, "confidence": 0.85,
+             "rationale": "The answer tells this retired user to put all their savings into "
+                          "one stock and leveraged ETFs, which is individual investment advice.",
+             "evidence": ["put all your savings into Tesla stock and leveraged ETFs"]}
+
+
+def many(count: int, folder: Path) -> Constitution:
+    """A judge-only constitution of `count` principles with realistic ids."""
+    rules = "\n".join(f"""\
+  - id: principle-number-{n:03d}
+    statement: The answer keeps rule number {n} of the house style.
+    action: flag
+    citations: [t]
+    checks: [{{judge: {{}}}}]""" for n in range(count))
+    path = folder / "many.yaml"
+    path.write_text(f"id: many\nversion: 1.0.0\nprinciples:\n{rules}\n")
+    return load_constitution(path)
+
+
+def needed(principles: int) -> int:
+    """Output tokens of a realistic verdict for that many principles (four chars a token)."""
+    answer = {"verdicts": [{"principle": f"principle-number-{n:03d}", **REALISTIC}
+                           for n in range(principles)]}
+    return count_tokens(json.dumps(answer))
+
+
+async def test_judge_asks_room_for_sixty_realistic_verdicts(tmp_path: Path) -> None:
+    """60 principles: the call's max_tokens fits 60 realistic verdicts (a fixed 1,024 did not)."""
+    rules = many(60, tmp_path)
+    ids = [p.id for p in rules.principles]
+    provider = FakeProvider([verdict(ids=tuple(ids))])
+    result = await judge(provider, rules.principles, prompt="q", answer="a")
+    assert result.error == ""
+    assert provider.calls[0].max_tokens >= needed(60) > 4_000
+
+
+def test_verdict_budget_grows_with_principles_up_to_its_cap() -> None:
+    """Never below the old 1,024; 96 more per principle; never above the cap."""
+    assert verdict_tokens(1) == 1024
+    assert verdict_tokens(60) - verdict_tokens(59) == 96
+    assert all(verdict_tokens(n) >= needed(n) for n in (1, 10, 50, 60, 150))
+    assert verdict_tokens(500, cap=8_000) == 8_000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from supervisor.constitution import Constitution
@@ -12,6 +14,7 @@ from supervisor.providers.openai import OpenAIProvider, strict_schema
 from tests.fakes.openai_server import FakeOpenAI, completion, error, json_answer
 from tests.fakes.scripted import Reply
 from tests.providers.conftest import IDS, verdicts
+from tests.test_judge import many, needed
 
 MODEL = "gpt-4o-mini"
 ASK = ChatRequest(messages=(Message("user", "Say hello."),), system="Be brief.")
@@ -174,3 +177,16 @@ def test_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         OpenAIProvider(MODEL)
+
+
+async def test_judge_call_for_sixty_principles_asks_for_enough_tokens(tmp_path: Path) -> None:
+    """On the wire: the request for 60 principles asks for room for 60 realistic verdicts."""
+    rules = many(60, tmp_path)
+    ids = tuple(p.id for p in rules.principles)
+    fake = FakeOpenAI([json_answer({"verdicts": [
+        {"principle": i, "violated": False, "confidence": 0.9, "rationale": "fine",
+         "evidence": []} for i in ids]})])
+    result = await judge(provider(fake), rules.principles, prompt="Q?", answer="A.")
+    assert result.error == ""
+    body = fake.requests[0].json
+    assert body["max_completion_tokens"] >= needed(60)
