@@ -36,6 +36,7 @@ SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u20
          "\u200a\u202f\u205f\u3000"
 _PLAIN = str.maketrans({**{c: "-" for c in DASHES}, **{c: " " for c in SPACES}})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_FOLDED = re.compile(f"{INVISIBLE.pattern}|[{DASHES}{SPACES}]")  # what NFKC leaves to us
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +126,22 @@ def normalise(text: str, *, casefold: bool = False) -> Normalised:
         if begin > done:
             ascii_part = text[done:begin]
             add(ascii_part.lower() if casefold else ascii_part, done, begin, True)
-        for piece_start, piece_end in _pieces(text, begin, run.end()):
+        done, segment = run.end(), text[begin:run.end()]
+        if (unicodedata.is_normalized("NFKC", segment) and not _FOLDED.search(segment)
+                and not (casefold and segment.casefold() != segment)):
+            add(segment, begin, done, True)  # already plain (most scripts): one piece
+            continue
+        for piece_start, piece_end in pieces(text, begin, run.end()):
             piece = text[piece_start:piece_end]
             out = fold(piece, casefold=casefold)
             add(out, piece_start, piece_end, out == piece and len(piece) == 1)
-        done = run.end()
     if done < len(text):
         tail = text[done:]
         add(tail.lower() if casefold else tail, done, len(text), True)
     return Normalised("".join(parts), text, tuple(starts), tuple(sources), tuple(copied))
 
 
-def _pieces(text: str, begin: int, end: int) -> list[tuple[int, int]]:
+def pieces(text: str, begin: int, end: int) -> list[tuple[int, int]]:
     """`text[begin:end]` cut before every character that is not a combining mark."""
     cuts = [i for i in range(begin, end) if i == begin or not unicodedata.combining(text[i])]
-    return list(zip(cuts, [*cuts[1:], end], strict=True))
+    return list(zip(cuts, [*cuts[1:], end], strict=True)) if cuts else []

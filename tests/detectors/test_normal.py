@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor.detectors.normal import DASHES, SPACES, normalise
+from supervisor.detectors.normal import DASHES, SPACES, fold, normalise, pieces
 
 SSN = "536-22-8193"
 # a plain SSN's pattern in the normal form: what a recognizer would find
@@ -107,3 +107,11 @@ def test_redacting_a_found_span_leaves_no_digit_of_the_entity(
     redacted = text[:start] + "<US_SSN>" + text[end:]
     assert not any(c.isdigit() for c in redacted)
     assert disguised[1:-1] not in redacted
+
+
+@given(st.text(max_size=60), st.booleans())
+def test_the_normal_form_is_each_piece_folded_in_turn(text: str, casefold: bool) -> None:
+    """Runs taken whole (ASCII, text already in normal form) fold as their pieces would
+    one by one: the shortcuts change nothing."""
+    expected = "".join(fold(text[a:b], casefold=casefold) for a, b in pieces(text, 0, len(text)))
+    assert normalise(text, casefold=casefold).text == expected
