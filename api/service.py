@@ -9,11 +9,18 @@ Constitutions are named by id only over HTTP: the shipped ones and the configure
 default (which may be a file path). A request cannot make the server read a file.
 Loading (at start and on an admin's reload) appends a `constitution` record, so the
 ledger says which version was active when.
+
+Models load at start-up, in the background (`_warm`): Presidio and spaCy, the encoder
+and each constitution's exemplar matrices, a local judge, the default primary. A
+request that arrives before that ends waits for the same loads (supervisor.loading)
+before its deadline starts, so its SUPERVISOR_DEADLINE is never spent on them. When
+everything is loaded the service logs one line, `ready`, with the seconds it took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,9 +30,10 @@ from api.errors import ApiError
 from api.keys import Keys, configured_keys
 from api.metrics import Metrics
 from supervisor.constitution import Constitution, load_constitution, shipped
-from supervisor.detectors import detectors_for, preload
+from supervisor.detectors import preload
 from supervisor.errors import ConfigError
 from supervisor.ledger import Ledger, open_ledger
+from supervisor.loading import Loadable
 from supervisor.pipeline import Supervisor
 from supervisor.providers import ChatRequest, Message, Provider
 from supervisor.providers.local import SHIPPED
@@ -77,6 +85,7 @@ class Service:
         self._checkpoints: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
         self._owns_ledger = ledger is None
+        self._started = time.perf_counter()
 
     @classmethod
     def configured(cls, settings: Settings | None = None, *, keys: Keys | None = None
@@ -96,6 +105,7 @@ class Service:
 
     async def start(self) -> None:
         """Open the ledger, load and record the constitutions, then warm up in the background."""
+        self._started = time.perf_counter()
         if self._ledger is None:
             self._ledger = await open_ledger(settings=self.settings)
         self.readiness.parts["ledger"] = "ok"
@@ -142,23 +152,28 @@ class Service:
         return list(loaded.values())
 
     async def _warm(self) -> None:
-        """Load Presidio, the embedding model and exemplars, and the default primary now."""
+        """Load Presidio, the embedding model and exemplars, and the default primary now.
+
+        Through `Supervisor.load`, the loads a request awaits before its deadline starts:
+        one arriving meanwhile waits for these same loads, never starts its own.
+        """
         try:
             for constitution in self.constitutions.values():
-                semantic = detectors_for(constitution).get("semantic")
-                warm = getattr(semantic, "warm", None)
-                if warm is not None:  # the model and exemplars, without a request's deadline
-                    await asyncio.to_thread(warm, constitution.principles)
-                # local detectors only: warming up must not pay for a judge call
-                checks = Supervisor(constitution, detectors=detectors_for(constitution),
-                                    deadline_s=600)
+                await Supervisor(constitution, judge=self.judge).load()
+                # local detectors only (a first pass through spaCy and the encoder, with no
+                # deadline to spend): warming up must not pay for a judge call
+                checks = Supervisor(constitution, deadline_s=600)
                 await checks.assess("A short warm-up answer.")
             self.readiness.parts["detectors"] = "ok"
             if self.warm_primary:
                 primary = self.primary(DEFAULT_MODEL)
+                if isinstance(primary, Loadable):
+                    await primary.load()
                 await primary.complete(ChatRequest(messages=(Message("user", "Hi"),),
                                                    max_tokens=1))
             self.readiness.parts["primary"] = "ok"
+            log.info("ready", seconds=round(time.perf_counter() - self._started, 1),
+                     constitutions=sorted(self.constitutions))
         except Exception as exc:  # readiness reports it; requests still get clear errors
             failed = "detectors" if self.readiness.parts["detectors"] != "ok" else "primary"
             self.readiness.parts[failed] = f"failed: {type(exc).__name__}: {exc}"
@@ -203,7 +218,8 @@ class Service:
     def supervisor(self, constitution: Constitution, *,
                    primary: Provider | None = None) -> Supervisor:
         return Supervisor(constitution, judge=self.judge, primary=primary, ledger=self.ledger,
-                          deadline_s=self.settings.deadline_s)
+                          deadline_s=self.settings.deadline_s,
+                          judge_token_cap=self.settings.judge_max_tokens)
 
     def _resolve(self, ref: str) -> Provider:
         from supervisor.providers.registry import resolve

@@ -7,6 +7,7 @@
     │   ├── ProviderUnavailable     worth retrying (429, 5xx, 529, timeout, reset)
     │   └── ProviderRejected        not worth retrying (400, 401, 403, 404, refusal)
     ├── VerdictError                the judge's answer is not a valid verdict; exit 3
+    ├── DeadlineExceeded            checks ran past SUPERVISOR_DEADLINE; exit 3
     ├── LedgerError                 the ledger cannot be read or written; exit 4
     │   └── IntegrityError          verification found a broken chain; exit 5
     └── OutputBlocked               raised only at SDK-shaped boundaries (middleware)
@@ -14,7 +15,8 @@
 Inside the pipeline a block is a normal return value (a Decision); it becomes
 `OutputBlocked` only where the caller expects an SDK call to either return an answer
 or raise. Every message says what to do about it; the CLI maps `exit_code` to the
-process status.
+process status. Likewise a supervision past its deadline is an `error` decision; only a
+caller that wants verdicts and no decision (`Supervisor.assess`) gets DeadlineExceeded.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ class ProviderRejected(ProviderError):
 
 class VerdictError(SupervisorError):
     """The supervisor model's answer is not a valid verdict for the principles asked."""
+
+    exit_code = 3
+
+
+class DeadlineExceeded(SupervisorError):
+    """The checks of one text ran past their deadline; the message names the setting."""
 
     exit_code = 3
 

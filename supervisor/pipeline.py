@@ -5,6 +5,11 @@ judge call for the principles that still need judgment, then the pure policy, th
 revision rounds when asked (re-checked each time, at most `max_revisions`), then the
 ledger record, durable before the decision is returned. A stage that did not run is
 never claimed in the decision: no judge call, no judge template hash.
+
+The deadline (`deadline_s`, SUPERVISOR_DEADLINE) starts only once the models this
+supervision runs on are loaded (`Supervisor.load`, once per process, shared by
+concurrent first requests; see supervisor.loading): it bounds the checks and calls of
+one request, never a model's first load.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from supervisor.decision import (
     Verdict,
 )
 from supervisor.detectors import Calibrated, Detector, detectors_for
-from supervisor.errors import ProviderError
-from supervisor.judge import TEMPLATE_SHA256, judge, usage_of
+from supervisor.errors import DeadlineExceeded, ProviderError
+from supervisor.judge import MAX_VERDICT_TOKENS, TEMPLATE_SHA256, judge, usage_of
+from supervisor.loading import Loadable, load_detector
 from supervisor.policy import decide
 from supervisor.providers import ChatRequest, Message, Provider
 from supervisor.revise import Repair, apply_local, rewrite
@@ -60,6 +66,8 @@ class Assessment:
 
 # the reason of an error decision whose primary model failed (a proxy answers 502, not 503)
 PRIMARY_FAILED = "primary model failed"
+# what a deadline message names as the way to change it
+DEADLINE_SETTING = "SUPERVISOR_DEADLINE"
 
 class Supervisor:
     """Checks answers against one constitution; async core with a sync facade."""
@@ -73,6 +81,7 @@ class Supervisor:
         ledger: DecisionLog | None = None,
         detectors: Mapping[str, Detector] | None = None,
         deadline_s: float = 30.0,
+        judge_token_cap: int = MAX_VERDICT_TOKENS,
     ) -> None:
         self.constitution = constitution
         self.judge = judge
@@ -80,6 +89,32 @@ class Supervisor:
         self.ledger = ledger
         self.detectors = dict(detectors_for(constitution) if detectors is None else detectors)
         self.deadline_s = deadline_s
+        self.judge_token_cap = judge_token_cap
+
+    # -- loading ----------------------------------------------------------------------
+
+    async def load(self) -> bool:
+        """Load what this supervision runs on, once per process; True if it had to wait.
+
+        The detectors' models (spaCy and Presidio, the encoder and this constitution's
+        exemplar matrices) and a local judge or primary model. Every supervision awaits
+        this before its deadline starts, so a caller need not; a server calls it at
+        start-up and the CLI ahead of the first check, to show progress while it waits.
+        """
+        principles, scope = self.constitution.principles, self.constitution.sha256
+        waits = [load_detector(d, principles, scope=scope) for d in self.detectors.values()]
+        for model in (self.judge, self.primary):
+            if isinstance(model, Loadable):
+                waits.append(model.load())
+        return any(await asyncio.gather(*waits))
+
+    @property
+    def loads(self) -> tuple[str, ...]:
+        """What `load` loads, for a progress line: detector kinds and local models."""
+        kinds = [kind for kind, d in self.detectors.items() if callable(getattr(d, "warm", None))]
+        local = [name for p in (self.judge, self.primary) if p is not None
+                 for name in p.name.split(",") if name.startswith("local:")]
+        return tuple(dict.fromkeys([*kinds, *local]))
 
     # -- public API -------------------------------------------------------------------
 
@@ -139,8 +174,13 @@ class Supervisor:
         scores); a supervision that releases an answer goes through `supervise`.
         """
         principles = self.constitution.stage(stage)
-        async with asyncio.timeout(self.deadline_s):
-            return await self._evaluate(principles, prompt, text, {})
+        await self.load()
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return await self._evaluate(principles, prompt, text, {})
+        except TimeoutError:
+            raise DeadlineExceeded(f"checking one text exceeded the {self.deadline_s:g} s "
+                                   f"deadline; {DEADLINE_SETTING} sets it") from None
 
     async def moderate(self, text: str, *, stage: Stage = "output",
                        context: Mapping[str, str] | None = None) -> Decision:
@@ -168,6 +208,8 @@ class Supervisor:
         usage, revisions, current = Usage(), list[Revision](), text
         judged, unevaluated, verdicts = False, tuple[str, ...](), tuple[Verdict, ...]()
         try:
+            if await self.load():  # before the clock: a model's first load is no check
+                _add(timings, "load", started)
             async with asyncio.timeout(self.deadline_s):
                 while True:
                     evaluation = await self._evaluate(principles, prompt, current, timings)
@@ -193,7 +235,7 @@ class Supervisor:
                     current = repaired.text
         except TimeoutError:
             ruling = Ruling(Action.ERROR, reason=f"supervision exceeded its {self.deadline_s:g}"
-                            " s deadline")
+                            f" s deadline ({DEADLINE_SETTING} sets it)")
         except ProviderError as exc:
             ruling = Ruling(Action.ERROR, reason=f"supervisor model failed: {exc}")
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -227,7 +269,8 @@ class Supervisor:
         if not needs_judge or self.judge is None:
             return Assessment(tuple(verdicts), tuple(unevaluated), flat)
         tick = time.perf_counter()
-        judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text)
+        judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text,
+                                token_cap=self.judge_token_cap)
         _add(timings, "judge", tick)
         if judgement.error:
             return Assessment(tuple(verdicts), tuple(unevaluated), flat, judgement.usage,
@@ -283,10 +326,13 @@ class Supervisor:
                               "answer to check, or configure a primary model (--primary)")
         tick = time.perf_counter()
         try:
+            await self.load()  # a local model's first load is not the answer's time
+            tick = time.perf_counter()
             async with asyncio.timeout(self.deadline_s):
                 response = await self.primary.complete(request)
         except (ProviderError, TimeoutError) as exc:
-            reason = str(exc) or f"no answer within {self.deadline_s:g} s"
+            reason = str(exc) or (f"no answer within the {self.deadline_s:g} s deadline "
+                                  f"({DEADLINE_SETTING} sets it)")
             failed = self._conclude(
                 "output", prompt=prompt, original="", current="",
                 ruling=Ruling(Action.ERROR, reason=f"{PRIMARY_FAILED}: {reason}"),

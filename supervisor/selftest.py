@@ -3,6 +3,10 @@
 Each example is checked against its principle alone, and with that example left out of
 the principle's examples, so a `semantic` check (which uses examples as exemplars)
 cannot pass by recognising the very sentence it is tested on.
+
+Each example is checked within `deadline_s`, counted after its models load (the copy's
+exemplar matrices included); one that runs past it is an `error` result saying so, and
+the other examples still run.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Literal
 
 from supervisor.constitution import Constitution, Example, Principle
 from supervisor.detectors import Detector
+from supervisor.errors import DeadlineExceeded
 from supervisor.pipeline import Supervisor
 from supervisor.providers import Provider
 
@@ -49,26 +54,31 @@ class SelfTest:
 
 
 async def run_examples(constitution: Constitution, *, judge: Provider | None = None,
-                       detectors: Mapping[str, Detector] | None = None) -> SelfTest:
+                       detectors: Mapping[str, Detector] | None = None,
+                       deadline_s: float = 30.0) -> SelfTest:
     """Check every example of every principle; nothing is written to the ledger."""
     results: list[ExampleResult] = []
     for principle in constitution.principles:
         for index, example in enumerate(principle.examples):
             results.append(await _one(constitution, principle, index, example, judge,
-                                      detectors))
+                                      detectors, deadline_s))
     return SelfTest(constitution.id, constitution.version, tuple(results))
 
 
 async def _one(constitution: Constitution, principle: Principle, index: int, example: Example,
-               judge: Provider | None, detectors: Mapping[str, Detector] | None
-               ) -> ExampleResult:
+               judge: Provider | None, detectors: Mapping[str, Detector] | None,
+               deadline_s: float) -> ExampleResult:
     others = tuple(e for i, e in enumerate(principle.examples) if i != index)
     alone = replace(constitution, principles=(principle.model_copy(update={"examples": others}),))
-    supervisor = Supervisor(alone, judge=judge, detectors=detectors)
+    supervisor = Supervisor(alone, judge=judge, detectors=detectors, deadline_s=deadline_s)
     stage = principle.applies_to
     text = example.prompt if stage == "input" else example.output
     prompt = "" if stage == "input" else example.prompt
-    assessment = await supervisor.assess(text, prompt=prompt, stage=stage)
+    try:
+        assessment = await supervisor.assess(text, prompt=prompt, stage=stage)
+    except DeadlineExceeded as exc:
+        return ExampleResult(principle.id, index, example.expect, "error", "error",
+                             "deadline", str(exc))
     if assessment.error:
         return ExampleResult(principle.id, index, example.expect, "error", "error", "judge",
                              assessment.error)

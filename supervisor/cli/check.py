@@ -1,6 +1,10 @@
 """`supervisor check` (supervise an answer you already have) and `supervisor run` (ask the
 primary model, then supervise its answer). Both append every stage's decision to the
 ledger before printing; the exit status says which action was taken (README, "Exit codes").
+
+The models load first (with a line on stderr when that is slow), then the deadline
+(`--deadline`, else SUPERVISOR_DEADLINE) starts; a supervision past it is an `error`
+decision whose reason says so, never a traceback.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ def build_providers(primary: Sequence[str], supervisor: Sequence[str], *,
 
 async def _supervise(constitution: str, prompt: str, output: str | None,
                      primary: Sequence[str], supervisor: Sequence[str],
-                     context: dict[str, str]) -> Decision:
+                     context: dict[str, str], deadline: float | None) -> Decision:
+    from supervisor.cli.progress import load_models
     from supervisor.ledger import open_ledger
 
     settings = current()
@@ -41,7 +46,9 @@ async def _supervise(constitution: str, prompt: str, output: str | None,
     ledger = await open_ledger(settings.ledger, settings=settings)
     try:
         sup = Supervisor(loaded, judge=judge, primary=primary_model, ledger=ledger,
-                         deadline_s=settings.deadline_s)
+                         deadline_s=deadline or settings.deadline_s,
+                         judge_token_cap=settings.judge_max_tokens)
+        await load_models(sup)
         return await sup.supervise(prompt=prompt, output=output, context=context)
     finally:
         await ledger.close()
@@ -79,6 +86,10 @@ _supervisor = click.option("--supervisor", "-s", multiple=True, metavar="MODEL",
 _json = click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 _ctx = click.option("--context", "context", multiple=True, metavar="KEY=VALUE",
                     help="Context recorded with the decision (app_id, user_ref, ...).")
+deadline_option = click.option(
+    "--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+    metavar="SECONDS", help="Seconds for one supervision, counted after the models load. "
+                            "Default: SUPERVISOR_DEADLINE or 30.")
 
 
 @click.command()
@@ -88,8 +99,9 @@ _ctx = click.option("--context", "context", multiple=True, metavar="KEY=VALUE",
 @_supervisor
 @_json
 @_ctx
+@deadline_option
 def check(text: str | None, prompt: str, constitution: str, supervisor: tuple[str, ...],
-          as_json: bool, context: tuple[str, ...]) -> None:
+          as_json: bool, context: tuple[str, ...], deadline: float | None) -> None:
     """Supervise TEXT (an answer you already have; '-' or nothing reads stdin).
 
     Exit status: 0 allow, 10 revise, 11 block, 12 escalate, 13 error; 2 bad input.
@@ -101,7 +113,7 @@ def check(text: str | None, prompt: str, constitution: str, supervisor: tuple[st
     if not text.strip():
         raise click.UsageError("the answer to check is empty")
     decision = asyncio.run(_supervise(constitution, prompt, text, (), supervisor,
-                                      _context(context)))
+                                      _context(context), deadline))
     _finish(decision, as_json)
 
 
@@ -114,8 +126,10 @@ def check(text: str | None, prompt: str, constitution: str, supervisor: tuple[st
 @_supervisor
 @_json
 @_ctx
+@deadline_option
 def run(prompt: str, primary: tuple[str, ...], constitution: str,
-        supervisor: tuple[str, ...], as_json: bool, context: tuple[str, ...]) -> None:
+        supervisor: tuple[str, ...], as_json: bool, context: tuple[str, ...],
+        deadline: float | None) -> None:
     """Ask the primary model, supervise its answer, print what may be shown.
 
     Exit status: 0 allow, 10 revise, 11 block, 12 escalate, 13 error; 2 bad input.
@@ -123,5 +137,5 @@ def run(prompt: str, primary: tuple[str, ...], constitution: str,
     if not prompt.strip():
         raise click.UsageError("--prompt is empty")
     decision = asyncio.run(_supervise(constitution, prompt, None, primary, supervisor,
-                                      _context(context)))
+                                      _context(context), deadline))
     _finish(decision, as_json)

@@ -6,12 +6,17 @@ import asyncio
 import json
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
+
+if TYPE_CHECKING:
+    from supervisor.providers import Provider
+    from supervisor.selftest import SelfTest
 
 
 @click.group()
@@ -49,14 +54,21 @@ def _warnings(loaded: Constitution) -> list[str]:
 @click.option("--supervisor", "-s", multiple=True, metavar="MODEL",
               help="Judge model for principles that need one.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def test(ref: str, supervisor: tuple[str, ...], as_json: bool) -> None:
-    """Run the constitution's examples; exit 1 on any mismatch or unevaluated example."""
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Seconds to check one example, counted after the "
+                                      "models load. Default: SUPERVISOR_DEADLINE or 30.")
+def test(ref: str, supervisor: tuple[str, ...], as_json: bool, deadline: float | None) -> None:
+    """Run the constitution's examples; exit 1 on any mismatch, error or unevaluated example.
+
+    The models load first (said on stderr when slow); an example whose checks run past
+    the deadline is an error row that says so.
+    """
     from supervisor.cli.check import build_providers
-    from supervisor.selftest import run_examples
+    from supervisor.settings import current
 
     loaded = load_constitution(ref)
     _, judge = build_providers((), supervisor, need_primary=False)
-    report = asyncio.run(run_examples(loaded, judge=judge))
+    report = asyncio.run(_run_examples(loaded, judge, deadline or current().deadline_s))
     if as_json:
         click.echo(json.dumps({
             "constitution": report.constitution, "version": report.version, "ok": report.ok,
@@ -75,6 +87,18 @@ def test(ref: str, supervisor: tuple[str, ...], as_json: bool) -> None:
                       f"{report.count('fail')} failed, {report.count('unevaluated')} "
                       f"unevaluated, {report.count('error')} errors")
     sys.exit(0 if report.ok else 1)
+
+
+async def _run_examples(loaded: Constitution, judge: Provider | None,
+                        deadline_s: float) -> SelfTest:
+    """The examples, after the constitution's models load (each example's own exemplar
+    matrices load before its own deadline, in `run_examples`)."""
+    from supervisor.cli.progress import load_models
+    from supervisor.pipeline import Supervisor
+    from supervisor.selftest import run_examples
+
+    await load_models(Supervisor(loaded, judge=judge))
+    return await run_examples(loaded, judge=judge, deadline_s=deadline_s)
 
 
 @constitution.command()

@@ -1,7 +1,8 @@
 """`supervisor demo`: supervise a few shipped sample exchanges with the embedded defaults.
 
 No API key and no service: local detectors only, decisions written to the ledger like any
-other. It is what `make run` shows a newcomer first.
+other. It is what `make run` shows a newcomer first. Each constitution's models load
+before its first sample is checked (said on stderr when slow), not within its deadline.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ SAMPLES = (
 
 
 async def _run() -> None:
+    from supervisor.cli.progress import load_models
     from supervisor.ledger import open_ledger
 
     settings = current()
@@ -59,7 +61,9 @@ async def _run() -> None:
         for sample in SAMPLES:
             if sample.constitution not in supervisors:
                 supervisors[sample.constitution] = Supervisor(
-                    load_constitution(sample.constitution), ledger=ledger)
+                    load_constitution(sample.constitution), ledger=ledger,
+                    deadline_s=settings.deadline_s)
+                await load_models(supervisors[sample.constitution])
             console.rule(f"[bold]{sample.constitution}[/]: {sample.prompt}")
             console.print(f"[dim]model answer:[/] {sample.output}")
             decision = await supervisors[sample.constitution].supervise(

@@ -1,10 +1,16 @@
-"""Human-readable rendering of decisions for the terminal (rich)."""
+"""Human-readable rendering of decisions for the terminal (rich).
+
+The reason of a decision is printed whole on its own line, wrapped to the terminal: in
+the panel's title it was cut at the panel's width, so an error's cause (which model,
+which timeout and which setting raises it) was lost.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from supervisor.decision import Action, Decision
 
@@ -23,13 +29,13 @@ def show_decision(console: Console, decision: Decision, *, title: str = "") -> N
         show_decision(console, decision.input_decision, title="input stage")
     action = decision.action
     header = f"[{STYLE[action]}]{action.upper()}[/] ({decision.stage} stage)"
-    if decision.reason:
-        header += f"  reason: {decision.reason}"
     console.print(Panel(decision.output or "(empty)", title=title or header,
                         subtitle=f"record {decision.record_id}" if decision.record_id else None,
                         expand=False))
     if title:
         console.print(header)
+    if decision.reason:
+        console.print(Text("reason: " + decision.reason))  # whole, wrapped; never markup
     fired = [v for v in decision.verdicts if v.violated]
     if fired:
         table = Table("violated", "source", "confidence", "why", box=None)

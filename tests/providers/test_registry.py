@@ -27,7 +27,14 @@ def test_each_vendor_reference_builds_its_adapter() -> None:
     kinds = [type(p) for p in chain.providers]
     assert kinds == [AnthropicProvider, OpenAIProvider, LocalProvider]
     assert chain.name == "anthropic:claude-haiku-4-5,openai:gpt-4o-mini,local:smollm2"
-    assert [p.timeout for p in chain.policies] == [7, 7, 7]
+    assert [p.timeout for p in chain.policies] == [7, 7, None]  # local: the deadline's
+
+
+def test_a_local_model_has_no_per_call_timeout_beyond_the_deadline() -> None:
+    """A local generation is computation, not a call that may hang: no 20 s call timeout
+    (a busy 2-core machine needs longer), the supervision's deadline bounds it."""
+    chain = resolve(["openai:gpt-4o-mini", "local:smollm2"], timeout=20)
+    assert [p.timeout for p in chain.policies] == [20, None]
 
 
 def test_a_local_model_is_not_retried() -> None:
