@@ -40,6 +40,7 @@ from supervisor.providers import Provider
 
 log = structlog.get_logger("api.refusals")
 SURROGATE = re.compile("[\ud800-\udfff]")
+PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 # what a route lets through as it is: its own answers, and failures no record can help
 PASSED_ON = (ApiError, LedgerError, ConfigError, ConstitutionError)
 
@@ -49,7 +50,9 @@ def invalid_text(value: Any) -> tuple[str, int] | None:
 
     Walks models, mappings (keys too) and lists in document order, without recursion, so a
     deeply nested body cannot exhaust the stack. A surrogate pair sent as two escapes is one
-    character once parsed, so only lone halves are found.
+    character once parsed, so only lone halves are found. A key that is not a plain name is
+    named by its position (`context.<key 2>`): the field goes into the record's reason, and
+    a caller's key can be an identifier.
     """
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
@@ -62,11 +65,12 @@ def invalid_text(value: Any) -> tuple[str, int] | None:
             item = dict(item)  # fields and extras, as sent
         if isinstance(item, Mapping):
             children = []
-            for key, child in item.items():
-                name = str(key)
-                if found := SURROGATE.search(name):
-                    return f"{path or 'body'} (the key {name!a})", found.start()
-                children.append((f"{path}.{name}" if path else name, child))
+            for position, (key, child) in enumerate(item.items(), start=1):
+                name = str(key) if PLAIN_NAME.match(str(key)) else f"<key {position}>"
+                named = f"{path}.{name}" if path else name
+                if found := SURROGATE.search(str(key)):
+                    return f"{named} (its name)", found.start()
+                children.append((named, child))
             stack.extend(reversed(children))
         elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
             stack.extend(reversed([(f"{path}[{i}]", c) for i, c in enumerate(item)]))
