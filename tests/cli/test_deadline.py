@@ -7,7 +7,9 @@ for a redaction) or takes time.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +17,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from supervisor.cli.progress import load_models
 from supervisor.cli.render import show_decision
 from supervisor.constitution import load_constitution
 from supervisor.decision import Action, Decision, Provenance
+from supervisor.pipeline import Supervisor
 from tests.cli.conftest import Run
 from tests.fakes.openai_server import FakeOpenAI, json_answer
 from tests.fakes.scripted import Reply
@@ -102,3 +106,18 @@ def test_the_whole_reason_is_printed_however_long(tmp_path: Path) -> None:
     show_decision(console, decision)
     shown = " ".join(console.export_text().split())
     assert reason in shown
+
+
+async def test_a_slow_load_is_announced_on_stderr_with_its_time(tmp_path: Path) -> None:
+    """Past a second (here 0.05 s) of loading, the CLI says what loads, then how long it took."""
+    from tests.test_loading import PATTERN, SlowToLoad, written
+
+    supervisor = Supervisor(written(tmp_path, PATTERN), detectors={"pattern": SlowToLoad()})
+    stream = io.StringIO()
+    await load_models(supervisor, console=Console(file=stream, width=200), after_s=0.05)
+    said = stream.getvalue()
+    assert "loading pattern" in said and "the deadline starts after" in said
+    assert re.search(r"loaded pattern in \d+\.\d s", said)
+    again = io.StringIO()
+    await load_models(supervisor, console=Console(file=again, width=200), after_s=0.05)
+    assert again.getvalue() == ""  # loaded once per process: nothing more to say
