@@ -21,6 +21,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from supervisor.errors import (
@@ -104,6 +105,12 @@ def unparsable_body(cause: BaseException | None) -> str | None:
     return None
 
 
+def _surrogate_met_an_encoder(exc: Exception) -> bool:
+    """A lone surrogate reached Python's UTF-8 codec or pydantic's JSON serialiser."""
+    return (isinstance(exc, UnicodeEncodeError | PydanticSerializationError)
+            and "surrogates not allowed" in str(exc))
+
+
 def _said(problem: Mapping[str, Any]) -> str:
     """Pydantic's message for one problem, in our words where its own are vague."""
     if problem.get("type") == "string_unicode":  # pydantic's words for a lone surrogate
@@ -179,7 +186,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UnicodeEncodeError) and "surrogate" in exc.reason:
+        if _surrogate_met_an_encoder(exc):
             log.warning("lone_surrogate", request_id=getattr(request.state, "request_id", ""),
                         path=request.url.path)
             return respond(request, ApiError(400, NOT_UNICODE, param="body",
