@@ -5,10 +5,11 @@
 <TYPE>, `full` keeps them as they were. Verdict evidence and rationales, revision texts
 and the request's context (an OpenAI `user`, an Anthropic `metadata.user_id`, whatever
 a caller sends in `/v1/supervise`'s `context`) go through the same policy, since any of
-them can quote an identifier: under `none` they are not stored at all. The context's
-labels (`LABELS`: which application, key and route asked) are kept as they are, since
-records are listed and filtered by them. If redaction itself fails, no text is stored
-and the record says why: a ledger must never hold what it was told to keep out.
+them can quote an identifier (a context entry's name too): under `none` they are not
+stored at all. The context's labels (`LABELS`: which application, key and route asked)
+are kept as they are, since records are listed and filtered by them. If redaction
+itself fails, no text is stored and the record says why: a ledger must never hold what
+it was told to keep out.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ def decision_body(decision: Decision, *, store_text: str, redact: Redactor | Non
     }
     policy = _policy(store_text, redact)
     keep = _once(policy) if policy else None
-    body["context"] = {k: v if k in LABELS else keep(v) if keep else None
-                       for k, v in full["context"].items()}
+    body["context"] = _context(full["context"], keep)
     body["texts"] = {k: keep(v) for k, v in texts.items()} if keep else None
     body["verdicts"] = [
         {**v, "evidence": [keep(e) for e in v["evidence"]] if keep else [],
@@ -62,6 +62,22 @@ def decision_body(decision: Decision, *, store_text: str, redact: Redactor | Non
         for r in full["revisions"]
     ]
     return body
+
+
+def _context(context: dict[str, str], keep: Redactor | None) -> dict[str, str]:
+    """The request's context as the policy allows: the labels as given; any other entry,
+    whose name can be an identifier as well as its value, redacted or (under `none`) left
+    out."""
+    stored: dict[str, str] = {}
+    for key, value in context.items():
+        if key in LABELS:
+            stored[key] = value
+        elif keep is not None:
+            name = keep(key)
+            while name in stored or name in LABELS:  # two names redacted alike
+                name += "'"
+            stored[name] = keep(value)
+    return stored
 
 
 def _policy(store_text: str, redact: Redactor | None) -> Redactor | None:

@@ -76,16 +76,17 @@ def decision_with_metadata() -> Decision:
         verdicts=(Verdict("phi-disclosure", False, 0.9, QUOTED, "judge:fake"),),
         provenance=Provenance("healthcare", "2.1.0", "0" * 64),
         context=(("app_id", "clinic-bot"), ("patient", SSN), ("route", "openai"),
-                 ("user_ref", EMAIL)))
+                 ("user_ref", EMAIL), (EMAIL, "seen")))
 
 
 @pytest.mark.slow
 def test_redacted_metadata_and_rationales_keep_no_identifier() -> None:
-    """Under redacted, context values and rationales are redacted like texts; the labels
-    records are filtered by (app_id, route) stay as they were."""
+    """Under redacted, context entries (names and values) and rationales are redacted
+    like texts; the labels records are filtered by (app_id, route) stay as they were."""
     body = decision_body(decision_with_metadata(), store_text="redacted")
     assert body["context"] == {"app_id": "clinic-bot", "patient": "<US_SSN>",
-                               "route": "openai", "user_ref": "<EMAIL_ADDRESS>"}
+                               "route": "openai", "user_ref": "<EMAIL_ADDRESS>",
+                               "<EMAIL_ADDRESS>": "seen"}
     assert body["verdicts"][0]["rationale"] == ("The answer names <US_SSN> and "
                                                 "<EMAIL_ADDRESS>.")
     stored = json.dumps(body)
@@ -93,11 +94,10 @@ def test_redacted_metadata_and_rationales_keep_no_identifier() -> None:
 
 
 def test_none_stores_no_metadata_value_nor_rationale_nor_their_hash() -> None:
-    """Under none, context values (labels aside) and rationales are not stored, not even
+    """Under none, context entries (labels aside) and rationales are not stored, not even
     as a hash a dictionary could reverse."""
     body = decision_body(decision_with_metadata(), store_text="none")
-    assert body["context"] == {"app_id": "clinic-bot", "patient": None, "route": "openai",
-                               "user_ref": None}
+    assert body["context"] == {"app_id": "clinic-bot", "route": "openai"}
     assert body["verdicts"][0]["rationale"] is None
     stored = json.dumps(body)
     for raw in (SSN, EMAIL, QUOTED):
