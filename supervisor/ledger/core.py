@@ -278,6 +278,11 @@ class Ledger:
             last = stored[-1]
             return Receipt(last["seq"], last["id"], last["hash"])
 
+    async def sign_pending(self) -> None:
+        """Checkpoint now if records this ledger has seen are unsigned."""
+        if self._since_checkpoint:
+            await self.checkpoint()
+
     async def checkpoint_loop(self) -> None:
         """For long-running servers: sign unsigned records within `quiet_seconds` of the
         last append, and at least every `checkpoint_seconds` while appends keep coming, so
