@@ -68,3 +68,18 @@ def test_a_malformed_period_raises_naming_the_field() -> None:
     """A typo in a date is an error saying which field and which form, not an empty match."""
     with pytest.raises(ConfigError, match=r"until='2026-13-01' .*2026-11-01"):
         Filter(until="2026-13-01")
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    ({"rationale": None}, "not stored"), ({}, "not stored"),
+    ({"rationale": "quotes <US_SSN>"}, "quotes &lt;US_SSN&gt;")])
+def test_a_verdict_without_a_stored_rationale_says_so(stored: dict[str, Any],
+                                                      shown: str) -> None:
+    """Under store_text: none no rationale is kept; the page says so instead of 'None'."""
+    from api.console.render import environment
+
+    verdict = {"principle": "phi", "violated": True, "confidence": 0.9, "source": "pii",
+               "evidence": [], **stored}
+    html = environment.get_template("verdict.html").render(
+        e={"verdict": verdict, "statement": "", "citations": []})
+    assert f"<em>Rationale:</em> {shown}" in html and "None" not in html
