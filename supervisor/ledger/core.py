@@ -39,7 +39,7 @@ from supervisor.ledger.signing import Signer, key_id, statement, verify_signatur
 from supervisor.ledger.verify import VerifyReport, verify_lines
 
 KINDS = frozenset({"decision", "review", "constitution", "checkpoint", "recovery", "access",
-                   "export"})
+                   "export", "proposal", "approval", "rejection", "replay"})
 QUIET_S = 1.0  # a server signs a checkpoint this long after the last append
 
 
