@@ -52,7 +52,11 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether one principle was violated, and who said so on what evidence."""
+    """Whether one principle was violated, and who said so on what evidence.
+
+    `citations` are the principle's own (the rules it serves), attached by the Supervisor
+    when it concludes a stage, so every decision and record names them.
+    """
 
     principle: str
     violated: bool
@@ -61,6 +65,7 @@ class Verdict:
     source: str
     evidence: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
+    citations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,7 @@ def _verdict_dict(v: Verdict) -> dict[str, Any]:
         "confidence": v.confidence,
         "rationale": v.rationale,
         "source": v.source,
+        "citations": list(v.citations),
         "evidence": list(v.evidence),
         "findings": [
             {"detector": f.detector, "label": f.label, "start": f.start, "end": f.end,

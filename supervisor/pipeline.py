@@ -36,7 +36,7 @@ from supervisor.detectors import Calibrated, Detector, detectors_for
 from supervisor.errors import DeadlineExceeded, ProviderError
 from supervisor.judge import MAX_VERDICT_TOKENS, TEMPLATE_SHA256, judge, usage_of
 from supervisor.loading import Loadable, load_detector
-from supervisor.policy import decide
+from supervisor.policy import cite, decide
 from supervisor.providers import ChatRequest, Message, Provider
 from supervisor.revise import Repair, apply_local, rewrite
 
@@ -364,7 +364,8 @@ class Supervisor:
                 released, output = False, defaults.refusal
         return Decision(
             action=action, stage=stage, prompt=prompt, original=original, output=output,
-            verdicts=verdicts, provenance=self._provenance(judged),
+            verdicts=cite(verdicts, self.constitution),
+            provenance=self._provenance(judged),
             revisions=tuple(revisions), unevaluated=unevaluated, flags=ruling.flags,
             reason=ruling.reason, released=released, usage=usage or Usage(),
             timings_ms=tuple((k, round(v, 3)) for k, v in (timings or {}).items()),

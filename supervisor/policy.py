@@ -9,6 +9,7 @@ because a supervisor that could not decide has not shown the answer is safe.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from supervisor.constitution import Constitution
 from supervisor.decision import Action, Ruling, Verdict
@@ -53,3 +54,12 @@ def decide(  # noqa: PLR0911 (one return per rung of the policy ladder)
                           reason=f"still violating after {rounds} of {limit} revisions")
         return Ruling(Action.REVISE, tuple(by_action["revise"]), flags)
     return Ruling(Action.ALLOW, (), flags)
+
+
+def cite(verdicts: Iterable[Verdict], constitution: Constitution) -> tuple[Verdict, ...]:
+    """The verdicts, each carrying its principle's citations (the rules it serves).
+
+    A verdict on a principle this constitution does not hold keeps what it has.
+    """
+    known = {p.id: tuple(p.citations) for p in constitution.principles}
+    return tuple(replace(v, citations=known.get(v.principle, v.citations)) for v in verdicts)
