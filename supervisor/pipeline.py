@@ -39,6 +39,7 @@ from supervisor.loading import Loadable, load_detector
 from supervisor.policy import cite, decide
 from supervisor.providers import ChatRequest, Message, Provider
 from supervisor.revise import Repair, apply_local, rewrite
+from supervisor.syncio import run_sync
 
 
 class DecisionLog(Protocol):
@@ -195,8 +196,8 @@ class Supervisor:
         return await self._record(decision)
 
     def supervise_sync(self, **kwargs: Any) -> Decision:
-        """`supervise` for sync callers (the CLI, sync SDK wrappers)."""
-        return asyncio.run(self.supervise(**kwargs))
+        """`supervise` for sync callers, in a notebook's running loop too (`run_sync`)."""
+        return run_sync(self.supervise(**kwargs))
 
     # -- stages -----------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ nothing and create no key, so an examiner can run them on a read-only copy.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -24,6 +23,7 @@ from rich.console import Console
 from supervisor.errors import IntegrityError
 from supervisor.ledger import Ledger, open_ledger, verify_ledger, verify_proof
 from supervisor.ledger.export import Filter, select, to_csv, to_jsonl
+from supervisor.syncio import run_sync
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ def _with_ledger(work: Callable[[Ledger], Awaitable[T]]) -> T:
         finally:
             ledger.store.close()
 
-    return asyncio.run(run())
+    return run_sync(run())
 
 
 @click.group()

@@ -9,7 +9,6 @@ decision whose reason says so, never a traceback.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from supervisor.decision import Decision
 from supervisor.pipeline import Supervisor
 from supervisor.providers import Provider
 from supervisor.settings import current
+from supervisor.syncio import run_sync
 
 
 def build_providers(primary: Sequence[str], supervisor: Sequence[str], *,
@@ -112,8 +112,8 @@ def check(text: str | None, prompt: str, constitution: str, supervisor: tuple[st
         text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError("the answer to check is empty")
-    decision = asyncio.run(_supervise(constitution, prompt, text, (), supervisor,
-                                      _context(context), deadline))
+    decision = run_sync(_supervise(constitution, prompt, text, (), supervisor,
+                                   _context(context), deadline))
     _finish(decision, as_json)
 
 
@@ -136,6 +136,6 @@ def run(prompt: str, primary: tuple[str, ...], constitution: str,
     """
     if not prompt.strip():
         raise click.UsageError("--prompt is empty")
-    decision = asyncio.run(_supervise(constitution, prompt, None, primary, supervisor,
-                                      _context(context), deadline))
+    decision = run_sync(_supervise(constitution, prompt, None, primary, supervisor,
+                                   _context(context), deadline))
     _finish(decision, as_json)

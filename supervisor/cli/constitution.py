@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from dataclasses import asdict
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
+from supervisor.syncio import run_sync
 
 if TYPE_CHECKING:
     from supervisor.providers import Provider
@@ -68,7 +68,7 @@ def test(ref: str, supervisor: tuple[str, ...], as_json: bool, deadline: float |
 
     loaded = load_constitution(ref)
     _, judge = build_providers((), supervisor, need_primary=False)
-    report = asyncio.run(_run_examples(loaded, judge, deadline or current().deadline_s))
+    report = run_sync(_run_examples(loaded, judge, deadline or current().deadline_s))
     if as_json:
         click.echo(json.dumps({
             "constitution": report.constitution, "version": report.version, "ok": report.ok,

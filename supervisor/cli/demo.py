@@ -7,7 +7,6 @@ before its first sample is checked (said on stderr when slow), not within its de
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import click
@@ -16,6 +15,7 @@ from rich.console import Console
 from supervisor.constitution import load_constitution
 from supervisor.pipeline import Supervisor
 from supervisor.settings import current
+from supervisor.syncio import run_sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +82,4 @@ async def _run() -> None:
 @click.command()
 def demo() -> None:
     """Supervise the shipped sample exchanges and print each decision."""
-    asyncio.run(_run())
+    run_sync(_run())

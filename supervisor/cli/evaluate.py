@@ -8,7 +8,6 @@ calibration file beside the constitution.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.evaluation.datasets import Dataset, load_dataset
+from supervisor.syncio import run_sync
 
 SPLITS = ("test", "all", "train")
 
@@ -58,7 +58,7 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
         raise click.UsageError(f"{loaded.id} has no semantic checks at the {stage} stage, so "
                                "there is no curve to draw; leave out --curve")
     judge = _judge(supervisor)
-    result = asyncio.run(_run(loaded, data, judge, stage, split, curve))
+    result = run_sync(_run(loaded, data, judge, stage, split, curve))
     if report_dir is not None:
         from supervisor.evaluation.report import write_report
 
