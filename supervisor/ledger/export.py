@@ -18,7 +18,9 @@ from supervisor.errors import ConfigError
 from supervisor.ledger.canonical import canonical
 
 CSV_COLUMNS = ("seq", "id", "ts", "kind", "stage", "action", "released", "violated",
-               "constitution", "constitution_version", "app_id", "reason", "hash")
+               "citations", "constitution", "constitution_version", "app_id", "reason",
+               "hash")
+CITATION_SEPARATOR = "; "  # citations hold commas ("Gramm-Leach-Bliley Act, 16 CFR 314")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,20 @@ def fired(body: dict[str, Any]) -> list[str]:
     return found
 
 
+def cited(body: dict[str, Any]) -> list[str]:
+    """The distinct citations of the principles that fired in a decision, in verdict order.
+
+    Read from the record's own verdicts, so they are the rules as they stood when it was
+    decided; a record made before verdicts carried citations gives none.
+    """
+    principles = set(fired(body))
+    found: dict[str, None] = {}
+    for verdict in body.get("verdicts") or []:
+        if verdict.get("principle") in principles:
+            found.update(dict.fromkeys(str(c) for c in verdict.get("citations") or []))
+    return list(found)
+
+
 def select(records: Iterable[dict[str, Any]], keep: Filter) -> Iterator[dict[str, Any]]:
     return (r for r in records if keep(r))
 
@@ -117,6 +133,7 @@ def row(record: dict[str, Any]) -> dict[str, Any]:
         "seq": record["seq"], "id": record["id"], "ts": record["ts"], "kind": record["kind"],
         "stage": body.get("stage", ""), "action": body.get("action", ""),
         "released": body.get("released", ""), "violated": ";".join(body.get("violated") or []),
+        "citations": CITATION_SEPARATOR.join(cited(body)),
         "constitution": provenance.get("id", ""),
         "constitution_version": provenance.get("version", ""),
         "app_id": (body.get("context") or {}).get("app_id", ""),
