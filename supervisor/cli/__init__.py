@@ -25,6 +25,7 @@ COMMANDS = {
     "calibrate": "supervisor.cli.evaluate:calibrate",
     "serve": "supervisor.cli.serve:serve",
     "demo": "supervisor.cli.demo:demo",
+    "replay": "supervisor.cli.replay:replay_command",
 }
 
 
