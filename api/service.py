@@ -7,8 +7,9 @@ from fakes; `supervisor serve` builds it from the environment (`Service.configur
 
 Constitutions are named by id only over HTTP: the shipped ones and the configured
 default (which may be a file path). A request cannot make the server read a file.
-Loading (at start and on an admin's reload) appends a `constitution` record, so the
-ledger says which version was active when.
+Which version of each is active is the ledger's to say (`api.activation`): loading at
+start appends a `constitution` record, and a changed version becomes active only when
+a second person approves its proposal (or through the loud break-glass reload).
 
 Models load at start-up, in the background (`_warm`): Presidio and spaCy, the encoder
 and each constitution's exemplar matrices, a local judge, the default primary. A
@@ -26,10 +27,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from api.activation import Activation, Reloaded
 from api.errors import ApiError
-from api.keys import Keys, configured_keys
+from api.keys import Caller, Keys, configured_keys
 from api.metrics import Metrics
-from supervisor.constitution import Constitution, load_constitution, shipped
+from supervisor.constitution import Constitution
 from supervisor.detectors import preload
 from supervisor.errors import ConfigError
 from supervisor.ledger import Ledger, open_ledger
@@ -83,6 +85,8 @@ class Service:
         self.default_constitution = ""
         self._primaries: dict[str, Provider] = {}
         self._checkpoints: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
+        self.activation = Activation(self)
         self._warming: asyncio.Task[None] | None = None
         self._owns_ledger = ledger is None
         self._started = time.perf_counter()
@@ -109,15 +113,16 @@ class Service:
         if self._ledger is None:
             self._ledger = await open_ledger(settings=self.settings)
         self.readiness.parts["ledger"] = "ok"
-        await self.reload(actor="startup")
+        await self.activation.start()
         for constitution in self.constitutions.values():
             await asyncio.to_thread(preload, constitution)
         self._checkpoints = asyncio.create_task(self.ledger.checkpoint_loop())
+        self._following = asyncio.create_task(self.activation.follow_loop())
         self._warming = asyncio.create_task(self._warm())
 
     async def close(self) -> None:
         """Stop background work, then flush and checkpoint the ledger."""
-        for task in (self._warming, self._checkpoints):
+        for task in (self._warming, self._following, self._checkpoints):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -131,25 +136,11 @@ class Service:
                            kind="ledger_error")
         return self._ledger
 
-    async def reload(self, *, actor: str) -> list[Constitution]:
-        """(Re)load every constitution this service answers for; record each activation."""
-        refs = dict.fromkeys([*shipped(), self.settings.constitution])
-        loaded: dict[str, Constitution] = {}
-        for ref in refs:
-            constitution = await asyncio.to_thread(load_constitution, ref)
-            loaded[constitution.id] = constitution
-            if ref == self.settings.constitution:
-                self.default_constitution = constitution.id
-        for constitution in loaded.values():
-            previous = self.constitutions.get(constitution.id)
-            if previous is None or previous.sha256 != constitution.sha256:
-                await self.ledger.append("constitution", {
-                    "id": constitution.id, "version": constitution.version,
-                    "sha256": constitution.sha256, "path": str(constitution.path or ""),
-                    "activated_by": actor})
-        self.constitutions = loaded
-        self.readiness.parts["constitutions"] = "ok"
-        return list(loaded.values())
+    async def reload(self, *, caller: Caller, break_glass: bool = False,
+                     reason: str = "") -> Reloaded:
+        """Propose every constitution whose file changed (break-glass: activate it now)."""
+        return await self.activation.reload(caller=caller, break_glass=break_glass,
+                                            reason=reason)
 
     async def _warm(self) -> None:
         """Load Presidio, the embedding model and exemplars, and the default primary now.

@@ -4,7 +4,7 @@
 ledger is open and appends go through within a bound (not stuck behind another writer's
 lock, last append not failed), and the detectors and default primary model are loaded
 (503 with what is missing until then); `/metrics` is Prometheus text. Reading constitutions
-needs any key; reloading them needs admin.
+needs any key; reloading them needs admin, and proposes changed files (`api.activation`).
 """
 
 from __future__ import annotations
@@ -67,10 +67,19 @@ async def constitution(constitution_id: str, service: ServiceDep, caller: KeyCal
 
 
 @router.post("/v1/constitutions/reload")
-async def reload(service: ServiceDep, caller: AdminCaller) -> dict[str, Any]:
-    """Re-read every constitution from disk; a changed one is recorded as activated."""
-    loaded = await service.reload(actor=caller.name)
-    return {"data": [_summary(c) for c in loaded]}
+async def reload(service: ServiceDep, caller: AdminCaller, break_glass: bool = False,
+                 reason: str = "") -> dict[str, Any]:
+    """Re-read every constitution from disk and propose each changed one for approval by a
+    second person (`/v1/constitutions/proposals`). Break-glass (`?break_glass=true&reason=
+    ...`) activates a changed file at once and records it loudly, with the reason."""
+    done = await service.reload(caller=caller, break_glass=break_glass, reason=reason)
+    return {"data": [_summary(c) for c in service.constitutions.values()],
+            "proposals": [p.id for p in done.proposals],
+            "proposed": [{"id": p.id, "constitution": p.constitution,
+                          "version": p.new.version, "sha256": p.new.sha256,
+                          "state": p.state} for p in done.proposals],
+            "activated": [_summary(c) for c in done.activated],
+            "refused": done.refused, "break_glass": break_glass}
 
 
 def _summary(c: Constitution) -> dict[str, Any]:

@@ -1,0 +1,393 @@
+"""Which constitution versions a service serves, and the four-eyes path to change one.
+
+A changed version becomes active only through the ledger: an admin proposes it (a
+`proposal` record), a different person (admin or auditor) approves it (an `approval`
+record), and the approving worker appends the `constitution` activation record naming
+both. A rejection (with its reason) closes a proposal. The state of every proposal is
+folded from those records (`supervisor.proposals.Book`), never kept only in memory, so
+a proposal made on one worker is approved on another; every worker follows the ledger
+(`follow`: new records only, read from the store by seq) on each proposal request and
+every `FOLLOW_S` seconds in the background, and swaps in a version activated elsewhere.
+
+At start, a constitution whose file differs from the version the ledger last activated
+is served as the ledger says (its content is in that record), with a warning: a file
+edited on disk never becomes active by a restart. `reload` proposes each changed file;
+only break-glass (`reload(break_glass=True, reason=...)`) activates alone, and writes a
+`constitution` record with `break_glass: true` and the reason, and a warning log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import yaml
+
+from api.errors import ApiError
+from api.keys import Caller
+from supervisor.constitution import Constitution, load_constitution, shipped
+from supervisor.detectors import preload
+from supervisor.errors import ConstitutionError, LedgerError
+from supervisor.ledger import Store
+from supervisor.proposals import (
+    Book,
+    Proposal,
+    attachment_of,
+    changes,
+    content_of,
+    rebuilt,
+    relevant,
+    unified_diff,
+)
+
+if TYPE_CHECKING:
+    from api.service import Service
+
+log = structlog.get_logger("api.activation")
+FOLLOW_S = 2.0  # how often a worker looks for activations recorded by other workers
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Reloaded:
+    """What a reload did: proposals made (or found open), activations (break-glass only),
+    and files that could not be proposed, with why."""
+
+    proposals: list[Proposal] = field(default_factory=list)
+    activated: list[Constitution] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+
+
+class Activation:
+    """The service's constitutions: loaded at start, changed only through the ledger."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.book = Book()
+        self._lock = asyncio.Lock()
+
+    # -- following the ledger ---------------------------------------------------------
+
+    async def follow(self) -> None:
+        """Fold records appended since the last look (by any worker); apply activations."""
+        async with self._lock:
+            start = self.book.next_seq
+            picked, count = await asyncio.to_thread(_scan, self.service.ledger.store, start)
+            for line in picked:
+                self.book.observe(json.loads(line))
+            self.book.next_seq = max(self.book.next_seq, start + count)
+            await self._apply()
+
+    async def follow_loop(self) -> None:
+        """For a server: `follow` every FOLLOW_S seconds; run as a task, cancel to stop."""
+        while True:
+            await asyncio.sleep(FOLLOW_S)
+            try:
+                await self.follow()
+            except (LedgerError, OSError) as exc:  # tried again next tick; /readyz tells
+                log.warning("constitution_follow_failed", error=str(exc))
+
+    async def _apply(self) -> None:
+        """Serve the version the ledger last activated, for every constitution we serve."""
+        for cid, active in self.book.active.items():
+            current = self.service.constitutions.get(cid)
+            if current is None or current.sha256 == active.sha256:
+                continue
+            content = self.book.contents.get(active.sha256)
+            if content is None:
+                log.warning("constitution_content_unrecorded", constitution=cid,
+                            sha256=active.sha256, serving=current.sha256)
+                continue
+            found = rebuilt(content, path=active.path or current.path, lineage=active.lineage)
+            await asyncio.to_thread(preload, found)
+            self.service.constitutions = {**self.service.constitutions, cid: found}
+            log.info("constitution_activated", constitution=cid, version=found.version,
+                     sha256=found.sha256, record=active.record)
+
+    # -- start and reload -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the files; serve for each the version the ledger last activated."""
+        await self.follow()
+        loaded = await self._files()
+        serving: dict[str, Constitution] = {}
+        for constitution in loaded.values():
+            active = self.book.active.get(constitution.id)
+            content = self.book.contents.get(active.sha256) if active else None
+            extra: dict[str, Any] = {}
+            chosen = constitution
+            if active is not None and active.sha256 != constitution.sha256:
+                if content is not None:
+                    chosen = rebuilt(content, path=active.path or constitution.path,
+                                     lineage=active.lineage)
+                    extra["file_differs"] = {"path": constitution.path,
+                                             "version": constitution.version,
+                                             "sha256": constitution.sha256}
+                    log.warning("constitution_file_differs", constitution=constitution.id,
+                                path=constitution.path, active=chosen.version,
+                                file=constitution.version,
+                                fix="POST /v1/constitutions/reload proposes the file; or "
+                                    "make the file match the active version")
+                else:  # a ledger from before four-eyes activation: its content is unknown
+                    extra["replaces_unrecorded"] = active.sha256
+            serving[chosen.id] = chosen
+            await self._activated(chosen, actor="startup", **extra)
+        self.service.constitutions = serving
+        await self.follow()
+        self.service.readiness.parts["constitutions"] = "ok"
+
+    async def reload(self, *, caller: Caller, break_glass: bool = False,
+                     reason: str = "") -> Reloaded:
+        """Propose every file that differs from the active version (break-glass: activate
+        each at once, loudly, with the reason)."""
+        if break_glass and not reason.strip():
+            raise ApiError(400, "break-glass activation needs a reason: add "
+                                "&reason=... saying why this cannot wait for a second person",
+                           param="reason", code="reason_required")
+        await self.follow()
+        result = Reloaded()
+        for constitution in (await self._files()).values():
+            current = self.service.constitutions.get(constitution.id)
+            if current is not None and current.sha256 == constitution.sha256:
+                continue
+            if break_glass:
+                await self._activated(constitution, actor=caller.name, break_glass=True,
+                                      reason=reason.strip(), previous=_named(current))
+                log.warning("constitution_break_glass", constitution=constitution.id,
+                            version=constitution.version, sha256=constitution.sha256,
+                            activated_by=caller.name, reason=reason.strip())
+                result.activated.append(constitution)
+                continue
+            base_sha = current.sha256 if current else ""
+            open_one = self.book.waiting(constitution.id, constitution.sha256, base_sha)
+            if open_one is not None:
+                result.proposals.append(open_one)
+                continue
+            try:
+                result.proposals.append(await self._propose(
+                    caller, current, constitution, source="reload"))
+            except ApiError as exc:
+                result.refused.append({"constitution": constitution.id, "reason": exc.message})
+        await self.follow()
+        return result
+
+    async def _files(self) -> dict[str, Constitution]:
+        """Every constitution this service answers for, as its file says now."""
+        refs = dict.fromkeys([*shipped(), self.service.settings.constitution])
+        loaded: dict[str, Constitution] = {}
+        for ref in refs:
+            constitution = await asyncio.to_thread(load_constitution, ref)
+            loaded[constitution.id] = constitution
+            if ref == self.service.settings.constitution:
+                self.service.default_constitution = constitution.id
+        return loaded
+
+    async def _activated(self, constitution: Constitution, *, actor: str,
+                         **extra: Any) -> str:
+        """Append the `constitution` record (with the content, so any worker can serve it)."""
+        receipt = await self.service.ledger.append("constitution", {
+            "id": constitution.id, "version": constitution.version,
+            "sha256": constitution.sha256, "path": str(constitution.path or ""),
+            "lineage": list(constitution.lineage), "content": content_of(constitution),
+            "activated_by": actor, **extra})
+        return receipt.id
+
+    # -- four eyes --------------------------------------------------------------------
+
+    async def propose(self, caller: Caller, constitution_id: str, *, text: str | None = None,
+                      from_file: bool = False, attachment: str | None = None,
+                      note: str = "") -> Proposal:
+        """Record a proposal of a new version (YAML text, or the constitution's file)."""
+        await self.follow()
+        current = self.service.constitution(constitution_id)
+        if (text is None) == (not from_file):
+            raise ApiError(400, "give either `yaml` (the new version's text) or "
+                                "`from_file: true` (read the constitution's file again)",
+                           param="yaml", code="yaml_or_file")
+        if from_file:
+            if not current.path:
+                raise ApiError(400, f"constitution {current.id!r} has no file to read; "
+                                    "send its new text as `yaml`", param="from_file")
+            new = await asyncio.to_thread(_loaded, current.path, "its file")
+        else:
+            new = await asyncio.to_thread(_from_text, text or "", current)
+        if new.id != current.id:
+            raise ApiError(400, f"the proposed text has id {new.id!r}, not {current.id!r}; "
+                                "a proposal changes one constitution", param="yaml",
+                           code="wrong_constitution")
+        return await self._propose(caller, current, new, source="file" if from_file else "text",
+                                   attachment=attachment, note=note)
+
+    async def _propose(self, caller: Caller, current: Constitution | None, new: Constitution,
+                       *, source: str, attachment: str | None = None,
+                       note: str = "") -> Proposal:
+        if current is not None and new.sha256 == current.sha256:
+            raise ApiError(409, f"{new.id} {new.version} (sha256 {new.sha256[:12]}) is the "
+                                "active version already; change it before proposing",
+                           code="unchanged")
+        if current is not None and new.version == current.version:
+            raise ApiError(400, f"{new.id}: the content changed but the version is still "
+                                f"{new.version}; raise `version` so records can tell the two "
+                                "apart", param="yaml", code="same_version")
+        body: dict[str, Any] = {
+            "constitution": new.id, "proposer": caller.name, "proposer_role": caller.role,
+            "base": _named(current) or {"version": "", "sha256": ""},
+            "new": {"version": new.version, "sha256": new.sha256, "path": new.path,
+                    "lineage": list(new.lineage)},
+            "content": content_of(new), "source": source,
+            "changes": changes(current, new) if current else {},
+            "diff": unified_diff(current, new) if current else ""}
+        if attachment:
+            body["attachment"] = attachment_of(attachment)
+        if note.strip():
+            body["note"] = note.strip()
+        receipt = await self.service.ledger.append("proposal", body)
+        log.info("constitution_proposed", constitution=new.id, version=new.version,
+                 proposal=receipt.id, proposer=caller.name)
+        await self.follow()
+        return self.proposal(receipt.id)
+
+    async def approve(self, caller: Caller, proposal_id: str, *, note: str = "") -> Proposal:
+        """Approve (a different person only) and activate the proposed version."""
+        await self.follow()
+        found = self.proposal(proposal_id)
+        _still_open(found)
+        if caller.name == found.proposer:
+            raise ApiError(403, f"{caller.name!r} proposed this version and cannot approve it "
+                                "too: another admin or an auditor must approve it",
+                           code="same_person")
+        if found.state == "stale":
+            active = self.book.active.get(found.constitution)
+            raise ApiError(409, f"proposal {found.id} changes {found.constitution} "
+                                f"{found.base.version} (sha256 {found.base.sha256[:12]}), but "
+                                f"{active.version if active else 'nothing'} is active now; "
+                                "reject it and propose again against the active version",
+                           code="stale_proposal")
+        content = self.book.contents[found.new.sha256]
+        new = rebuilt(content, path=found.new.path, lineage=found.new.lineage)
+        approval = await self.service.ledger.append("approval", {
+            "proposal": found.id, "constitution": found.constitution,
+            "approver": caller.name, "approver_role": caller.role, "proposer": found.proposer,
+            "version": found.new.version, "sha256": found.new.sha256,
+            **({"note": note.strip()} if note.strip() else {})})
+        await self.follow()
+        decided = self.proposal(found.id)
+        if decided.decision != approval.id:  # another worker decided it first
+            raise ApiError(409, f"proposal {found.id} was {decided.state} by "
+                                f"{decided.decided_by or 'another change'} meanwhile; this "
+                                "approval has no effect", code="decided_elsewhere")
+        await self._activated(new, actor=caller.name, proposal=found.id,
+                              approval=approval.id, proposer=found.proposer,
+                              approver=caller.name,
+                              previous={"version": found.base.version,
+                                        "sha256": found.base.sha256})
+        await self.follow()
+        return decided
+
+    async def reject(self, caller: Caller, proposal_id: str, *, reason: str) -> Proposal:
+        """Close a proposal without activating it; the reason is recorded."""
+        if not reason.strip():
+            raise ApiError(400, "a rejection needs a reason, so the proposer knows what to "
+                                "change", param="reason", code="reason_required")
+        await self.follow()
+        found = self.proposal(proposal_id)
+        _still_open(found)
+        receipt = await self.service.ledger.append("rejection", {
+            "proposal": found.id, "constitution": found.constitution,
+            "rejected_by": caller.name, "rejecter_role": caller.role,
+            "proposer": found.proposer, "reason": reason.strip()})
+        await self.follow()
+        decided = self.proposal(found.id)
+        if decided.decision != receipt.id:
+            raise ApiError(409, f"proposal {found.id} was {decided.state} by "
+                                f"{decided.decided_by} meanwhile", code="decided_elsewhere")
+        return decided
+
+    def proposal(self, proposal_id: str) -> Proposal:
+        """A proposal by id with its current state, or 404."""
+        found = self.book.get(proposal_id)
+        if found is None:
+            raise ApiError(404, f"no proposal {proposal_id!r}; GET /v1/constitutions/proposals "
+                                "lists the open ones", code="proposal_not_found")
+        return found
+
+
+def _still_open(found: Proposal) -> None:
+    if found.state in ("approved", "rejected"):
+        raise ApiError(409, f"proposal {found.id} was {found.state} by {found.decided_by} at "
+                            f"{found.decided_at}; it cannot be decided again",
+                       code="proposal_closed")
+
+
+def _named(constitution: Constitution | None) -> dict[str, str] | None:
+    if constitution is None:
+        return None
+    return {"version": constitution.version, "sha256": constitution.sha256}
+
+
+def _scan(store: Store, start: int) -> tuple[list[bytes], int]:
+    """(the lines from seq `start` on that may matter to the fold, how many lines read)."""
+    picked: list[bytes] = []
+    count = 0
+    for line in store.lines(start):
+        count += 1
+        if relevant(line):
+            picked.append(line)
+    return picked, count
+
+
+def _loaded(path: str, what: str) -> Constitution:
+    try:
+        return load_constitution(path)
+    except ConstitutionError as exc:
+        raise ApiError(400, f"{what} does not load: {exc}", param="yaml",
+                       code="bad_constitution") from None
+
+
+def _from_text(text: str, current: Constitution) -> Constitution:
+    """A posted YAML text, loaded as a file beside nothing: `extends` may name only a
+    constitution id (the current file's sibling or a shipped one), never a path, so a
+    request cannot make the server read a file of its choosing."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ApiError(400, f"`yaml` is not YAML: {exc}", param="yaml",
+                       code="bad_constitution") from None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "`yaml` must be a constitution: a mapping with id, version and "
+                            "principles", param="yaml", code="bad_constitution")
+    parent = raw.get("extends")
+    if parent is not None and not (isinstance(parent, str) and _ID.match(parent)):
+        raise ApiError(400, "`extends` in a posted constitution names a constitution by id "
+                            f"(one of {', '.join(shipped())}), never a path", param="yaml",
+                       code="bad_constitution")
+    with _folder(current, parent) as folder:
+        path = folder / "proposed.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            loaded = load_constitution(path)
+        except ConstitutionError as exc:
+            message = str(exc).replace(str(path), "the posted yaml")
+            raise ApiError(400, message, param="yaml", code="bad_constitution") from None
+    return replace(loaded, path=current.path)
+
+
+@contextmanager
+def _folder(current: Constitution, parent: str | None) -> Iterator[Path]:
+    """A temporary folder holding, when the text extends a sibling of the current file,
+    a link to that sibling (so `extends` resolves as it would beside the real file)."""
+    sibling = (Path(current.path).parent / f"{parent}.yaml"
+               if current.path and parent else None)
+    with tempfile.TemporaryDirectory(prefix="proposal-") as name:
+        folder = Path(name)
+        if sibling is not None and sibling.is_file():
+            (folder / sibling.name).symlink_to(sibling)
+        yield folder
