@@ -15,11 +15,8 @@ from fastapi import FastAPI
 
 from api import console, errors
 from api.limits import Limits
-from api.quotas import Quotas
 from api.routes import audit, chat, messages, moderation, proposals, supervise, system
 from api.service import Service
-from api.tracing import TraceContext
-from supervisor import tracing
 
 VERSION = "1"
 
@@ -27,7 +24,6 @@ VERSION = "1"
 def create_app(service: Service | None = None) -> FastAPI:
     """The HTTP service over `service` (default: configured from the environment)."""
     chosen = service or Service.configured()
-    tracing.configure(chosen.settings.tracing)  # SUPERVISOR_TRACING; off: nothing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,14 +37,12 @@ def create_app(service: Service | None = None) -> FastAPI:
                   description="Moderation, supervision, OpenAI- and Anthropic-compatible "
                               "supervising proxies, and the audit ledger.")
     app.state.service = chosen
-    app.state.quotas = Quotas.configured(chosen.settings, chosen.metrics)  # per-key limits
     for module in (moderation, supervise, chat, messages, audit, proposals, system):
         app.include_router(module.router)
     app.include_router(console.router)
     errors.install(app)
     app.add_middleware(Limits, max_body_bytes=chosen.settings.max_body_bytes,
                        observe=chosen.metrics.http)
-    app.add_middleware(TraceContext)  # a caller's W3C traceparent is our root's parent
     return app
 
 
