@@ -17,6 +17,8 @@ from api import console, errors
 from api.limits import Limits
 from api.routes import audit, chat, messages, moderation, proposals, supervise, system
 from api.service import Service
+from api.tracing import TraceContext
+from supervisor import tracing
 
 VERSION = "1"
 
@@ -24,6 +26,7 @@ VERSION = "1"
 def create_app(service: Service | None = None) -> FastAPI:
     """The HTTP service over `service` (default: configured from the environment)."""
     chosen = service or Service.configured()
+    tracing.configure(chosen.settings.tracing)  # SUPERVISOR_TRACING; off: nothing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,6 +46,7 @@ def create_app(service: Service | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(Limits, max_body_bytes=chosen.settings.max_body_bytes,
                        observe=chosen.metrics.http)
+    app.add_middleware(TraceContext)  # a caller's W3C traceparent is our root's parent
     return app
 
 

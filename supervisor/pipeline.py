@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from supervisor import tracing
 from supervisor.constitution import Constitution, Principle
 from supervisor.decision import (
     Action,
@@ -119,12 +120,14 @@ class Supervisor:
 
     # -- public API -------------------------------------------------------------------
 
+    @tracing.supervision("check_input")
     async def check_input(self, prompt: str, *,
                           context: Mapping[str, str] | None = None) -> Decision:
         """Supervise a prompt against the `applies_to: input` principles."""
         return await self._record(await self._stage("input", prompt="", text=prompt,
                                                     context=context))
 
+    @tracing.supervision("check_output")
     async def check_output(self, output: str, *, prompt: str = "",
                            context: Mapping[str, str] | None = None,
                            input_decision: Decision | None = None) -> Decision:
@@ -132,6 +135,7 @@ class Supervisor:
         decision = await self._stage("output", prompt=prompt, text=output, context=context)
         return await self._record(replace(decision, input_decision=input_decision))
 
+    @tracing.supervision("supervise")
     async def supervise(self, *, prompt: str, output: str | None = None,
                         messages: Sequence[Message] | None = None,
                         context: Mapping[str, str] | None = None,
@@ -167,6 +171,7 @@ class Supervisor:
             decision, usage=spent + decision.usage, input_decision=inbound,
             timings_ms=(("primary", round(took_ms, 3)), *decision.timings_ms)))
 
+    @tracing.supervision("assess")
     async def assess(self, text: str, *, prompt: str = "",
                      stage: Stage = "output") -> Assessment:
         """Check `text` once against the stage's principles: verdicts only, nothing recorded.
@@ -183,6 +188,7 @@ class Supervisor:
             raise DeadlineExceeded(f"checking one text exceeded the {self.deadline_s:g} s "
                                    f"deadline; {DEADLINE_SETTING} sets it") from None
 
+    @tracing.supervision("moderate")
     async def moderate(self, text: str, *, stage: Stage = "output",
                        context: Mapping[str, str] | None = None) -> Decision:
         """Classify `text` against the stage's principles and record it, without revising.
@@ -201,6 +207,7 @@ class Supervisor:
 
     # -- stages -----------------------------------------------------------------------
 
+    @tracing.phase("stage")
     async def _stage(self, stage: Stage, *, prompt: str, text: str,
                      context: Mapping[str, str] | None, revise: bool = True) -> Decision:
         started = time.perf_counter()
@@ -221,8 +228,13 @@ class Supervisor:
                     if ruling.action is not Action.REVISE or not revise:
                         break
                     tick = time.perf_counter()
-                    repaired = await self._repair(ruling, evaluation, prompt, current,
-                                                  revisions)
+                    with tracing.span("supervisor.revision", {
+                            "supervisor.round": len(revisions) + 1,
+                            "supervisor.principles.violated": ruling.principles}) as span:
+                        repaired = await self._repair(ruling, evaluation, prompt, current,
+                                                      revisions)
+                        span.set_attribute("supervisor.method",
+                                           repaired.method if repaired else "none")
                     _add(timings, "revise", tick)
                     if repaired is None:
                         ruling = Ruling(Action.BLOCK, ruling.principles, ruling.flags,
@@ -270,8 +282,16 @@ class Supervisor:
         if not needs_judge or self.judge is None:
             return Assessment(tuple(verdicts), tuple(unevaluated), flat)
         tick = time.perf_counter()
-        judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text,
-                                token_cap=self.judge_token_cap)
+        with tracing.span("supervisor.judge", {
+                "supervisor.model": self.judge.name,
+                "supervisor.principles.checked": [p.id for p in needs_judge]}) as span:
+            judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text,
+                                    token_cap=self.judge_token_cap)
+            tracing.count(span, judgement.usage)
+            span.set_attribute("supervisor.attempts", judgement.attempts)
+            span.set_attribute("supervisor.principles.violated",
+                               [v.principle for v in judgement.verdicts if v.violated])
+            span.set_attribute("supervisor.verdict_valid", not judgement.error)
         _add(timings, "judge", tick)
         if judgement.error:
             return Assessment(tuple(verdicts), tuple(unevaluated), flat, judgement.usage,
@@ -288,11 +308,11 @@ class Supervisor:
         Python (spaCy, Presidio) while the semantic encoder's pass runs outside the GIL,
         so the supervision waits for the slower of them, not for their sum.
         """
-        chosen = [(detector, [p for p in principles if kind in p.kinds()])
+        chosen = [(kind, detector, [p for p in principles if kind in p.kinds()])
                   for kind, detector in self.detectors.items()]
         found = await asyncio.gather(*(
-            asyncio.to_thread(detector.scan, subset, prompt=prompt, text=text)
-            for detector, subset in chosen if subset))
+            asyncio.to_thread(_detect, kind, detector, subset, prompt=prompt, text=text)
+            for kind, detector, subset in chosen if subset))
         merged: dict[str, tuple[Finding, ...]] = {}
         for result in found:
             for pid, hits in result.items():
@@ -330,7 +350,10 @@ class Supervisor:
             await self.load()  # a local model's first load is not the answer's time
             tick = time.perf_counter()
             async with asyncio.timeout(self.deadline_s):
-                response = await self.primary.complete(request)
+                with tracing.span("supervisor.primary",
+                                  {"supervisor.model": self.primary.name}) as span:
+                    response = await self.primary.complete(request)
+                    tracing.count(span, usage_of(response))
         except (ProviderError, TimeoutError) as exc:
             reason = str(exc) or (f"no answer within the {self.deadline_s:g} s deadline "
                                   f"({DEADLINE_SETTING} sets it)")
@@ -389,9 +412,26 @@ class Supervisor:
     async def _record(self, decision: Decision) -> Decision:
         if self.ledger is None:
             return decision
-        record_id = await self.ledger.record(
-            decision, store_text=self.constitution.defaults.store_text)
+        store_text = self.constitution.defaults.store_text
+        with tracing.span("supervisor.ledger.append", {"supervisor.stage": decision.stage,
+                                                       "supervisor.store_text": store_text}
+                          ) as span:
+            record_id = await self.ledger.record(decision, store_text=store_text)
+            span.set_attribute("supervisor.record_id", record_id)
         return replace(decision, record_id=record_id)
+
+
+def _detect(kind: str, detector: Detector, principles: Sequence[Principle], *, prompt: str,
+            text: str) -> Mapping[str, Sequence[Finding]]:
+    """One detector's scan (in a worker thread), as a span of its own when tracing is on."""
+    with tracing.span("supervisor.detector", {
+            "supervisor.detector": kind,
+            "supervisor.principles.checked": [p.id for p in principles]}) as span:
+        found = detector.scan(principles, prompt=prompt, text=text)
+        span.set_attribute("supervisor.principles.violated",
+                           [pid for pid, hits in found.items() if hits])
+        span.set_attribute("supervisor.findings", sum(len(hits) for hits in found.values()))
+        return found
 
 
 def _local_verdict(principle: Principle, found: tuple[Finding, ...]) -> Verdict:

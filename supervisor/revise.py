@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from supervisor import tracing
 from supervisor.constitution import Principle
 from supervisor.decision import Finding, Usage, Verdict
 from supervisor.judge import neutralise, usage_of
@@ -75,5 +76,9 @@ def rewrite_request(prompt: str, text: str, critiques: Sequence[tuple[Principle,
 async def rewrite(provider: Provider, prompt: str, text: str,
                   critiques: Sequence[tuple[Principle, Verdict]]) -> Repair:
     """Ask the supervisor model for a revised answer that meets the critiques."""
-    response = await provider.complete(rewrite_request(prompt, text, critiques))
+    with tracing.span("supervisor.rewrite", {
+            "supervisor.model": provider.name,
+            "supervisor.principles.violated": [p.id for p, _ in critiques]}) as span:
+        response = await provider.complete(rewrite_request(prompt, text, critiques))
+        tracing.count(span, usage_of(response))
     return Repair(response.text.strip(), "rewrite", usage_of(response))

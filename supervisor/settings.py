@@ -20,6 +20,8 @@ DEFAULT_LEDGER = "audit_logs"
 DEFAULT_PRIMARY = "local:smollm2"
 ModerationOnError = Literal["flag", "unavailable"]
 MODERATION_ON_ERROR = ("flag", "unavailable")
+Tracing = Literal["off", "otlp"]
+TRACING = ("off", "otlp")
 
 
 def _models(value: str) -> tuple[str, ...]:
@@ -48,6 +50,14 @@ def _moderation_on_error(env: Mapping[str, str]) -> ModerationOnError:
     return cast(ModerationOnError, raw)
 
 
+def _tracing(env: Mapping[str, str]) -> Tracing:
+    raw = env.get("SUPERVISOR_TRACING", "").strip().lower() or "off"
+    if raw not in TRACING:
+        raise ConfigError(f"SUPERVISOR_TRACING={raw!r}: use one of {', '.join(TRACING)} "
+                          "(otlp: spans to OTEL_EXPORTER_OTLP_ENDPOINT over OTLP/HTTP)")
+    return cast(Tracing, raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The process's configuration; see README.md, "Configuration", for each variable."""
@@ -68,6 +78,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
     moderation_on_error: ModerationOnError = "flag"  # what /v1/moderations says on `error`
+    tracing: Tracing = "off"  # otlp: OpenTelemetry spans by OTLP/HTTP (supervisor.tracing)
 
     @property
     def signing_key_dir(self) -> Path:
@@ -99,4 +110,5 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=int(_number(env, "SUPERVISOR_MAX_BODY_BYTES", float(1 << 20))),
         log_level=env.get("SUPERVISOR_LOG_LEVEL") or "info",
         moderation_on_error=_moderation_on_error(env),
+        tracing=_tracing(env),
     )
