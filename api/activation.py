@@ -26,13 +26,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 import yaml
 
 from api.errors import ApiError
-from api.keys import Caller
 from supervisor.constitution import Constitution, load_constitution, shipped
 from supervisor.detectors import preload
 from supervisor.errors import ConstitutionError, LedgerError
@@ -54,6 +53,16 @@ if TYPE_CHECKING:
 log = structlog.get_logger("api.activation")
 FOLLOW_S = 2.0  # how often a worker looks for activations recorded by other workers
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class Person(Protocol):
+    """Who acts: an API key's caller or a console reader (the name is what is recorded)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,7 @@ class Activation:
         await self.follow()
         self.service.readiness.parts["constitutions"] = "ok"
 
-    async def reload(self, *, caller: Caller, break_glass: bool = False,
+    async def reload(self, *, caller: Person, break_glass: bool = False,
                      reason: str = "") -> Reloaded:
         """Propose every file that differs from the active version (break-glass: activate
         each at once, loudly, with the reason)."""
@@ -202,7 +211,7 @@ class Activation:
 
     # -- four eyes --------------------------------------------------------------------
 
-    async def propose(self, caller: Caller, constitution_id: str, *, text: str | None = None,
+    async def propose(self, caller: Person, constitution_id: str, *, text: str | None = None,
                       from_file: bool = False, attachment: str | None = None,
                       note: str = "") -> Proposal:
         """Record a proposal of a new version (YAML text, or the constitution's file)."""
@@ -226,7 +235,7 @@ class Activation:
         return await self._propose(caller, current, new, source="file" if from_file else "text",
                                    attachment=attachment, note=note)
 
-    async def _propose(self, caller: Caller, current: Constitution | None, new: Constitution,
+    async def _propose(self, caller: Person, current: Constitution | None, new: Constitution,
                        *, source: str, attachment: str | None = None,
                        note: str = "") -> Proposal:
         if current is not None and new.sha256 == current.sha256:
@@ -255,7 +264,7 @@ class Activation:
         await self.follow()
         return self.proposal(receipt.id)
 
-    async def approve(self, caller: Caller, proposal_id: str, *, note: str = "") -> Proposal:
+    async def approve(self, caller: Person, proposal_id: str, *, note: str = "") -> Proposal:
         """Approve (a different person only) and activate the proposed version."""
         await self.follow()
         found = self.proposal(proposal_id)
@@ -292,7 +301,7 @@ class Activation:
         await self.follow()
         return decided
 
-    async def reject(self, caller: Caller, proposal_id: str, *, reason: str) -> Proposal:
+    async def reject(self, caller: Person, proposal_id: str, *, reason: str) -> Proposal:
         """Close a proposal without activating it; the reason is recorded."""
         if not reason.strip():
             raise ApiError(400, "a rejection needs a reason, so the proposer knows what to "

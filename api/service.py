@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from api.activation import Activation, Reloaded
+from api.activation import Activation, Person, Reloaded
 from api.errors import ApiError
-from api.keys import Caller, Keys, configured_keys
+from api.keys import Keys, configured_keys
 from api.metrics import Metrics
 from supervisor.constitution import Constitution
 from supervisor.detectors import preload
@@ -136,7 +136,7 @@ class Service:
                            kind="ledger_error")
         return self._ledger
 
-    async def reload(self, *, caller: Caller, break_glass: bool = False,
+    async def reload(self, *, caller: Person, break_glass: bool = False,
                      reason: str = "") -> Reloaded:
         """Propose every constitution whose file changed (break-glass: activate it now)."""
         return await self.activation.reload(caller=caller, break_glass=break_glass,
