@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from api import console, errors
 from api.limits import Limits
+from api.quotas import Quotas
 from api.routes import audit, chat, messages, moderation, proposals, supervise, system
 from api.service import Service
 from api.tracing import TraceContext
@@ -40,6 +41,7 @@ def create_app(service: Service | None = None) -> FastAPI:
                   description="Moderation, supervision, OpenAI- and Anthropic-compatible "
                               "supervising proxies, and the audit ledger.")
     app.state.service = chosen
+    app.state.quotas = Quotas.configured(chosen.settings, chosen.metrics)  # per-key limits
     for module in (moderation, supervise, chat, messages, audit, proposals, system):
         app.include_router(module.router)
     app.include_router(console.router)

@@ -1,8 +1,8 @@
 """Prometheus metrics, one registry per app (so two apps in one process never mix counts).
 
 What an operator graphs: decisions by action, violations by principle, latency by stage
-(detectors, judge, revise, primary, total), model calls and tokens, errors by kind, and
-HTTP requests by route and status.
+(detectors, judge, revise, primary, total), model calls and tokens, errors by kind,
+HTTP requests by route and status, and requests refused by a key's limits (`api.quotas`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class Metrics:
         self.request_seconds = Histogram("supervisor_http_request_seconds",
                                          "HTTP request latency by route.", ["route"],
                                          buckets=BUCKETS, registry=r)
+        self.limited = Counter("supervisor_rate_limited", "Requests refused with 429 by a "
+                               "key's limits, by key name and reason (rate, concurrency).",
+                               ["key", "reason"], registry=r)
 
     def observe(self, decision: Decision) -> None:
         """Count one decision (and the input-stage decision it carries)."""

@@ -41,6 +41,24 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _unless_none(raw: str) -> str:
+    """A limit's text; `none` (any case) or empty means no limit."""
+    return "" if raw.strip().lower() in ("", "none") else raw.strip()
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 0 (0 or `none`: no limit)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() == "none":
+        return 0
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}, "
+                          "or none for no limit")
+    return int(raw)
+
+
 def _moderation_on_error(env: Mapping[str, str]) -> ModerationOnError:
     raw = env.get("SUPERVISOR_MODERATION_ON_ERROR", "").strip().lower() or "flag"
     if raw not in MODERATION_ON_ERROR:
@@ -79,6 +97,9 @@ class Settings:
     log_level: str = "info"
     moderation_on_error: ModerationOnError = "flag"  # what /v1/moderations says on `error`
     tracing: Tracing = "off"  # otlp: OpenTelemetry spans by OTLP/HTTP (supervisor.tracing)
+    rate_limit: str = ""  # per API key, in the `limits` notation ("20/second"); "": none
+    concurrency_limit: int = 64  # requests in flight per API key and process; 0: none
+    rate_limit_storage: str = "memory://"  # a `limits` storage URI (shared: redis://...)
 
     @property
     def signing_key_dir(self) -> Path:
@@ -111,4 +132,7 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("SUPERVISOR_LOG_LEVEL") or "info",
         moderation_on_error=_moderation_on_error(env),
         tracing=_tracing(env),
+        rate_limit=_unless_none(env.get("SUPERVISOR_RATE_LIMIT", "")),
+        concurrency_limit=_count(env, "SUPERVISOR_CONCURRENCY_LIMIT", 64),
+        rate_limit_storage=env.get("SUPERVISOR_RATE_LIMIT_STORAGE") or "memory://",
     )

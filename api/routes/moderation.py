@@ -28,7 +28,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.access import AppCaller, ServiceDep
+from api.access import AppCaller, ServiceDep, bound
 from api.errors import ApiError
 from api.refusals import refuse_invalid_text, supervised
 from api.schemas import ModerationRequest
@@ -47,9 +47,10 @@ async def moderate(body: ModerationRequest, request: Request, response: Response
                    service: ServiceDep, caller: AppCaller) -> dict[str, Any]:
     """Classify one text or a list of texts against a constitution."""
     context = {"app_id": caller.name, "route": "moderations"}
-    await refuse_invalid_text(service, body, constitution=body.model, stage=body.stage,
+    chosen = bound(caller, body.model, param="model")  # 403 unless the key may use it
+    await refuse_invalid_text(service, body, constitution=chosen, stage=body.stage,
                               context=context)
-    constitution = service.constitution(body.model)
+    constitution = service.constitution(chosen)
     texts = _texts(body.input)
     supervisor = service.supervisor(constitution)
     decisions = await asyncio.gather(*(

@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api.access import bound, recorded_app
 from api.errors import ApiError, error_body
 from api.keys import Caller
 from api.refusals import refuse_invalid_text, supervised
@@ -35,6 +36,7 @@ from supervisor.providers import Message
 
 Front = Literal["openai", "anthropic"]
 CONSTITUTION_HEADER = "x-supervisor-constitution"
+APP_HEADER = "x-supervisor-app"
 PIECE = 24  # characters per streamed delta
 
 
@@ -112,15 +114,20 @@ def primary_ref(model: str, front: Front) -> str:
 
 def edge_context(request: Request, caller: Caller, front: Front) -> dict[str, str]:
     """What a front records of the caller: app, key and route, never the body's fields."""
-    return {"app_id": request.headers.get("x-supervisor-app") or caller.name,
+    return {**recorded_app(request, caller, request.headers.get(APP_HEADER), param=APP_HEADER),
             "key": caller.name, "route": front}
+
+
+def constitution_of(request: Request, caller: Caller) -> str | None:
+    """The constitution header, if the key may use it (403 otherwise; see `access.bound`)."""
+    return bound(caller, request.headers.get(CONSTITUTION_HEADER), param=CONSTITUTION_HEADER)
 
 
 async def refuse_invalid(service: Service, request: Request, caller: Caller,
                          body: BaseModel, front: Front) -> None:
     """A request holding a text that is not Unicode: recorded, then a 400 naming the field."""
     await refuse_invalid_text(service, body, stage="input",
-                              constitution=request.headers.get(CONSTITUTION_HEADER),
+                              constitution=constitution_of(request, caller),
                               context=edge_context(request, caller, front))
 
 
@@ -131,7 +138,7 @@ async def run(service: Service, request: Request, caller: Caller, exchange: Exch
     A supervision that crashes is recorded as an `error` decision and answered as a failed
     supervision (503), like a judge that timed out.
     """
-    constitution = service.constitution(request.headers.get(CONSTITUTION_HEADER))
+    constitution = service.constitution(constitution_of(request, caller))
     try:
         primary = service.primary(primary_ref(exchange.model, front))
     except ConfigError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.access import AppCaller, ServiceDep
+from api.access import AppCaller, ServiceDep, bound, recorded_app
 from api.errors import ApiError
 from api.refusals import refuse_invalid_text, supervised
 from api.schemas import SuperviseRequest
@@ -28,11 +28,12 @@ router = APIRouter(tags=["supervise"])
 async def supervise(body: SuperviseRequest, request: Request, response: Response,
                     service: ServiceDep, caller: AppCaller) -> dict[str, Any]:
     """Supervise an answer (or generate one and supervise it); returns the decision."""
-    await refuse_invalid_text(service, body, constitution=body.constitution,
+    chosen = bound(caller, body.constitution, param="constitution")  # 403 unless allowed
+    await refuse_invalid_text(service, body, constitution=chosen,
                               stage="input" if body.output is None else "output",
                               context={"app_id": caller.name, "key": caller.name,
                                        "route": "supervise"})
-    constitution = service.constitution(body.constitution)
+    constitution = service.constitution(chosen)
     messages = tuple(Message(t.role, t.content) for t in body.messages or ())
     prompt = body.prompt or next((m.content for m in reversed(messages) if m.role == "user"),
                                  "")
@@ -43,7 +44,8 @@ async def supervise(body: SuperviseRequest, request: Request, response: Response
     primary = None
     if body.output is None:
         primary = service.primary(body.primary or DEFAULT_MODEL)
-    context = {"app_id": caller.name, **body.context, "key": caller.name}
+    context = {**body.context, "key": caller.name,
+               **recorded_app(request, caller, body.context.get("app_id"), param="context.app_id")}
     decision = await supervised(
         service.supervisor(constitution, primary=primary).supervise(
             prompt=prompt, output=body.output, messages=messages or None, context=context),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.keys import Keys, generated, parse
+from api.keys import Binding, Keys, generated, parse
 from supervisor.errors import ConfigError
 from tests.api.conftest import ADMIN_KEY, APP_KEY, AUDITOR_KEY, Serve
 
@@ -77,4 +77,73 @@ def test_generated_keys_are_owner_only_and_stable(tmp_path: Path) -> None:
     assert generated(folder) == first
     (folder / "api-keys").chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
+        generated(folder)
+
+
+def test_old_format_entries_mean_any_constitution_and_default_limits() -> None:
+    """`role:key` and `role:name:key` read as before, unbound: any constitution may be used."""
+    entries = parse(f"app:{APP_KEY}, auditor:alice:{AUDITOR_KEY}")
+    assert [(e.role, e.name, e.key) for e in entries] == [("app", "", APP_KEY),
+                                                          ("auditor", "alice", AUDITOR_KEY)]
+    assert all(e.binding == Binding() and not e.binding.given for e in entries)
+    caller = Keys(entries).identify(APP_KEY)
+    assert caller is not None and caller.may_use("base") and caller.may_use("finance")
+
+
+def test_options_bind_a_key_to_constitutions_and_limits() -> None:
+    """constitutions=, rate= and concurrency= after role:name:key; `none` lifts a limit."""
+    (entry,) = parse(f"app:clinic:{APP_KEY}:constitutions=healthcare|base:rate=20/second"
+                     ":concurrency=8")
+    assert entry.binding == Binding(("healthcare", "base"), "20/second", 8)
+    assert entry.line() == (f"app:clinic:{APP_KEY}:constitutions=healthcare|base"
+                            ":rate=20/second:concurrency=8")
+    caller = Keys([entry]).identify(APP_KEY)
+    assert caller is not None and caller.may_use("base") and not caller.may_use("finance")
+    (lifted,) = parse(f"app:batch:{APP_KEY}:rate=none:concurrency=none")
+    assert lifted.binding == Binding((), "", 0)
+
+
+MALFORMED = [  # (entry, what the error must say)
+    (f"app:{APP_KEY}:constitutions=finance", "needs a name"),
+    (f"app:clinic:{APP_KEY}:rate_limit=5/second", "unknown option 'rate_limit'"),
+    (f"app:clinic:{APP_KEY}:rate=fast", "rate='fast' is not a rate limit"),
+    (f"app:clinic:{APP_KEY}:concurrency=0", "concurrency='0' is not a whole number above 0"),
+    (f"app:clinic:{APP_KEY}:constitutions=", "constitutions= has no value"),
+    (f"app:clinic:{APP_KEY}:rate=1/second:rate=2/second", "rate= is given twice"),
+    (f"app:clinic:{APP_KEY}:rate=1/second:oops", "'oops' is not an option"),
+]
+
+
+@pytest.mark.parametrize(("entry", "problem"), MALFORMED)
+def test_a_malformed_entry_is_a_config_error_naming_it_and_the_fix(entry: str,
+                                                                   problem: str) -> None:
+    """The error names the item (by position, role and name, never its secret), what is
+    wrong, and the format with an example."""
+    with pytest.raises(ConfigError) as raised:
+        parse(f"auditor:alice:{AUDITOR_KEY},{entry}")
+    message = str(raised.value)
+    assert problem in message
+    assert "SUPERVISOR_API_KEYS item 2 (app:" in message
+    assert "e.g. app:clinic:KEY:constitutions=healthcare|base" in message
+    assert APP_KEY not in message
+
+
+def test_keys_sharing_a_name_must_share_their_options() -> None:
+    """A rotated key keeps its app's binding; two different bindings under one name are refused."""
+    other = "another-key-0123456789abcdef"
+    Keys(parse(f"app:clinic:{APP_KEY}:rate=5/second,app:clinic:{other}:rate=5/second"))
+    with pytest.raises(ConfigError, match="two API keys are named 'clinic'"):
+        Keys(parse(f"app:clinic:{APP_KEY}:rate=5/second,app:clinic:{other}"))
+
+
+def test_the_key_file_takes_the_new_format(tmp_path: Path) -> None:
+    """An owner-only key file may bind its keys too; a mistake names the file."""
+    folder = tmp_path / "keys"
+    generated(folder)
+    path = folder / "api-keys"
+    path.write_text(f"app:clinic:{APP_KEY}:constitutions=healthcare\nadmin:ops:{ADMIN_KEY}\n")
+    (entry, _) = generated(folder)
+    assert entry.binding.constitutions == ("healthcare",)
+    path.write_text(f"app:clinic:{APP_KEY}:rate=soon\n")
+    with pytest.raises(ConfigError, match=f"{path} item 1"):
         generated(folder)
