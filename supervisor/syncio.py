@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` to completion and return its result (or raise its exception)."""
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run `awaitable` to completion and return its result (or raise its exception)."""
+    coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -32,3 +33,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor-sync") as worker:
         return worker.submit(context.run, asyncio.run, coro).result()
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    """A coroutine for any awaitable (asyncio.run takes only coroutines)."""
+    return await awaitable
