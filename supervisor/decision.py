@@ -148,6 +148,7 @@ class Decision:
     reason: str = ""
     released: bool = True
     usage: Usage = field(default_factory=Usage)
+    primary_usage: Usage = field(default_factory=Usage)  # the primary's share of `usage`
     timings_ms: tuple[tuple[str, float], ...] = ()
     context: tuple[tuple[str, str], ...] = ()
     record_id: str | None = None
@@ -178,17 +179,18 @@ class Decision:
                 for r in self.revisions
             ],
             "provenance": _provenance_dict(self.provenance),
-            "usage": {
-                "calls": self.usage.calls,
-                "input_tokens": self.usage.input_tokens,
-                "output_tokens": self.usage.output_tokens,
-                "cost_usd": self.usage.cost_usd,
-            },
+            "usage": _usage_dict(self.usage),
+            "primary_usage": _usage_dict(self.primary_usage),
             "timings_ms": dict(self.timings_ms),
             "context": dict(self.context),
             "record_id": self.record_id,
             "input_decision": self.input_decision.to_dict() if self.input_decision else None,
         }
+
+
+def _usage_dict(u: Usage) -> dict[str, Any]:
+    return {"calls": u.calls, "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens, "cost_usd": u.cost_usd}
 
 
 def _verdict_dict(v: Verdict) -> dict[str, Any]:

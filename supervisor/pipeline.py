@@ -168,7 +168,8 @@ class Supervisor:
         text, spent, took_ms = generated
         decision = await self._stage("output", prompt=prompt, text=text, context=context)
         return await self._record(replace(
-            decision, usage=spent + decision.usage, input_decision=inbound,
+            decision, usage=spent + decision.usage, primary_usage=spent,
+            input_decision=inbound,
             timings_ms=(("primary", round(took_ms, 3)), *decision.timings_ms)))
 
     @tracing.supervision("assess")

@@ -1,5 +1,8 @@
 """The dashboard: decisions over time by action, violations by principle, error rate, cost.
 
+Model calls are counted apart: the supervisor's (judge verdicts, rewrites) and the
+primary model's (the answers it was asked for); the cost chart is the supervisor's.
+
 Figures are computed from the decision records in the chosen period (one pass over the
 ledger) and drawn as server-side SVG; the same figures are printed as a table below the
 charts. Periods of two days or less are bucketed by hour, longer ones by day.
@@ -19,6 +22,7 @@ from api.access import ServiceDep
 from api.console.charts import COLORS, bars, columns
 from api.console.render import ACTIONS, ConsoleRoute, bad_filter, page
 from api.console.session import PATH, ReaderDep
+from api.console.views import Spend, Split, split_usage
 from api.records import BadFilter, everything, filter_of, recorded
 from supervisor.ledger.export import fired
 
@@ -35,13 +39,16 @@ class Figures:
     cost: list[float] = field(default_factory=list)
     principles: Counter[str] = field(default_factory=Counter)
     totals: Counter[str] = field(default_factory=Counter)
-    cost_usd: float = 0.0
-    tokens: int = 0
-    calls: int = 0
+    usage: Split = field(default_factory=lambda: Split(Spend(), Spend()))
 
     @property
     def decisions(self) -> int:
         return sum(self.totals.values())
+
+    @property
+    def cost_usd(self) -> float:
+        """What the supervisor's model calls cost in the period."""
+        return sum(self.cost)
 
     @property
     def errors_pct(self) -> float:
@@ -65,16 +72,14 @@ def figures(decisions: list[dict[str, Any]]) -> Figures:
         counts[bucket][action] += 1
         out.totals[action] += 1
         out.principles.update(fired(body))
-        usage = body.get("usage") or {}
-        cost[bucket] += float(usage.get("cost_usd") or 0)
-        out.calls += int(usage.get("calls") or 0)
-        out.tokens += int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+        usage = split_usage(body)
+        cost[bucket] += usage.supervisor.cost_usd
+        out.usage += usage
     out.buckets = sorted(counts)
     present = [a for a in ACTIONS if out.totals[a]] + sorted(set(out.totals) - set(ACTIONS))
     out.by_action = {a: [counts[b][a] for b in out.buckets] for a in present}
     out.error_rate = [100 * counts[b]["error"] / sum(counts[b].values()) for b in out.buckets]
     out.cost = [cost[b] for b in out.buckets]
-    out.cost_usd = sum(out.cost)
     return out
 
 

@@ -100,3 +100,77 @@ def versions(records: list[dict[str, Any]]) -> list[str]:
 def apps(records: list[dict[str, Any]]) -> list[str]:
     return sorted({str(a) for r in records if r["kind"] == "decision"
                    for a in [((r.get("body") or {}).get("context") or {}).get("app_id")] if a})
+
+
+EXCERPT = 80  # characters of a decision's stored text shown in the decisions list
+
+
+def excerpt(body: dict[str, Any]) -> str:
+    """The start of the text a decision checked, as stored (redacted under the default
+    `store_text`), at most EXCERPT characters on one line; "" when no text is stored."""
+    texts = body.get("texts") or {}
+    text = " ".join(str(texts.get("original") or texts.get("prompt") or "").split())
+    if len(text) <= EXCERPT:
+        return text
+    cut = text[:EXCERPT - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > EXCERPT // 2 else cut).rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Model calls, tokens and cost (USD, 0 when unknown) of one model's part."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.calls + other.calls, self.input_tokens + other.input_tokens,
+                     self.output_tokens + other.output_tokens, self.cost_usd + other.cost_usd)
+
+    def __sub__(self, other: Spend) -> Spend:
+        return Spend(max(self.calls - other.calls, 0),
+                     max(self.input_tokens - other.input_tokens, 0),
+                     max(self.output_tokens - other.output_tokens, 0),
+                     max(self.cost_usd - other.cost_usd, 0.0))
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A decision's usage told apart: the supervisor's (judge, rewrites) and the primary's.
+
+    `exact` is False for records made before `primary_usage` was stored: the primary's
+    one call is known from its timing, its tokens and cost are not (counted as the
+    supervisor's)."""
+
+    supervisor: Spend
+    primary: Spend
+    exact: bool = True
+
+    def __add__(self, other: Split) -> Split:
+        return Split(self.supervisor + other.supervisor, self.primary + other.primary,
+                     self.exact and other.exact)
+
+
+def split_usage(body: dict[str, Any]) -> Split:
+    """Supervisor and primary usage of a decision record (`usage` holds both)."""
+    total = _spend(body.get("usage"))
+    if "primary_usage" in body:
+        primary = _spend(body.get("primary_usage"))
+        return Split(total - primary, primary)
+    if "primary" in (body.get("timings_ms") or {}):
+        primary = Spend(calls=1)
+        return Split(total - primary, primary, exact=False)
+    return Split(total, Spend())
+
+
+def _spend(usage: Any) -> Spend:
+    usage = usage or {}
+    return Spend(int(usage.get("calls") or 0), int(usage.get("input_tokens") or 0),
+                 int(usage.get("output_tokens") or 0), float(usage.get("cost_usd") or 0))

@@ -41,7 +41,8 @@ def decision_body(decision: Decision, *, store_text: str, redact: Redactor | Non
         "flags": full["flags"],
         "unevaluated": full["unevaluated"],
         "provenance": full["provenance"],
-        "usage": full["usage"],
+        "usage": full["usage"],  # every model call, the primary's included
+        "primary_usage": full["primary_usage"],
         "timings_ms": full["timings_ms"],
         "text_sha256": {k: text_hash(v) for k, v in texts.items()},
         "store_text": store_text,

@@ -29,7 +29,7 @@ def test_figures_bucket_by_day_and_count_actions_errors_and_cost() -> None:
     assert found.errors_pct == 25.0
     assert round(found.cost_usd, 4) == 0.06 and found.cost[1] == 0.03
     assert found.principles == {"hate": 2, "tone": 1}
-    assert (found.calls, found.tokens) == (4, 60)
+    assert (found.usage.supervisor.calls, found.usage.supervisor.tokens) == (4, 60)
 
 
 def test_a_short_period_is_bucketed_by_hour() -> None:
