@@ -98,7 +98,14 @@ def replay(records: Iterable[dict[str, Any]], target: Constitution, *,
            supervisor: Sequence[str] = (), runner: Runner | None = None,
            chunk: int = CHUNK, deadline_s: float = 30.0,
            call_timeout_s: float = 20.0) -> Replay:
-    """Re-decide the decision records in `records` under `target` (see the module doc)."""
+    """Re-decide the decision records in `records` under `target` (see the module doc).
+
+    A bad `supervisor` reference fails here, once, before any worker starts.
+    """
+    if supervisor:
+        from supervisor.providers.registry import resolve
+
+        resolve(tuple(supervisor), timeout=call_timeout_s)
     exchanges: list[Exchange] = []
     skipped: list[Unreplayable] = []
     for record in records:

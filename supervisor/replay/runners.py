@@ -5,13 +5,15 @@ order, so a replay gives the same figures wherever it ran. The local pool starts
 processes with `spawn` (no state forked from a caller that holds threads or a ledger);
 one worker runs in a thread of this process instead. Ray is optional
 (`pip install 'constitutional-supervisor[replay]'`) and imported only when asked for; its
-workers need this package installed where they run.
+workers need this package installed where they run (and, for `semantic` checks, the
+constitution's exemplar files at the same path), and read their own API keys.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ class Ray:
             options: dict[str, Any] = {"log_to_driver": False}
             if self.address == "local":
                 options["include_dashboard"] = False
+            _reachable(self.address)
             try:
                 ray.init(address=self.address, **options)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -88,6 +91,19 @@ class Ray:
         finally:
             if started:
                 ray.shutdown()
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # `auto`, `local`: Ray finds or starts the instance itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach a Ray cluster at {address!r} ({exc}); give its "
+                          "address (HOST:PORT or ray://HOST:10001), 'auto' for the one on "
+                          "this machine, or 'local' to start one") from None
 
 
 def _ray() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,24 @@ def test_a_missing_ledger_is_a_clear_error(run: Run, versions: tuple[Path, Path]
     assert result.code == 4
     assert str(missing) in result.err
     assert not missing.exists()
+
+
+def test_a_bad_supervisor_model_is_a_clear_error(run: Run, traffic_ledger: Path,
+                                                 versions: tuple[Path, Path]) -> None:
+    """An unknown --supervisor vendor exits 2 before any work starts; nothing appended."""
+    before = len(_records(traffic_ledger))
+    result = run("replay", "-c", str(versions[1]), "--supervisor", "nosuch:model")
+    assert result.code == 2
+    assert "unknown model vendor 'nosuch'" in result.err
+    assert len(_records(traffic_ledger)) == before
+
+
+def test_an_unreachable_ray_address_is_a_clear_error(run: Run, traffic_ledger: Path,
+                                                     versions: tuple[Path, Path]) -> None:
+    """--ray at a port nobody listens on exits 2 at once, naming the address."""
+    with socket.socket() as probe:  # a free port, closed again: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    result = run("replay", "-c", str(versions[1]), "--ray", address)
+    assert result.code == 2
+    assert f"cannot reach a Ray cluster at '{address}'" in result.err
