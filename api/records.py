@@ -1,4 +1,4 @@
-"""Reading the ledger for the audit routes and the console: pages, the review queue.
+"""Reading the ledger for the audit routes and the console: pages, filters, access records.
 
 The stores are read whole (a sequential scan, in a worker thread); filters are
 `supervisor.ledger.export.Filter`, the same ones `supervisor audit export` uses, read
@@ -97,14 +97,6 @@ async def page(ledger: Ledger, keep: Filter, *, search: str = "", limit: int = 5
     more = len(newest) > limit
     return Page(shown, len(matched), shown[-1]["seq"] if more and shown else None,
                 dict(actions))
-
-
-def open_escalations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Escalated decisions no reviewer has acted on yet (notes do not close one), newest first."""
-    closed = {(r.get("body") or {}).get("decision") for r in records
-              if r["kind"] == "review" and (r.get("body") or {}).get("verdict") != "note"}
-    return [r for r in reversed(records) if r["kind"] == "decision"
-            and (r.get("body") or {}).get("action") == "escalate" and r["id"] not in closed]
 
 
 def reviews_of(records: list[dict[str, Any]], record_id: str) -> list[dict[str, Any]]:

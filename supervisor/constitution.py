@@ -202,6 +202,8 @@ class Defaults(_Strict):
     on_error: Literal["block", "allow"] = "block"
     store_text: Literal["none", "redacted", "full"] = "redacted"
     require_judge: bool = False
+    # distinct people whose agree / override closes an escalation (four eyes: 2)
+    reviewers: int = Field(1, ge=1, le=5)
     refusal: str = "I can't share that answer. It did not meet this service's policies."
     escalation: str = ("This answer needs review by a person before it can be shared. "
                        "You will hear back once it has been reviewed.")
@@ -239,7 +241,8 @@ class Constitution:
             "id": self.id,
             "version": self.version,
             "title": self.title,
-            "defaults": self.defaults.model_dump(mode="json"),
+            "defaults": self.defaults.model_dump(mode="json",
+                                                 exclude=_at_default(self.defaults)),
             "principles": [p.model_dump(mode="json") for p in self.principles],
         }
         return json.dumps(content, sort_keys=True, separators=(",", ":"),
@@ -257,6 +260,16 @@ class Constitution:
 
     def stage(self, stage: str) -> tuple[Principle, ...]:
         return tuple(p for p in self.principles if p.applies_to == stage)
+
+
+# fields added after constitutions were in use: at their default they are left out of the
+# hash, so adding them changed no existing constitution's sha256 (ledgers name it)
+_UNHASHED_AT_DEFAULT = frozenset({"reviewers"})
+
+
+def _at_default(defaults: Defaults) -> set[str]:
+    return {name for name in _UNHASHED_AT_DEFAULT
+            if getattr(defaults, name) == Defaults.model_fields[name].default}
 
 
 def load_constitution(ref: str | Path) -> Constitution:

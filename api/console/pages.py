@@ -16,9 +16,10 @@ from fastapi.responses import RedirectResponse
 from api.access import ServiceDep
 from api.console.render import ConsoleRoute, bad_filter, page
 from api.console.session import PATH, Reader, ReaderDep, WriterDep
-from api.console.views import apps, diff, explain, versions
+from api.console.views import apps, diff, excerpt, explain, split_usage, versions
 from api.records import BadFilter, checked_proof, everything, filter_of, recorded, reviews_of
 from api.records import page as page_of
+from api.reviews import state_of
 from api.service import Service
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import fired
@@ -50,6 +51,7 @@ async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
                    total=found.total)
     principles = sorted({p.id for c in service.constitutions.values() for p in c.principles})
     return page("decisions.html", user, params=params, found=found, fired=fired,
+                excerpt=excerpt,
                 principles=principles, versions=versions(stored), apps=apps(stored),
                 query=urlencode({k: v for k, v in params.items() if v}))
 
@@ -69,6 +71,8 @@ def record_page(service: Service, user: Reader, record: dict[str, Any],
         if texts else ([], [])
     latest = max((r["body"]["size"] for r in stored if r["kind"] == "checkpoint"), default=0)
     waiting = record["kind"] == "decision" and body.get("action") == "escalate"
+    state = state_of(record, stored, service.constitutions) \
+        if record["kind"] == "decision" else None
     explained = explain(body.get("verdicts") or [], body.get("provenance") or {},
                         service.constitutions)
     return page("record.html", user, status=status, record=record, body=body, texts=texts,
@@ -76,7 +80,7 @@ def record_page(service: Service, user: Reader, record: dict[str, Any],
                 explained=explained, wording={e.verdict.get("principle"): e for e in explained},
                 reviews=reviews_of(stored, record["id"]), covered=latest > record["seq"],
                 checkpoint_size=latest, waiting=waiting, error=error, proof=proof,
-                fired=fired(body))
+                fired=fired(body), state=state, usage=split_usage(body))
 
 
 @router.get("/records/{record_id}")

@@ -1,14 +1,14 @@
 """The review queue and the review form: a person's verdict becomes a new ledger record.
 
-The record is built by `supervisor.ledger.records.review_body` (the same as the JSON
-route and the CLI), so an override's text is stored under the decision's own
-`store_text` policy, and the reviewer is the name of the key that signed in. Nothing is
-edited: the decision stays as it was, and its page lists the reviews linked to it.
+The record is added by `api.reviews.add_review` (the same as the JSON route), so an
+override's text is stored under the decision's own `store_text` policy, the reviewer is
+the name of the key that signed in, and an escalation needing two reviewers closes only
+when a second, different person concurs. Nothing is edited: the decision stays as it
+was, and its page lists the reviews linked to it and who closed it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
@@ -18,17 +18,17 @@ from api.access import ServiceDep
 from api.console.pages import record_page, recorded_read
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.records import everything, open_escalations, recorded
+from api.records import everything, recorded
+from api.reviews import ReviewRefused, add_review, open_escalations
 from supervisor.ledger.export import fired
-from supervisor.ledger.records import review_body
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 
 
 @router.get("/queue")
 async def queue(service: ServiceDep, user: ReaderDep) -> Response:
-    """Escalated decisions no reviewer has closed yet, newest first; the read is recorded."""
-    waiting = open_escalations(await everything(service.ledger))
+    """Escalated decisions not closed yet, newest first, with "1 of 2 reviews"; recorded."""
+    waiting = open_escalations(await everything(service.ledger), service.constitutions)
     await recorded(service.ledger, actor=user.name, what="queue", via="console",
                    count=len(waiting))
     return page("queue.html", user, waiting=waiting, fired=fired)
@@ -44,13 +44,13 @@ async def review(record_id: str, service: ServiceDep, user: WriterDep,
     if decision is None:
         return page("missing.html", user, status=404, record_id=record_id)
     try:
-        content = await asyncio.to_thread(
-            review_body, decision, verdict=verdict, reviewer=user.name, note=note.strip(),
-            text=text.strip() if verdict == "override" else None)
-    except ValueError as exc:
+        receipt, _ = await add_review(
+            service.ledger, decision, verdict=verdict, reviewer=user.name,
+            note=note.strip(), text=text.strip() if verdict == "override" else None,
+            constitutions=service.constitutions)
+    except ReviewRefused as exc:
         await recorded_read(service, user, record_id)
-        return record_page(service, user, decision, stored, status=400,
-                           error=f"The review was not recorded: {exc}.")
-    receipt = await service.ledger.append("review", content)
+        return record_page(service, user, decision, stored,
+                           status=exc.status, error=f"The review was not recorded: {exc}.")
     return RedirectResponse(f"{PATH}/records/{record_id}?reviewed={receipt.id}#reviews",
                             status_code=303)

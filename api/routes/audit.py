@@ -20,15 +20,14 @@ from api.records import (
     checked_proof,
     everything,
     filter_of,
-    open_escalations,
     page,
     recorded,
     reviews_of,
 )
+from api.reviews import ReviewRefused, ReviewState, add_review, open_escalations, state_of
 from api.schemas import ReviewRequest
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import TIME_FORMAT, Filter, to_csv, to_jsonl
-from supervisor.ledger.records import review_body
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Since = Annotated[str, Query(description=f"Lower bound (inclusive): {TIME_FORMAT}")]
@@ -72,7 +71,10 @@ async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
     await recorded(service.ledger, actor=caller.name, what="record", via="api",
                    record=record_id)
-    return {"record": found, "reviews": reviews_of(stored, record_id)}
+    answer: dict[str, Any] = {"record": found, "reviews": reviews_of(stored, record_id)}
+    if found["kind"] == "decision":
+        answer["review_status"] = _status(state_of(found, stored, service.constitutions))
+    return answer
 
 
 @router.get("/verify")
@@ -135,25 +137,37 @@ async def queue(service: ServiceDep, caller: AuditorCaller, since: Since = "",
     """Escalated decisions waiting for a reviewer, newest first (escalated within the
     period, when one is given). The read is recorded."""
     keep = _filter(since, until, "", "", "", "", "")
-    waiting = [r for r in open_escalations(await everything(service.ledger)) if keep(r)]
+    waiting = [(r, state) for r, state in open_escalations(await everything(service.ledger),
+                                                           service.constitutions) if keep(r)]
     await recorded(service.ledger, actor=caller.name, what="queue", via="api", keep=keep,
                    count=len(waiting))
-    return {"records": waiting, "total": len(waiting)}
+    return {"records": [r for r, _ in waiting], "total": len(waiting),
+            "review_status": {r["id"]: _status(state) for r, state in waiting}}
 
 
 @router.post("/records/{record_id}/reviews")
 async def review(record_id: str, body: ReviewRequest, response: Response,
                  service: ServiceDep, caller: AuditorCaller) -> dict[str, Any]:
-    """A reviewer's verdict (agree / override with text / note): a new linked record."""
+    """A reviewer's verdict (agree / override with text / note): a new linked record.
+
+    An escalation whose constitution sets `defaults.reviewers` closes only when that many
+    different reviewers concur; the same reviewer twice, or any review of a closed
+    decision, is a 409 that says so."""
     decision = await asyncio.to_thread(service.ledger.get, record_id)
     if decision is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
     try:
-        content = await asyncio.to_thread(review_body, decision, verdict=body.verdict,
-                                          reviewer=caller.name, note=body.note,
-                                          text=body.text)
-    except ValueError as exc:
-        raise ApiError(400, str(exc), param="verdict") from None
-    receipt = await service.ledger.append("review", content)
+        receipt, content = await add_review(
+            service.ledger, decision, verdict=body.verdict, reviewer=caller.name,
+            note=body.note, text=body.text, constitutions=service.constitutions)
+    except ReviewRefused as exc:
+        raise ApiError(exc.status, str(exc), param="verdict") from None
     response.headers["x-supervisor-record-id"] = receipt.id
     return {"record_id": receipt.id, "seq": receipt.seq, "review": content}
+
+
+def _status(state: ReviewState) -> dict[str, Any]:
+    """A decision's review state as the API shows it."""
+    return {"required": state.required, "done": state.done, "closed": state.closed,
+            "closed_by": list(state.closed_by), "closed_at": state.closed_at or None,
+            "reviewers": list(state.reviewers), "disagree": state.disagree}

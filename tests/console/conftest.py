@@ -4,6 +4,7 @@ The service runs on a real loopback port (uvicorn in a thread) over a temporary 
 Decisions are made through `POST /v1/supervise` with the caller's own output, so no
 primary model is needed: a healthcare answer with a patient's name and SSN (revised,
 stored redacted), a finance recommendation (escalated) and a harmless answer (allowed).
+The service also answers for `four-eyes` (finance whose escalations need two reviewers).
 The service is shared by the module's tests (loading the detectors takes a while); tests
 that add records look only at what they added.
 """
@@ -22,6 +23,9 @@ import pytest
 
 from api import Service
 from api.keys import Keys
+from supervisor.providers import Provider
+from supervisor.providers.fake import FakeProvider
+from supervisor.providers.registry import resolve
 from supervisor.settings import Settings
 from tests.api.conftest import ADMIN_KEY, APP_KEY, AUDITOR_KEY, KEYS, running
 
@@ -31,6 +35,7 @@ SSN = "536-22-8765"
 PHI = f"Patient John Smith, SSN {SSN}, has diabetes."
 ADVICE = "You should put all your savings into Tesla stock"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+FOUR_EYES = Path(__file__).resolve().parent / "four-eyes.yaml"  # escalations need 2 reviewers
 
 
 @dataclass
@@ -80,12 +85,22 @@ def _supervise(client: httpx2.Client, output: str, constitution: str) -> str:
     return answer.headers["x-supervisor-record-id"]
 
 
+PRIMARY_ANSWER = "Drink water and rest; see your doctor if it gets worse."
+
+
+def _primary(ref: str) -> Provider:
+    """`fake:primary` answers every prompt with PRIMARY_ANSWER (counting its tokens)."""
+    if ref.startswith("fake:"):
+        return FakeProvider(lambda request: PRIMARY_ANSWER, name=ref)
+    return resolve(ref, timeout=10)
+
+
 @pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("console")
     settings = Settings(ledger=str(folder / "ledger"), primary=("fake:primary",),
-                        checkpoint_seconds=3600, deadline_s=600)
-    service = Service(settings, keys=Keys(KEYS), warm_primary=False)
+                        checkpoint_seconds=3600, deadline_s=600, constitution=str(FOUR_EYES))
+    service = Service(settings, keys=Keys(KEYS), warm_primary=False, resolver=_primary)
     with running(service) as served:
         deadline = time.monotonic() + 300
         while service.readiness.parts["detectors"] == "loading":  # loaded before timing
