@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from supervisor.constitution import load_constitution
+from supervisor.ledger import open_ledger
+from supervisor.pipeline import Supervisor
 from supervisor.replay import Local, replay
 from supervisor.replay.exchanges import NO_TEXT, REDACTED
-from tests.replay.conftest import FLIPS, TRAFFIC, build_ledger, write_constitution
+from tests.replay.conftest import (
+    FLIPS,
+    TRAFFIC,
+    build_ledger,
+    settings_for,
+    write_constitution,
+)
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -102,3 +111,47 @@ def test_records_without_texts_are_not_replayable(ledger_dir: Path,
     assert figures["not_replayable"]["by_principle"] == {
         "no-guarantees": 2, "no-insider": 2, "risk-disclaimer": 2}
     assert figures["actions"]["allow"] == {"before": 0, "after": 0}
+
+
+INPUT_STAGE = """\
+id: inputtest
+version: {version}
+defaults: {{store_text: full}}
+principles:
+  - id: no-wire-requests
+    statement: A prompt asking to move money by wire goes to a person first.
+    applies_to: input
+    action: {action}
+    citations: ["test policy 5"]
+    checks: [{{pattern: {{phrases: ["wire transfer"]}}}}]
+  - id: no-guarantees
+    statement: The answer never promises guaranteed investment returns.
+    action: block
+    citations: ["test policy 1"]
+    checks: [{{pattern: {{phrases: ["guaranteed returns"]}}}}]
+"""
+
+
+def test_input_stage_decisions_replay_on_the_prompt(ledger_dir: Path,
+                                                    tmp_path: Path) -> None:
+    """An input-stage record is re-decided on its prompt: an input principle turned from
+    flag to escalate flips it, and the output stage of another exchange stays."""
+    paths = []
+    for version, action in (("1.0.0", "flag"), ("1.1.0", "escalate")):
+        paths.append(tmp_path / f"input-{version}.yaml")
+        paths[-1].write_text(INPUT_STAGE.format(version=version, action=action))
+
+    async def build() -> None:
+        ledger = await open_ledger(str(ledger_dir), settings=settings_for(ledger_dir))
+        supervisor = Supervisor(load_constitution(paths[0]), ledger=ledger)
+        await supervisor.supervise(prompt="Please make a wire transfer", output="Done.")
+        await supervisor.supervise(prompt="Hello", output="We promise guaranteed returns.")
+        await ledger.close()
+
+    asyncio.run(build())
+    figures = replay(_records(ledger_dir), load_constitution(paths[1]),
+                     runner=Local(1)).figures()
+    assert figures["counts"]["replayed"] == 4  # two stages of two exchanges
+    assert [(f["before"], f["after"]) for f in figures["flips"]] == [("allow", "escalate")]
+    assert figures["principles"]["no-wire-requests"] == {"before": 1, "after": 1}  # flagged
+    assert figures["principles"]["no-guarantees"] == {"before": 1, "after": 1}
