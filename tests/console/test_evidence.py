@@ -1,15 +1,23 @@
-"""The evidence zip verifies offline with the CLI, and records who exported it."""
+"""The evidence zip verifies offline with the CLI, records who exported it, and its
+summary (HTML and PDF) names the rules each decision served."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.console.conftest import SSN, Console, token
+import httpx2
+
+from supervisor.constitution import load_constitution
+from tests.console.conftest import APP_KEY, SSN, Console, token
+from tests.console.test_report import citation_rows, html_text, pdf_text
 
 CLI = [sys.executable, "-m", "supervisor"]
 
@@ -46,7 +54,7 @@ def test_the_zip_verifies_offline_and_a_changed_byte_fails(console: Console,
     folder = _export(console, tmp_path)
     assert {p.name for p in folder.iterdir()} >= {
         "records.jsonl", "records.csv", "checkpoints.jsonl", "public-key.pem",
-        "summary.html", "README.txt", "ledger"}
+        "summary.html", "summary.pdf", "README.txt", "ledger"}
     assert "supervisor audit verify --public-key public-key.pem" in (
         folder / "README.txt").read_text()
     passed = verify(folder)
@@ -79,3 +87,47 @@ def test_the_export_is_recorded_and_in_its_own_chain(console: Console, tmp_path:
     assert _exports(console)[-1]["id"].encode() in chain
     assert chain.rstrip().splitlines()[-1].find(b'"kind":"checkpoint"') > 0
     assert SSN.encode() not in (folder / "records.jsonl").read_bytes() + chain
+
+
+def _fired(body: dict[str, Any]) -> list[str]:
+    """Principles violated at the end or revised away (what the summary counts)."""
+    revised = [p for r in body.get("revisions") or [] for p in r["principles"]]
+    return list(dict.fromkeys([*body.get("violated", []), *revised]))
+
+
+def test_a_fresh_summary_names_each_citation_with_its_count(console: Console,
+                                                            tmp_path: Path) -> None:
+    """summary.html and summary.pdf name every rule the period's decisions served with the
+    number of decisions, and records.csv gives each decision's rules in a citations column."""
+    folder = _export(console, tmp_path, since="2000-01-01")
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    decisions = [r for r in records if r["kind"] == "decision"]
+    served = {r["id"]: list(dict.fromkeys(
+        c for v in r["body"]["verdicts"] if v["principle"] in _fired(r["body"])
+        for c in v.get("citations", []))) for r in decisions}
+    counts = Counter(c for rules in served.values() for c in rules)
+    advice = load_constitution("finance").principle("personalised-recommendation")
+    assert set(advice.citations) <= set(served[console.escalated])
+    assert served[console.phi]  # its principle was revised away: it still served its rules
+    with zipfile.ZipFile(tmp_path / "evidence.zip") as archive:
+        for text in (html_text(archive), pdf_text(archive)):
+            citation_rows(text, dict(counts))
+            assert "Verified: ok" in text
+    with (folder / "records.csv").open() as table:
+        rows = {row["id"]: row for row in csv.DictReader(table)}
+    for record_id, rules in served.items():
+        assert rows[record_id]["citations"] == "; ".join(rules)
+
+
+def test_the_supervise_answer_names_each_verdicts_citations(console: Console) -> None:
+    """`POST /v1/supervise` returns every verdict with its principle's citations."""
+    finance = load_constitution("finance")
+    with httpx2.Client(base_url=console.url, timeout=60,
+                       headers={"authorization": f"Bearer {APP_KEY}"}) as app:
+        answer = app.post("/v1/supervise", json={"output": "Bonds can lose value.",
+                                                  "constitution": "finance"})
+    assert answer.status_code == 200, answer.text
+    verdicts = answer.json()["verdicts"]
+    assert verdicts
+    for verdict in verdicts:
+        assert verdict["citations"] == list(finance.principle(verdict["principle"]).citations)
