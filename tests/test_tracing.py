@@ -241,6 +241,27 @@ async def test_assess_and_moderate_are_root_spans(otlp: Collector,
     assert {r.attributes["supervisor.constitution.id"] for r in roots} == {"traced"}
 
 
+async def test_an_applications_own_provider_gets_the_spans(constitution: Constitution
+                                                          ) -> None:
+    """`enable(provider)`: our root span is a child of the application's current span."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    kept = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    tracing.enable(provider)
+    try:
+        with provider.get_tracer("app").start_as_current_span("app.request") as outer:
+            await Supervisor(constitution).check_output(ANSWER)
+    finally:
+        tracing.disable()
+    root = next(s for s in kept.get_finished_spans() if s.name == "supervisor.check_output")
+    assert root.parent is not None and root.parent.span_id == outer.get_span_context().span_id
+    assert tracing.enabled() is False
+
+
 async def test_traces_endpoint_variable_wins(collector: Collector,
                                              monkeypatch: pytest.MonkeyPatch,
                                              constitution: Constitution) -> None:
