@@ -148,3 +148,17 @@ async def test_an_old_record_without_citations_is_counted_apart(ledger: Ledger) 
         citation_rows(text, dict.fromkeys(FINANCE.principle(
             "no-guaranteed-returns").citations, 1))
         assert "1 decision" in text and "before verdicts carried citations" in text
+
+
+async def test_a_tampered_chain_is_reported_not_verified(ledger: Ledger, tmp_path: Path
+                                                         ) -> None:
+    """A byte changed in the stored chain before the export: the summary says NOT verified
+    and names the first bad record, rather than vouching for what it ships."""
+    await recorded(ledger, FINANCE, GUARANTEE, QUIET)
+    segment = next((tmp_path / "ledger").glob("ledger-*.jsonl"))
+    segment.write_bytes(segment.read_bytes().replace(b'"action":"allow"',
+                                                     b'"action":"block"', 1))
+    archive = await exported(ledger)
+    for text in (html_text(archive), pdf_text(archive)):
+        assert "NOT verified" in text and "Verified: ok" not in text
+        assert "first bad record: seq 1" in text
