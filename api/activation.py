@@ -255,7 +255,7 @@ class Activation:
             "changes": changes(current, new) if current else {},
             "diff": unified_diff(current, new) if current else ""}
         if attachment:
-            body["attachment"] = attachment_of(attachment)
+            body["attachment"] = attachment_of(attachment, proposed=new.sha256)
         if note.strip():
             body["note"] = note.strip()
         receipt = await self.service.ledger.append("proposal", body)

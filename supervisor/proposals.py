@@ -216,10 +216,12 @@ def changes(old: Constitution, new: Constitution) -> dict[str, Any]:
     }
 
 
-def attachment_of(text: str) -> dict[str, Any]:
+def attachment_of(text: str, *, proposed: str = "") -> dict[str, Any]:
     """An attached report (a `supervisor replay --json` output, or Markdown) as the ledger
     keeps it: its sha256, size, format and a short summary of its figures. The report
-    itself is not stored; whoever holds it can check it against the sha256."""
+    itself is not stored; whoever holds it can check it against the sha256. A replay
+    report names the version it replayed (`target.sha256`): `matches_proposal` says
+    whether that is the `proposed` sha256."""
     data = text.encode("utf-8")
     found: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     try:
@@ -229,6 +231,9 @@ def attachment_of(text: str) -> dict[str, Any]:
     if isinstance(parsed, (dict, list)):
         found["format"] = "json"
         found["summary"] = _figures(parsed)
+        target = parsed.get("target") if isinstance(parsed, dict) else None
+        if proposed and isinstance(target, dict) and "sha256" in target:
+            found["matches_proposal"] = target["sha256"] == proposed
     else:
         found["format"] = "markdown"
         kept = [line.rstrip() for line in text.splitlines() if line.strip()][:12]
@@ -237,7 +242,9 @@ def attachment_of(text: str) -> dict[str, Any]:
 
 
 def _figures(parsed: dict[str, Any] | list[Any]) -> dict[str, Any]:
-    """The scalar fields of a JSON report (lists as their lengths, flat maps kept whole)."""
+    """The scalar fields of a JSON report: lists as their lengths, flat maps kept whole,
+    maps of {before, after} (a replay's actions and principles) as "before → after",
+    only the changed ones when there are many."""
     if isinstance(parsed, list):
         return {"items": len(parsed)}
     figures: dict[str, Any] = {}
@@ -248,6 +255,12 @@ def _figures(parsed: dict[str, Any] | list[Any]) -> dict[str, Any]:
             figures[key] = value
         elif isinstance(value, list):
             figures[key] = f"{len(value)} items"
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, dict) and {"before", "after"} <= set(v) for v in value.values()):
+            moved = {k: v for k, v in value.items() if v["before"] != v["after"]}
+            shown = value if len(value) <= SUMMARY_KEYS else moved
+            figures[key] = {k: f"{v['before']} → {v['after']}"
+                            for k, v in list(shown.items())[:SUMMARY_KEYS]}
         elif isinstance(value, dict) and len(value) <= SUMMARY_KEYS and all(
                 v is None or isinstance(v, (str, bool, int, float)) for v in value.values()):
             figures[key] = {k: v[:200] if isinstance(v, str) else v for k, v in value.items()}

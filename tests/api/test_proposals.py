@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from api import Service
 from api.keys import Keys
+from supervisor.constitution import load_constitution
 from supervisor.ledger import verify_ledger
 from supervisor.settings import Settings
 from tests.api.conftest import ADMIN_KEY, AUDITOR_KEY, KEYS, Served, running
@@ -236,15 +237,28 @@ def test_a_restart_serves_the_approved_version_not_an_edited_file(folder: Path) 
 
 
 def test_an_attached_replay_report_is_kept_as_its_hash_and_figures(folder: Path) -> None:
-    """The report is not stored; its sha256 and top-level figures are."""
-    report = json.dumps({"records": 10000, "flipped": 12, "before": {"block": 30},
-                         "after": {"block": 42}, "flips": [{"id": "r1"}, {"id": "r2"}]})
+    """The report is not stored: its sha256 and figures are, and whether it replayed
+    the proposed version."""
+    (folder / "next.yaml").write_text(clinic("1.1.0"), encoding="utf-8")
+    target = load_constitution(folder / "next.yaml")
+    report = json.dumps({
+        "record": "rec_replay", "report_sha256": "d" * 64,
+        "target": {"id": "clinic", "version": "1.1.0", "sha256": target.sha256},
+        "counts": {"replayed": 10000, "flipped": 12},
+        "actions": {"allow": {"before": 70, "after": 58}, "block": {"before": 30, "after": 42}},
+        "flips": [{"record": "r1"}, {"record": "r2"}]})
     with serving(folder) as served:
         made = propose(served.client(ADMIN_KEY), clinic("1.1.0"), attachment=report)
+        other = propose(served.client(ADMIN_KEY), clinic("1.2.0"), attachment=report)
     attached = made.json()["attachment"]
     assert attached["format"] == "json" and len(attached["sha256"]) == 64
-    assert attached["summary"] == {"records": 10000, "flipped": 12, "before": {"block": 30},
-                                   "after": {"block": 42}, "flips": "2 items"}
+    assert attached["matches_proposal"] is True
+    assert other.json()["attachment"]["matches_proposal"] is False
+    assert attached["summary"] == {
+        "record": "rec_replay", "report_sha256": "d" * 64,
+        "target": {"id": "clinic", "version": "1.1.0", "sha256": target.sha256},
+        "counts": {"replayed": 10000, "flipped": 12},
+        "actions": {"allow": "70 → 58", "block": "30 → 42"}, "flips": "2 items"}
     assert kinds(folder, "proposal")[0]["body"]["attachment"] == attached
 
 

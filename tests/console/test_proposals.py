@@ -18,8 +18,9 @@ import pytest
 from tests.api.test_proposals import clinic, propose, serving
 from tests.console.conftest import ADMIN_KEY, AUDITOR_KEY, Console, token
 
-REPORT = json.dumps({"records": 10000, "flipped": 17, "before": {"block": 40},
-                     "after": {"block": 57}})
+REPORT = json.dumps({"counts": {"replayed": 10000, "flipped": 17},
+                     "actions": {"block": {"before": 40, "after": 57}},
+                     "target": {"id": "clinic", "version": "1.1.0", "sha256": "0" * 64}})
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ def test_the_page_lists_a_pending_proposal_with_its_diff_and_replay_figures(
     html = shown.text
     assert made["id"] in html and "clinic 1.0.0 → 1.1.0" in html
     assert re.search(r'<ins>\+\s+&#34;take 1000 mg&#34;</ins>', html), html
-    assert "<th scope=\"row\">flipped</th><td>17</td>" in html
+    assert "<th scope=\"row\">counts</th><td>flipped: 17, replayed: 10000</td>" in html
+    assert "<th scope=\"row\">actions</th><td>block: 40 → 57</td>" in html
+    assert 'id="replay-differs"' in html  # this report replayed another version
     assert f'action="/console/proposals/{made["id"]}/approve"' in html
     assert 'aria-current="page">Proposals' in html
     access = [r["body"] for r in console.service.ledger.records_in_order()
