@@ -94,7 +94,7 @@ def replay_command(target: str, ledger: str, since: str, until: str, action: str
         click.echo(json.dumps({**document, "record": record_id, "report_sha256": digest},
                               indent=2, ensure_ascii=False))
     else:
-        _show(Console(highlight=False), document, result, record_id, report)
+        _show(Console(highlight=False, soft_wrap=True), document, result, record_id, report)
 
 
 def _selected(where: str, keep: Filter, settings: Settings) -> list[dict[str, Any]]:
@@ -168,11 +168,15 @@ def _show(console: Console, d: dict[str, Any], result: Replay, record_id: str,
         changes = [f"{sign}{','.join(names)}" for sign, names in
                    (("+", flip["gained"]), ("-", flip["lost"])) if names]
         console.print(f"  {flip['seq']:>7} {flip['record']} {flip['before']} -> "
-                      f"{flip['after']} {' '.join(changes)}", soft_wrap=True)
+                      f"{flip['after']} {' '.join(changes)}")
     if len(d["flips"]) > FLIPS_PRINTED:
         console.print(f"  ... {len(d['flips']) - FLIPS_PRINTED} more in the report")
-    for reason, count in d["not_replayable"]["by_reason"].items():
+    skipped = d["not_replayable"]
+    for reason, count in skipped["by_reason"].items():
         console.print(f"[yellow]not replayable[/]: {count} ({reason})")
+    if skipped["by_principle"]:
+        console.print("principles not re-judged: " + ", ".join(
+            f"{p} ({n})" for p, n in skipped["by_principle"].items()))
     for note in d["caveats"]:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"ledger record {record_id}" + (f"; report in {folder}" if folder else ""))

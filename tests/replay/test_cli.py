@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from tests.replay.conftest import Run
+from tests.replay.conftest import TRAFFIC, Run, build_ledger, write_constitution
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -135,3 +135,16 @@ def test_an_unreachable_ray_address_is_a_clear_error(run: Run, traffic_ledger: P
     result = run("replay", "-c", str(versions[1]), "--ray", address)
     assert result.code == 2
     assert f"cannot reach a Ray cluster at '{address}'" in result.err
+
+
+def test_the_printout_names_principles_not_rejudged(run: Run, ledger_dir: Path,
+                                                    tmp_path: Path) -> None:
+    """Records stored without text: the printout says so and names each principle."""
+    source = write_constitution(tmp_path, "1.0.0", store_text="none")
+    build_ledger(ledger_dir, source, TRAFFIC[:3], store_text="none")
+    result = run("replay", "-c", str(write_constitution(tmp_path, "1.1.0")),
+                 "--workers", "1")
+    assert result.code == 0
+    assert "not replayable: 3 (no text stored (store_text: none))" in result.out
+    assert "principles not re-judged: no-guarantees (3), no-insider (3), " \
+           "risk-disclaimer (3)" in result.out
