@@ -23,10 +23,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from supervisor.constitution import load_constitution
+from supervisor.constitution import Constitution, load_constitution
 from supervisor.errors import ConfigError
 from supervisor.ledger.export import Filter, select
-from supervisor.replay import CHUNK, Local, Ray, Replay, Runner, replay
+from supervisor.replay import CHUNK, Local, Ray, Replay, Runner, Selection, replay, selection
 from supervisor.replay.report import report_json, write_report
 from supervisor.settings import Settings, current
 
@@ -73,13 +73,13 @@ def replay_command(target: str, ledger: str, since: str, until: str, action: str
     keep = Filter(since=since, until=until, action=action or "", principle=principle,
                   constitution=source, app=app, kind="decision")
     constitution = load_constitution(target)
-    records = _selected(where, keep, settings)
-    if not records:
-        chosen = ", ".join(f"{k}={v}" for k, v in _asked(keep).items()) or "no filter"
-        raise ConfigError(f"no decision records in the ledger at {where} match ({chosen}); "
+    chosen = _selected(where, keep, constitution, settings)
+    if not len(chosen):
+        asked = ", ".join(f"{k}={v}" for k, v in _asked(keep).items())
+        raise ConfigError(f"no decision records in the ledger at {where} match ({asked}); "
                           "widen --since/--until or drop a filter")
     runner: Runner = Ray(ray_address) if ray_address else Local(workers or 0)
-    result = replay(records, constitution, supervisor=supervisor, runner=runner,
+    result = replay(chosen, constitution, supervisor=supervisor, runner=runner,
                     chunk=chunk, deadline_s=settings.deadline_s,
                     call_timeout_s=settings.call_timeout_s)
     document = {"source": {"ledger": where, "filter": _asked(keep)}, **result.figures(),
@@ -97,13 +97,15 @@ def replay_command(target: str, ledger: str, since: str, until: str, action: str
         _show(Console(highlight=False, soft_wrap=True), document, result, record_id, report)
 
 
-def _selected(where: str, keep: Filter, settings: Settings) -> list[dict[str, Any]]:
-    """The matching records, read without opening the ledger for writing."""
+def _selected(where: str, keep: Filter, target: Constitution,
+              settings: Settings) -> Selection:
+    """The matching records as a replay selection, read without opening the ledger for
+    writing, and streamed: the records themselves are not all held at once."""
     from supervisor.ledger import open_store
 
     store = open_store(where, settings, read_only=True)
     try:
-        return list(select((json.loads(line) for line in store.lines()), keep))
+        return selection(select((json.loads(line) for line in store.lines()), keep), target)
     finally:
         store.close()
 

@@ -94,7 +94,33 @@ class Replay:
         return notes
 
 
-def replay(records: Iterable[dict[str, Any]], target: Constitution, *,
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Selected decision records as what can be replayed and what cannot: only the texts
+    and outcomes a replay needs, so a long selection is held in a fraction of its size."""
+
+    exchanges: tuple[Exchange, ...]
+    skipped: tuple[Unreplayable, ...]
+
+    def __len__(self) -> int:
+        return len(self.exchanges) + len(self.skipped)
+
+
+def selection(records: Iterable[dict[str, Any]], target: Constitution) -> Selection:
+    """The decision records among `records`, sorted into exchanges and unreplayables."""
+    exchanges: list[Exchange] = []
+    skipped: list[Unreplayable] = []
+    for record in records:
+        if record.get("kind") == "decision":
+            found = exchange_of(record, target)
+            if isinstance(found, Exchange):
+                exchanges.append(found)
+            else:
+                skipped.append(found)
+    return Selection(tuple(exchanges), tuple(skipped))
+
+
+def replay(records: Iterable[dict[str, Any]] | Selection, target: Constitution, *,
            supervisor: Sequence[str] = (), runner: Runner | None = None,
            chunk: int = CHUNK, deadline_s: float = 30.0,
            call_timeout_s: float = 20.0) -> Replay:
@@ -106,25 +132,18 @@ def replay(records: Iterable[dict[str, Any]], target: Constitution, *,
         from supervisor.providers.registry import resolve
 
         resolve(tuple(supervisor), timeout=call_timeout_s)
-    exchanges: list[Exchange] = []
-    skipped: list[Unreplayable] = []
-    for record in records:
-        if record.get("kind") == "decision":
-            found = exchange_of(record, target)
-            if isinstance(found, Exchange):
-                exchanges.append(found)
-            else:
-                skipped.append(found)
-    jobs = [Job(target, tuple(exchanges[i:i + chunk]), tuple(supervisor), deadline_s,
+    chosen = records if isinstance(records, Selection) else selection(records, target)
+    exchanges = chosen.exchanges
+    jobs = [Job(target, exchanges[i:i + chunk], tuple(supervisor), deadline_s,
                 call_timeout_s) for i in range(0, len(exchanges), max(chunk, 1))]
-    chosen = runner or Local()
+    where = runner or Local()
     started = time.perf_counter()
-    outcomes = [o for done in chosen.run(jobs) for o in done] if jobs else []
+    outcomes = [o for done in where.run(jobs) for o in done] if jobs else []
     return Replay(target, tuple(sorted(outcomes, key=lambda o: o.seq)),
-                  tuple(sorted(skipped, key=lambda s: s.seq)), tuple(supervisor),
+                  tuple(sorted(chosen.skipped, key=lambda s: s.seq)), tuple(supervisor),
                   judged_before=sum(1 for e in exchanges if e.judged),
                   redacted=sum(1 for e in exchanges if not e.verbatim),
-                  runner=chosen.name, tasks=len(jobs), seconds=time.perf_counter() - started)
+                  runner=where.name, tasks=len(jobs), seconds=time.perf_counter() - started)
 
 
 def _flip(o: Outcome) -> dict[str, Any]:
@@ -144,5 +163,5 @@ def _unreplayable(skipped: Sequence[Unreplayable]) -> dict[str, Any]:
     }
 
 
-__all__ = ["Exchange", "Local", "Outcome", "Ray", "Replay", "Runner", "Unreplayable",
-           "replay"]
+__all__ = ["Exchange", "Local", "Outcome", "Ray", "Replay", "Runner", "Selection",
+           "Unreplayable", "replay", "selection"]
