@@ -289,10 +289,11 @@ class Activation:
             **({"note": note.strip()} if note.strip() else {})})
         await self.follow()
         decided = self.proposal(found.id)
-        if decided.decision != approval.id:  # another worker decided it first
-            raise ApiError(409, f"proposal {found.id} was {decided.state} by "
-                                f"{decided.decided_by or 'another change'} meanwhile; this "
-                                "approval has no effect", code="decided_elsewhere")
+        if decided.decision != approval.id:  # another worker decided first
+            what = (f"was {decided.state} by {decided.decided_by}" if decided.decided_by
+                    else "was made stale by another version approved")
+            raise ApiError(409, f"proposal {found.id} {what} meanwhile; this approval has "
+                                "no effect", code="decided_elsewhere")
         await self._activated(new, actor=caller.name, proposal=found.id,
                               approval=approval.id, proposer=found.proposer,
                               approver=caller.name,

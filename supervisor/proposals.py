@@ -9,8 +9,9 @@ proposal another one recorded, and all agree on its state.
 
 The fold is deterministic: the first decision on a proposal wins; an approval counts
 only if, at its place in the ledger, the proposal was pending, its base version was the
-active one and the approver is not the proposer. A pending proposal whose base is no
-longer active is `stale` and can only be rejected.
+active one and the approver is not the proposer, and from there on the approved version
+is the active one (the `constitution` record that follows says so too). A pending
+proposal whose base is no longer active is `stale` and can only be rejected.
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ class Book:
         self.proposals[found.id] = replace(found, state="approved", decided_by=body["approver"],
                                            decided_at=record["ts"], decision=record["id"],
                                            reason=body.get("note", ""))
+        # the approval is the activation point: an approval racing it on another worker,
+        # of another proposal on the same base, comes later in the ledger and is stale
+        self.active[found.constitution] = found.new
 
     def _rejected(self, record: Mapping[str, Any], body: Mapping[str, Any]) -> None:
         found = self.proposals.get(body.get("proposal", ""))

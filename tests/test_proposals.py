@@ -140,3 +140,16 @@ def test_a_markdown_report_is_summarised_by_its_first_lines() -> None:
     assert found["summary"].splitlines()[:2] == ["# Replay of finance 2.0.0",
                                                  "12 of 10000 records flip."]
     assert len(found["summary"].splitlines()) == 12
+
+
+def test_of_two_approvals_racing_on_one_base_only_the_first_counts(record: Records) -> None:
+    """Two workers approve two proposals on the same base before either activation
+    record: the second approval is void, so only one version becomes active."""
+    book = Book()
+    book.observe_all([record("constitution", activation(OLD)),
+                      first := record("proposal", proposal(OLD, NEW)),
+                      second := record("proposal", proposal(OLD, OTHER)),
+                      record("approval", approval(first["id"], "rev")),
+                      record("approval", approval(second["id"], "ops-2"))])
+    assert book.active["clinic"].sha256 == NEW
+    assert [(p.id, p.state) for p in book.open()] == [(second["id"], "stale")]
