@@ -22,7 +22,7 @@ import asyncio
 import json
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,11 +34,12 @@ import yaml
 from api.errors import ApiError
 from supervisor.constitution import Constitution, load_constitution, shipped
 from supervisor.detectors import preload
-from supervisor.errors import ConstitutionError, LedgerError
+from supervisor.errors import ConstitutionError
 from supervisor.ledger import Store
 from supervisor.proposals import (
     Book,
     Proposal,
+    Version,
     attachment_of,
     changes,
     content_of,
@@ -84,6 +85,7 @@ class Activation:
         self.service = service
         self.book = Book()
         self._lock = asyncio.Lock()
+        self._served: dict[str, str] = {}  # constitution id -> the ledger's sha256 applied
 
     # -- following the ledger ---------------------------------------------------------
 
@@ -110,21 +112,28 @@ class Activation:
             await asyncio.sleep(pause)
             try:
                 pause = BUSY_FOLLOW_S if await self.follow() >= BUSY else FOLLOW_S
-            except (LedgerError, OSError) as exc:  # tried again next tick; /readyz tells
-                log.warning("constitution_follow_failed", error=str(exc))
+            except Exception as exc:  # tried again next tick; the loop must not die
+                log.warning("constitution_follow_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _apply(self) -> None:
         """Serve the version the ledger last activated, for every constitution we serve."""
-        for cid, active in self.book.active.items():
+        for cid, active in list(self.book.active.items()):
             current = self.service.constitutions.get(cid)
-            if current is None or current.sha256 == active.sha256:
+            if current is None or self._served.get(cid, current.sha256) == active.sha256:
                 continue
+            self._served[cid] = active.sha256  # tried once, whatever comes of it
             content = self.book.contents.get(active.sha256)
             if content is None:
                 log.warning("constitution_content_unrecorded", constitution=cid,
                             sha256=active.sha256, serving=current.sha256)
                 continue
-            found = rebuilt(content, path=active.path or current.path, lineage=active.lineage)
+            try:
+                found = rebuilt(content, path=active.path or current.path,
+                                lineage=active.lineage)
+            except ValueError as exc:  # recorded under a schema this version cannot read
+                log.error("constitution_unreadable", constitution=cid, sha256=active.sha256,
+                          serving=current.sha256, error=str(exc))
+                continue
             await asyncio.to_thread(preload, found)
             self.service.constitutions = {**self.service.constitutions, cid: found}
             log.info("constitution_activated", constitution=cid, version=found.version,
@@ -142,10 +151,12 @@ class Activation:
             content = self.book.contents.get(active.sha256) if active else None
             extra: dict[str, Any] = {}
             chosen = constitution
-            if active is not None and active.sha256 != constitution.sha256:
-                if content is not None:
-                    chosen = rebuilt(content, path=active.path or constitution.path,
-                                     lineage=active.lineage)
+            recorded = _rebuilt_or_none(content, active, constitution)
+            if recorded is not None and recorded.sha256 == constitution.sha256:
+                pass  # the same content (hashes differ only by a newer schema's defaults)
+            elif active is not None and active.sha256 != constitution.sha256:
+                if recorded is not None:
+                    chosen = recorded
                     extra["file_differs"] = {"path": constitution.path,
                                              "version": constitution.version,
                                              "sha256": constitution.sha256}
@@ -156,9 +167,14 @@ class Activation:
                                     "make the file match the active version")
                 else:  # a ledger from before four-eyes activation: its content is unknown
                     extra["replaces_unrecorded"] = active.sha256
+                    log.warning("constitution_file_activated_at_start",
+                                constitution=constitution.id, file=constitution.version,
+                                reason="the ledger holds no content of the active version "
+                                       "that this version can read")
             serving[chosen.id] = chosen
             await self._activated(chosen, actor="startup", **extra)
         self.service.constitutions = serving
+        self._served = {}
         await self.follow()
         self.service.readiness.parts["constitutions"] = "ok"
 
@@ -289,8 +305,7 @@ class Activation:
                                 f"{active.version if active else 'nothing'} is active now; "
                                 "reject it and propose again against the active version",
                            code="stale_proposal")
-        content = self.book.contents[found.new.sha256]
-        new = rebuilt(content, path=found.new.path, lineage=found.new.lineage)
+        new = _recorded(self.book.contents.get(found.new.sha256), found)
         approval = await self.service.ledger.append("approval", {
             "proposal": found.id, "constitution": found.constitution,
             "approver": caller.name, "approver_role": caller.role, "proposer": found.proposer,
@@ -344,6 +359,35 @@ def _still_open(found: Proposal) -> None:
         raise ApiError(409, f"proposal {found.id} was {found.state} by {found.decided_by} at "
                             f"{found.decided_at}; it cannot be decided again",
                        code="proposal_closed")
+
+
+def _rebuilt_or_none(content: Mapping[str, Any] | None, active: Version | None,
+                     constitution: Constitution) -> Constitution | None:
+    """The version a start record holds, or None when absent or unreadable (logged)."""
+    if content is None or active is None:
+        return None
+    try:
+        return rebuilt(content, path=active.path or constitution.path, lineage=active.lineage)
+    except ValueError as exc:
+        log.error("constitution_unreadable", constitution=constitution.id,
+                  sha256=active.sha256, error=str(exc))
+        return None
+
+
+def _recorded(content: Mapping[str, Any] | None, found: Proposal) -> Constitution:
+    """The proposed version from its record; 409 when this version cannot rebuild it
+    hash for hash (recorded by another tool, or under an older schema)."""
+    try:
+        new = rebuilt(content, path=found.new.path, lineage=found.new.lineage) \
+            if content is not None else None
+    except ValueError:
+        new = None
+    if new is None or new.sha256 != found.new.sha256:
+        raise ApiError(409, f"proposal {found.id}: the recorded content does not rebuild "
+                            f"{found.constitution} {found.new.version} (sha256 "
+                            f"{found.new.sha256[:12]}) under this version of the service; "
+                            "reject it and propose the version again", code="unreadable")
+    return new
 
 
 def _named(constitution: Constitution | None) -> dict[str, str] | None:

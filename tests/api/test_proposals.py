@@ -6,6 +6,7 @@ pattern-only constitution (`clinic`, from a file the tests edit) as their defaul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from structlog.testing import capture_logs
 from api import Service
 from api.keys import Keys
 from supervisor.constitution import load_constitution
-from supervisor.ledger import verify_ledger
+from supervisor.ledger import open_ledger, verify_ledger
 from supervisor.settings import Settings
 from tests.api.conftest import ADMIN_KEY, AUDITOR_KEY, KEYS, Served, running
 
@@ -293,3 +294,21 @@ def test_proposing_needs_an_admin(folder: Path) -> None:
     with serving(folder) as served:
         answer = propose(served.client(AUDITOR_KEY), clinic("1.1.0"))
     assert answer.status_code == 403
+
+
+def test_a_ledger_from_before_four_eyes_serves_the_file_and_says_so(folder: Path) -> None:
+    """An activation record without content (written before four-eyes activation) cannot
+    be served: the file is, and its start record names the version it replaced."""
+    async def legacy() -> None:
+        ledger = await open_ledger(str(folder / "ledger"), settings=Settings(
+            ledger=str(folder / "ledger")))
+        await ledger.append("constitution", {"id": "clinic", "version": "0.9.0",
+                                             "sha256": "e" * 64, "activated_by": "startup"})
+        await ledger.close()
+
+    asyncio.run(legacy())
+    with serving(folder) as served:
+        now = active(served.client(AUDITOR_KEY))
+    assert now["version"] == "1.0.0"
+    start = kinds(folder, "constitution")[-1]["body"]
+    assert start["id"] == "clinic" and start["replaces_unrecorded"] == "e" * 64
