@@ -1,4 +1,5 @@
-"""`supervisor constitution lint|test|show|diff`: for the people who write constitutions."""
+"""`supervisor constitution lint|test|show|diff`: for the people who write constitutions
+(and `propose|approve|reject`, from `supervisor.cli.proposals`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from supervisor.cli.proposals import approve, propose, reject
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.syncio import run_sync
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def constitution() -> None:
-    """Check, test, show and compare constitutions."""
+    """Check, test, show and compare constitutions; propose and approve versions."""
 
 
 @constitution.command()
@@ -152,3 +154,7 @@ def diff(old: str, new: str) -> None:
         console.print(f"[yellow]~ defaults.{key}[/]: {was!r} -> {now!r}")
     if a.sha256 == b.sha256:
         console.print("identical")
+
+
+for _command in (propose, approve, reject):  # clients of a running service
+    constitution.add_command(_command)
