@@ -14,32 +14,26 @@ is served as the ledger says (its content is in that record), with a warning: a 
 edited on disk never becomes active by a restart. `reload` proposes each changed file;
 only break-glass (`reload(break_glass=True, reason=...)`) activates alone, and writes a
 `constitution` record with `break_glass: true` and the reason, and a warning log line.
+Reading a proposed version (posted YAML, its file, a record) is `api.proposed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-import yaml
 
+from api import proposed
 from api.errors import ApiError
 from supervisor.constitution import Constitution, load_constitution, shipped
 from supervisor.detectors import preload
-from supervisor.errors import ConstitutionError
 from supervisor.ledger import Store
 from supervisor.proposals import (
     Book,
     Proposal,
-    Version,
     attachment_of,
     changes,
     content_of,
@@ -55,7 +49,6 @@ log = structlog.get_logger("api.activation")
 FOLLOW_S = 2.0  # how often a worker looks for activations recorded by other workers
 BUSY_FOLLOW_S = 0.25  # ... while records arrive fast: the store finds recent seqs by seeking
 BUSY = 64  # records read by one look that make the next look come sooner
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class Person(Protocol):
@@ -151,7 +144,7 @@ class Activation:
             content = self.book.contents.get(active.sha256) if active else None
             extra: dict[str, Any] = {}
             chosen = constitution
-            recorded = _rebuilt_or_none(content, active, constitution)
+            recorded = proposed.rebuilt_or_none(content, active, constitution)
             if recorded is not None and recorded.sha256 == constitution.sha256:
                 pass  # the same content (hashes differ only by a newer schema's defaults)
             elif active is not None and active.sha256 != constitution.sha256:
@@ -250,9 +243,9 @@ class Activation:
             if not current.path:
                 raise ApiError(400, f"constitution {current.id!r} has no file to read; "
                                     "send its new text as `yaml`", param="from_file")
-            new = await asyncio.to_thread(_loaded, current.path, "its file")
+            new = await asyncio.to_thread(proposed.from_file, current.path)
         else:
-            new = await asyncio.to_thread(_from_text, text or "", current)
+            new = await asyncio.to_thread(proposed.from_text, text or "", current)
         if new.id != current.id:
             raise ApiError(400, f"the proposed text has id {new.id!r}, not {current.id!r}; "
                                 "a proposal changes one constitution", param="yaml",
@@ -305,7 +298,7 @@ class Activation:
                                 f"{active.version if active else 'nothing'} is active now; "
                                 "reject it and propose again against the active version",
                            code="stale_proposal")
-        new = _recorded(self.book.contents.get(found.new.sha256), found)
+        new = proposed.recorded(self.book.contents.get(found.new.sha256), found)
         approval = await self.service.ledger.append("approval", {
             "proposal": found.id, "constitution": found.constitution,
             "approver": caller.name, "approver_role": caller.role, "proposer": found.proposer,
@@ -361,35 +354,6 @@ def _still_open(found: Proposal) -> None:
                        code="proposal_closed")
 
 
-def _rebuilt_or_none(content: Mapping[str, Any] | None, active: Version | None,
-                     constitution: Constitution) -> Constitution | None:
-    """The version a start record holds, or None when absent or unreadable (logged)."""
-    if content is None or active is None:
-        return None
-    try:
-        return rebuilt(content, path=active.path or constitution.path, lineage=active.lineage)
-    except ValueError as exc:
-        log.error("constitution_unreadable", constitution=constitution.id,
-                  sha256=active.sha256, error=str(exc))
-        return None
-
-
-def _recorded(content: Mapping[str, Any] | None, found: Proposal) -> Constitution:
-    """The proposed version from its record; 409 when this version cannot rebuild it
-    hash for hash (recorded by another tool, or under an older schema)."""
-    try:
-        new = rebuilt(content, path=found.new.path, lineage=found.new.lineage) \
-            if content is not None else None
-    except ValueError:
-        new = None
-    if new is None or new.sha256 != found.new.sha256:
-        raise ApiError(409, f"proposal {found.id}: the recorded content does not rebuild "
-                            f"{found.constitution} {found.new.version} (sha256 "
-                            f"{found.new.sha256[:12]}) under this version of the service; "
-                            "reject it and propose the version again", code="unreadable")
-    return new
-
-
 def _named(constitution: Constitution | None) -> dict[str, str] | None:
     if constitution is None:
         return None
@@ -405,52 +369,3 @@ def _scan(store: Store, start: int) -> tuple[list[bytes], int]:
         if relevant(line):
             picked.append(line)
     return picked, count
-
-
-def _loaded(path: str, what: str) -> Constitution:
-    try:
-        return load_constitution(path)
-    except ConstitutionError as exc:
-        raise ApiError(400, f"{what} does not load: {exc}", param="yaml",
-                       code="bad_constitution") from None
-
-
-def _from_text(text: str, current: Constitution) -> Constitution:
-    """A posted YAML text, loaded as a file beside nothing: `extends` may name only a
-    constitution id (the current file's sibling or a shipped one), never a path, so a
-    request cannot make the server read a file of its choosing."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ApiError(400, f"`yaml` is not YAML: {exc}", param="yaml",
-                       code="bad_constitution") from None
-    if not isinstance(raw, dict):
-        raise ApiError(400, "`yaml` must be a constitution: a mapping with id, version and "
-                            "principles", param="yaml", code="bad_constitution")
-    parent = raw.get("extends")
-    if parent is not None and not (isinstance(parent, str) and _ID.match(parent)):
-        raise ApiError(400, "`extends` in a posted constitution names a constitution by id "
-                            f"(one of {', '.join(shipped())}), never a path", param="yaml",
-                       code="bad_constitution")
-    with _folder(current, parent) as folder:
-        path = folder / "proposed.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            loaded = load_constitution(path)
-        except ConstitutionError as exc:
-            message = str(exc).replace(str(path), "the posted yaml")
-            raise ApiError(400, message, param="yaml", code="bad_constitution") from None
-    return replace(loaded, path=current.path)
-
-
-@contextmanager
-def _folder(current: Constitution, parent: str | None) -> Iterator[Path]:
-    """A temporary folder holding, when the text extends a sibling of the current file,
-    a link to that sibling (so `extends` resolves as it would beside the real file)."""
-    sibling = (Path(current.path).parent / f"{parent}.yaml"
-               if current.path and parent else None)
-    with tempfile.TemporaryDirectory(prefix="proposal-") as name:
-        folder = Path(name)
-        if sibling is not None and sibling.is_file():
-            (folder / sibling.name).symlink_to(sibling)
-        yield folder
