@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.access import AdminCaller, KeyCaller, ServiceDep
+from api.access import AdminCaller, KeyCaller, ServiceDep, bound
 from api.service import Readiness
 from supervisor.constitution import Constitution
 
@@ -52,16 +52,18 @@ async def metrics(service: ServiceDep) -> Response:
 
 @router.get("/v1/constitutions")
 async def constitutions(service: ServiceDep, caller: KeyCaller) -> dict[str, Any]:
-    """The constitutions this service answers for."""
-    return {"default": service.default_constitution,
-            "data": [_summary(c) for c in service.constitutions.values()]}
+    """The constitutions this service answers for (a bound key: those it may use)."""
+    return {"default": bound(caller, None, param="constitution")
+            or service.default_constitution,
+            "data": [_summary(c) for c in service.constitutions.values()
+                     if caller.may_use(c.id)]}
 
 
 @router.get("/v1/constitutions/{constitution_id}")
 async def constitution(constitution_id: str, service: ServiceDep, caller: KeyCaller
                        ) -> dict[str, Any]:
-    """One constitution: its principles, defaults and sha256."""
-    found = service.constitution(constitution_id)
+    """One constitution: its principles, defaults and sha256 (403 for a bound key's other)."""
+    found = service.constitution(bound(caller, constitution_id, param="constitution_id"))
     return {**_summary(found), "extends": list(found.lineage),
             "content": json.loads(found.canonical)}
 

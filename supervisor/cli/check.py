@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import click
 from rich.console import Console
 
+from supervisor import tracing
 from supervisor.constitution import load_constitution
 from supervisor.decision import Decision
 from supervisor.pipeline import Supervisor
@@ -43,6 +44,7 @@ async def _supervise(constitution: str, prompt: str, output: str | None,
     settings = current()
     loaded = load_constitution(constitution or settings.constitution)
     primary_model, judge = build_providers(primary, supervisor, need_primary=output is None)
+    traced = tracing.configure(settings.tracing)  # SUPERVISOR_TRACING, as the service
     ledger = await open_ledger(settings.ledger, settings=settings)
     try:
         sup = Supervisor(loaded, judge=judge, primary=primary_model, ledger=ledger,
@@ -52,6 +54,8 @@ async def _supervise(constitution: str, prompt: str, output: str | None,
         return await sup.supervise(prompt=prompt, output=output, context=context)
     finally:
         await ledger.close()
+        if traced:  # a short-lived process: export before it exits
+            tracing.flush()
 
 
 def _finish(decision: Decision, as_json: bool) -> None:

@@ -131,3 +131,17 @@ def test_an_old_format_key_still_names_its_app(bound_service: Build) -> None:
             "output": ANSWER, "context": {"app_id": "advisor"}}).json()
     assert supervised["context"]["app_id"] == "advisor"
     assert supervised["context"]["key"] == "clinic-app"
+
+
+def test_a_bound_key_sees_only_its_constitutions(bound_service: Build) -> None:
+    """GET /v1/constitutions lists what the key may use, with its own default; reading
+    another constitution is a 403 like using it."""
+    with bound_service() as served:
+        bound = served.client(FINANCE_KEY)
+        listed = bound.get("/v1/constitutions").json()
+        other = bound.get("/v1/constitutions/base")
+        everything = served.client(APP_KEY).get("/v1/constitutions").json()
+    assert [c["id"] for c in listed["data"]] == ["finance"]
+    assert listed["default"] == "finance"
+    assert other.status_code == 403
+    assert {"base", "healthcare", "finance"} <= {c["id"] for c in everything["data"]}

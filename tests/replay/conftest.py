@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from supervisor.cli import main
 from supervisor.constitution import load_constitution
 from supervisor.ledger import open_ledger
 from supervisor.ledger.records import decision_body
 from supervisor.pipeline import Supervisor
 from supervisor.settings import Settings
+from tests.cli import conftest as cli
 
 CONSTITUTION = """\
 id: replaytest
@@ -102,22 +101,8 @@ def build_ledger(path: Path, constitution: Path, traffic: Sequence[tuple[str, st
     asyncio.run(build())
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def ledger_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "audit_logs"
-    monkeypatch.setenv("SUPERVISOR_LEDGER", str(path))
-    monkeypatch.delenv("SUPERVISOR_SUPERVISOR_MODEL", raising=False)
-    return path
+ledger_dir = cli.ledger_dir  # the CLI tests' fixtures: a temporary SUPERVISOR_LEDGER
+run = cli.run  # and the CLI run in-process
 
 
 @pytest.fixture
@@ -132,16 +117,3 @@ def traffic_ledger(ledger_dir: Path, versions: tuple[Path, Path]) -> Path:
     build_ledger(ledger_dir, versions[0], TRAFFIC)
     return ledger_dir
 
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*argv: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-    return invoke

@@ -8,7 +8,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from tests.replay.conftest import TRAFFIC, Run, build_ledger, write_constitution
+from tests.cli.conftest import Run
+from tests.replay.conftest import TRAFFIC, build_ledger, write_constitution
 
 
 def _records(path: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 
 from supervisor.constitution import load_constitution
 from supervisor.replay import Local, Ray, replay
-from tests.replay.conftest import Run
+from tests.cli.conftest import Run
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
