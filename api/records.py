@@ -1,9 +1,9 @@
 """Reading the ledger for the audit routes and the console: pages, filters, access records.
 
-The stores are read whole (a sequential scan, in a worker thread); filters are
-`supervisor.ledger.export.Filter`, the same ones `supervisor audit export` uses, read
-from a query or form by `filter_of` (a malformed period is a `BadFilter` naming the
-field, never an empty answer).
+Reads go through the ledger's index (`Ledger.query`, in a worker thread), so a page costs
+what it shows; filters are `supervisor.ledger.export.Filter`, the same ones `supervisor
+audit export` uses, read from a query or form by `filter_of` (a malformed period is a
+`BadFilter` naming the field, never an empty answer).
 
 Every read of records, one or many, leaves exactly one `access` record (`recorded`)
 naming the actor, what was read (the filter and how many records) and the way in
@@ -15,14 +15,14 @@ many records it shows.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
 
 from supervisor.errors import ConfigError, NotCovered
 from supervisor.ledger import Ledger, verify_proof
 from supervisor.ledger.export import Filter, moment
+from supervisor.ledger.index import Page
 
 Via = Literal["api", "console"]
 
@@ -56,18 +56,19 @@ async def recorded(ledger: Ledger, *, actor: str, what: str, via: Via,
     await ledger.append("access", body)
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Newest first: the records on this page, the cursor for the next, counts per action."""
-
-    records: list[dict[str, Any]]
-    total: int
-    next_before: int | None
-    actions: dict[str, int]
-
-
 async def everything(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every record, oldest first: only for reads that need the whole chain."""
     return await asyncio.to_thread(lambda: list(ledger.records_in_order()))
+
+
+async def one(ledger: Ledger, record_id: str) -> dict[str, Any] | None:
+    """One record by id, or None (an index lookup and one read)."""
+    return await asyncio.to_thread(ledger.query.get, record_id)
+
+
+async def matching(ledger: Ledger, keep: Filter) -> list[dict[str, Any]]:
+    """Every record `keep` keeps, oldest first (reads only the matches)."""
+    return await asyncio.to_thread(lambda: list(ledger.query.matching(keep)))
 
 
 async def checked_proof(ledger: Ledger, record_id: str) -> dict[str, Any]:
@@ -88,18 +89,10 @@ async def checked_proof(ledger: Ledger, record_id: str) -> dict[str, Any]:
 async def page(ledger: Ledger, keep: Filter, *, search: str = "", limit: int = 50,
                before: int | None = None) -> Page:
     """One page of matching records, newest first; `before` is a seq cursor."""
-    matched = [r for r in await everything(ledger)
-               if keep(r) and (not search or search.lower() in r["id"].lower())]
-    actions = Counter(str((r.get("body") or {}).get("action")) for r in matched
-                      if r["kind"] == "decision")
-    newest = [r for r in reversed(matched) if before is None or r["seq"] < before]
-    shown = newest[:limit]
-    more = len(newest) > limit
-    return Page(shown, len(matched), shown[-1]["seq"] if more and shown else None,
-                dict(actions))
+    return await asyncio.to_thread(ledger.query.page, keep, search=search, limit=limit,
+                                   before=before)
 
 
-def reviews_of(records: list[dict[str, Any]], record_id: str) -> list[dict[str, Any]]:
+async def reviews_of(ledger: Ledger, record_id: str) -> list[dict[str, Any]]:
     """The review records linked to a decision, oldest first."""
-    return [r for r in records if r["kind"] == "review"
-            and (r.get("body") or {}).get("decision") == record_id]
+    return await asyncio.to_thread(ledger.query.reviews_of, record_id)

@@ -92,17 +92,16 @@ def state_of(decision: Mapping[str, Any], records: list[dict[str, Any]],
     return ReviewState(required, linked, done, len(backers) > 1)
 
 
-def open_escalations(records: list[dict[str, Any]],
+def open_escalations(escalated: list[tuple[dict[str, Any], list[dict[str, Any]]]],
                      constitutions: Mapping[str, Constitution]
                      ) -> list[tuple[dict[str, Any], ReviewState]]:
-    """Escalated decisions not yet closed, newest first, each with its review state."""
+    """Of escalated decisions with their reviews (`Query.escalations`, newest first), those
+    not yet closed, each with its review state."""
     waiting = []
-    for record in reversed(records):
-        if record["kind"] == "decision" and (record.get("body") or {}).get(
-                "action") == "escalate":
-            state = state_of(record, records, constitutions)
-            if not state.closed:
-                waiting.append((record, state))
+    for record, reviews in escalated:
+        state = state_of(record, reviews, constitutions)
+        if not state.closed:
+            waiting.append((record, state))
     return waiting
 
 
@@ -139,7 +138,7 @@ async def add_review(ledger: Ledger, decision: dict[str, Any], *, verdict: str,
                                               reviewer=reviewer, note=note, text=text)
         except ValueError as exc:
             raise ReviewRefused(str(exc)) from None
-        stored = await asyncio.to_thread(lambda: list(ledger.records_in_order()))
+        stored = await asyncio.to_thread(ledger.query.reviews_of, decision["id"])
         before = state_of(decision, stored, constitutions)
         admit(before, reviewer=reviewer, verdict=verdict)
         content["reviews_required"] = before.required

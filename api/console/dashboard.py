@@ -3,9 +3,10 @@
 Model calls are counted apart: the supervisor's (judge verdicts, rewrites) and the
 primary model's (the answers it was asked for); the cost chart is the supervisor's.
 
-Figures are computed from the decision records in the chosen period (one pass over the
-ledger) and drawn as server-side SVG; the same figures are printed as a table below the
-charts. Periods of two days or less are bucketed by hour, longer ones by day.
+Figures are computed from the decision records in the chosen period (read through the
+ledger's index: only the period's records) and drawn as server-side SVG; the same figures
+are printed as a table below the charts. Periods of two days or less are bucketed by
+hour, longer ones by day.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from api.console.charts import COLORS, bars, columns
 from api.console.render import ACTIONS, ConsoleRoute, bad_filter, page
 from api.console.session import PATH, ReaderDep
 from api.console.views import Spend, Split, split_usage
-from api.records import BadFilter, everything, filter_of, recorded
+from api.records import BadFilter, filter_of, matching, recorded
 from supervisor.ledger.export import fired
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
@@ -106,7 +107,7 @@ async def dashboard(request: Request, service: ServiceDep, user: ReaderDep) -> R
         keep = filter_of(params, kind="decision")
     except BadFilter as exc:
         return bad_filter(user, exc, PATH + "/dashboard")
-    found = figures([r for r in await everything(service.ledger) if keep(r)])
+    found = figures(await matching(service.ledger, keep))
     await recorded(service.ledger, actor=user.name, what="dashboard", via="console",
                    keep=keep, count=found.decisions)
     return page("dashboard.html", user, params=params, found=found, charts=charts(found))

@@ -36,7 +36,7 @@ from api.console.render import HEADERS, ConsoleRoute, bad_filter, environment, p
 from api.console.report import build
 from api.console.report_pdf import render_pdf
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.records import BadFilter, everything, filter_of, recorded
+from api.records import BadFilter, filter_of, matching, recorded
 from supervisor.ledger import CHECKPOINT_FILE, Ledger, verify_ledger
 from supervisor.ledger.canonical import canonical
 from supervisor.ledger.export import to_csv, to_jsonl
@@ -67,7 +67,7 @@ async def export(service: ServiceDep, user: WriterDep,
     except BadFilter as exc:
         return bad_filter(user, exc, PATH + "/export")
     ledger = service.ledger
-    chosen = [r for r in await everything(ledger) if keep(r)]
+    chosen = await matching(ledger, keep)
     await recorded(ledger, actor=user.name, what="export", via="console", keep=keep,
                    format="zip", count=len(chosen))
     sealed = await ledger.checkpoint()

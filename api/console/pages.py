@@ -7,6 +7,8 @@ check may sign a checkpoint, so it is a form post with the CSRF token.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,8 +18,8 @@ from fastapi.responses import RedirectResponse
 from api.access import ServiceDep
 from api.console.render import ConsoleRoute, bad_filter, page
 from api.console.session import PATH, Reader, ReaderDep, WriterDep
-from api.console.views import apps, diff, excerpt, explain, split_usage, versions
-from api.records import BadFilter, checked_proof, everything, filter_of, recorded, reviews_of
+from api.console.views import diff, excerpt, explain, split_usage
+from api.records import BadFilter, checked_proof, filter_of, one, recorded, reviews_of
 from api.records import page as page_of
 from api.reviews import state_of
 from api.service import Service
@@ -43,7 +45,7 @@ async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
         keep = filter_of(params, kind="decision")
     except BadFilter as exc:
         return bad_filter(user, exc, PATH + "/decisions")
-    stored = await everything(service.ledger)
+    versions, apps = await asyncio.to_thread(service.ledger.query.labels)
     found = await page_of(service.ledger, keep, search=params["search"], limit=PAGE_SIZE,
                           before=before)
     await recorded(service.ledger, actor=user.name, what="list", via="console", keep=keep,
@@ -52,33 +54,41 @@ async def decisions(request: Request, service: ServiceDep, user: ReaderDep,
     principles = sorted({p.id for c in service.constitutions.values() for p in c.principles})
     return page("decisions.html", user, params=params, found=found, fired=fired,
                 excerpt=excerpt,
-                principles=principles, versions=versions(stored), apps=apps(stored),
+                principles=principles, versions=versions, apps=apps,
                 query=urlencode({k: v for k, v in params.items() if v}))
 
 
-async def _record(service: Service, record_id: str) -> tuple[dict[str, Any] | None,
-                                                             list[dict[str, Any]]]:
-    stored = await everything(service.ledger)
-    return next((r for r in stored if r["id"] == record_id), None), stored
+@dataclass(frozen=True, slots=True)
+class Around:
+    """What a record's page shows beside the record: its reviews, the latest checkpoint."""
+
+    reviews: list[dict[str, Any]]
+    checkpointed: int
 
 
-def record_page(service: Service, user: Reader, record: dict[str, Any],
-                 stored: list[dict[str, Any]], *, status: int = 200, error: str = "",
-                 proof: dict[str, Any] | None = None) -> Response:
+async def around(service: Service, record: dict[str, Any]) -> Around:
+    """Read the reviews linked to `record` and the latest checkpoint's size (indexed)."""
+    return Around(await reviews_of(service.ledger, record["id"]),
+                  await asyncio.to_thread(service.ledger.query.checkpointed))
+
+
+def record_page(service: Service, user: Reader, record: dict[str, Any], near: Around, *,
+                status: int = 200, error: str = "", proof: dict[str, Any] | None = None
+                ) -> Response:
     body = record.get("body") or {}
     texts = body.get("texts") or None
     left, right = diff(texts.get("original") or "", texts.get("output") or "") \
         if texts else ([], [])
-    latest = max((r["body"]["size"] for r in stored if r["kind"] == "checkpoint"), default=0)
+    latest = near.checkpointed
     waiting = record["kind"] == "decision" and body.get("action") == "escalate"
-    state = state_of(record, stored, service.constitutions) \
+    state = state_of(record, near.reviews, service.constitutions) \
         if record["kind"] == "decision" else None
     explained = explain(body.get("verdicts") or [], body.get("provenance") or {},
                         service.constitutions)
     return page("record.html", user, status=status, record=record, body=body, texts=texts,
                 left=left, right=right,
                 explained=explained, wording={e.verdict.get("principle"): e for e in explained},
-                reviews=reviews_of(stored, record["id"]), covered=latest > record["seq"],
+                reviews=near.reviews, covered=latest > record["seq"],
                 checkpoint_size=latest, waiting=waiting, error=error, proof=proof,
                 fired=fired(body), state=state, usage=split_usage(body))
 
@@ -86,11 +96,12 @@ def record_page(service: Service, user: Reader, record: dict[str, Any],
 @router.get("/records/{record_id}")
 async def record(record_id: str, service: ServiceDep, user: ReaderDep) -> Response:
     """One record as stored, explained; the read is recorded as `access`."""
-    found, stored = await _record(service, record_id)
+    found = await one(service.ledger, record_id)
     if found is None:
         return page("missing.html", user, status=404, record_id=record_id)
+    near = await around(service, found)
     await recorded_read(service, user, record_id)
-    return record_page(service, user, found, stored)
+    return record_page(service, user, found, near)
 
 
 async def recorded_read(service: Service, user: Reader, record_id: str) -> None:
@@ -110,7 +121,7 @@ async def proof(record_id: str, service: ServiceDep, user: WriterDep) -> Respons
     except UnknownRecord:
         return page("missing.html", user, status=404, record_id=record_id)
     await recorded_read(service, user, record_id)
-    found, stored = await _record(service, record_id)  # read after the new checkpoint
+    found = await one(service.ledger, record_id)  # read after the new checkpoint
     if found is None:  # proved a moment ago; only a store swapped underneath gets here
         return page("missing.html", user, status=404, record_id=record_id)
-    return record_page(service, user, found, stored, proof=result)
+    return record_page(service, user, found, await around(service, found), proof=result)

@@ -9,16 +9,17 @@ was, and its page lists the reviews linked to it and who closed it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
 from fastapi.responses import RedirectResponse
 
 from api.access import ServiceDep
-from api.console.pages import record_page, recorded_read
+from api.console.pages import around, record_page, recorded_read
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, ReaderDep, WriterDep
-from api.records import everything, recorded
+from api.records import one, recorded
 from api.reviews import ReviewRefused, add_review, open_escalations
 from supervisor.ledger.export import fired
 
@@ -28,7 +29,8 @@ router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=Fals
 @router.get("/queue")
 async def queue(service: ServiceDep, user: ReaderDep) -> Response:
     """Escalated decisions not closed yet, newest first, with "1 of 2 reviews"; recorded."""
-    waiting = open_escalations(await everything(service.ledger), service.constitutions)
+    escalated = await asyncio.to_thread(service.ledger.query.escalations)
+    waiting = open_escalations(escalated, service.constitutions)
     await recorded(service.ledger, actor=user.name, what="queue", via="console",
                    count=len(waiting))
     return page("queue.html", user, waiting=waiting, fired=fired)
@@ -39,8 +41,7 @@ async def review(record_id: str, service: ServiceDep, user: WriterDep,
                  verdict: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                  text: Annotated[str, Form()] = "") -> Response:
     """Record agree / override (with the text to release) / note, then show the record."""
-    stored = await everything(service.ledger)
-    decision = next((r for r in stored if r["id"] == record_id), None)
+    decision = await one(service.ledger, record_id)
     if decision is None:
         return page("missing.html", user, status=404, record_id=record_id)
     try:
@@ -50,7 +51,7 @@ async def review(record_id: str, service: ServiceDep, user: WriterDep,
             constitutions=service.constitutions)
     except ReviewRefused as exc:
         await recorded_read(service, user, record_id)
-        return record_page(service, user, decision, stored,
+        return record_page(service, user, decision, await around(service, decision),
                            status=exc.status, error=f"The review was not recorded: {exc}.")
     return RedirectResponse(f"{PATH}/records/{record_id}?reviewed={receipt.id}#reviews",
                             status_code=303)

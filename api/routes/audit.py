@@ -18,8 +18,9 @@ from api.errors import ApiError
 from api.records import (
     BadFilter,
     checked_proof,
-    everything,
     filter_of,
+    matching,
+    one,
     page,
     recorded,
     reviews_of,
@@ -36,11 +37,12 @@ Until = Annotated[str, Query(description=f"Upper bound (inclusive; a bare date m
 
 
 def _filter(since: str, until: str, kind: str, action: str, principle: str,
-            constitution: str, app: str) -> Filter:
+            constitution: str, app: str, stage: str = "", user_ref: str = "") -> Filter:
     """The filter of a query; a malformed `since` / `until` is a 400 naming it."""
     try:
         return filter_of({"since": since, "until": until, "kind": kind, "action": action,
-                          "principle": principle, "constitution": constitution, "app": app})
+                          "principle": principle, "constitution": constitution, "app": app,
+                          "stage": stage, "user_ref": user_ref})
     except BadFilter as exc:
         raise ApiError(400, str(exc), param=exc.field) from None
 
@@ -48,11 +50,12 @@ def _filter(since: str, until: str, kind: str, action: str, principle: str,
 @router.get("/records")
 async def records(service: ServiceDep, caller: AuditorCaller, since: Since = "",
                   until: Until = "", kind: str = "", action: str = "", principle: str = "",
-                  constitution: str = "", app: str = "", search: str = "",
+                  constitution: str = "", app: str = "", stage: str = "",
+                  user_ref: str = "", search: str = "",
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   before: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
     """Records newest first, filtered; `before` (a seq) pages on. The read is recorded."""
-    keep = _filter(since, until, kind, action, principle, constitution, app)
+    keep = _filter(since, until, kind, action, principle, constitution, app, stage, user_ref)
     found = await page(service.ledger, keep, search=search, limit=limit, before=before)
     await recorded(service.ledger, actor=caller.name, what="list", via="api", keep=keep,
                    search=search, before=before, count=len(found.records),
@@ -65,15 +68,15 @@ async def records(service: ServiceDep, caller: AuditorCaller, since: Since = "",
 async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
                  ) -> dict[str, Any]:
     """One record as stored, with the reviews linked to it; the read is recorded."""
-    stored = await everything(service.ledger)
-    found = next((r for r in stored if r["id"] == record_id), None)
+    found = await one(service.ledger, record_id)
     if found is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
+    reviews = await reviews_of(service.ledger, record_id)
     await recorded(service.ledger, actor=caller.name, what="record", via="api",
                    record=record_id)
-    answer: dict[str, Any] = {"record": found, "reviews": reviews_of(stored, record_id)}
+    answer: dict[str, Any] = {"record": found, "reviews": reviews}
     if found["kind"] == "decision":
-        answer["review_status"] = _status(state_of(found, stored, service.constitutions))
+        answer["review_status"] = _status(state_of(found, reviews, service.constitutions))
     return answer
 
 
@@ -118,10 +121,11 @@ async def public_key(service: ServiceDep, caller: AuditorCaller) -> Response:
 async def export(service: ServiceDep, caller: AuditorCaller,
                  format: Literal["csv", "jsonl"] = "jsonl", since: Since = "",
                  until: Until = "", kind: str = "", action: str = "", principle: str = "",
-                 constitution: str = "", app: str = "") -> Response:
+                 constitution: str = "", app: str = "", stage: str = "",
+                 user_ref: str = "") -> Response:
     """Matching records as CSV or canonical JSONL (JSONL lines still verify); recorded."""
-    keep = _filter(since, until, kind, action, principle, constitution, app)
-    chosen = [r for r in await everything(service.ledger) if keep(r)]
+    keep = _filter(since, until, kind, action, principle, constitution, app, stage, user_ref)
+    chosen = await matching(service.ledger, keep)
     await recorded(service.ledger, actor=caller.name, what="export", via="api", keep=keep,
                    format=format, count=len(chosen))
     if format == "csv":
@@ -137,8 +141,8 @@ async def queue(service: ServiceDep, caller: AuditorCaller, since: Since = "",
     """Escalated decisions waiting for a reviewer, newest first (escalated within the
     period, when one is given). The read is recorded."""
     keep = _filter(since, until, "", "", "", "", "")
-    waiting = [(r, state) for r, state in open_escalations(await everything(service.ledger),
-                                                           service.constitutions) if keep(r)]
+    escalated = await asyncio.to_thread(service.ledger.query.escalations, keep)
+    waiting = open_escalations(escalated, service.constitutions)
     await recorded(service.ledger, actor=caller.name, what="queue", via="api", keep=keep,
                    count=len(waiting))
     return {"records": [r for r, _ in waiting], "total": len(waiting),
@@ -153,7 +157,7 @@ async def review(record_id: str, body: ReviewRequest, response: Response,
     An escalation whose constitution sets `defaults.reviewers` closes only when that many
     different reviewers concur; the same reviewer twice, or any review of a closed
     decision, is a 409 that says so."""
-    decision = await asyncio.to_thread(service.ledger.get, record_id)
+    decision = await one(service.ledger, record_id)
     if decision is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
     try:

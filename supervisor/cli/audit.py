@@ -10,9 +10,11 @@ nothing and create no key, so an examiner can run them on a read-only copy.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +24,8 @@ from rich.console import Console
 
 from supervisor.errors import IntegrityError
 from supervisor.ledger import Ledger, open_ledger, verify_ledger, verify_proof
-from supervisor.ledger.export import Filter, select, to_csv, to_jsonl
+from supervisor.ledger.export import Filter, to_csv, to_jsonl
+from supervisor.ledger.index import Query, open_query
 from supervisor.syncio import run_sync
 
 T = TypeVar("T")
@@ -55,35 +58,77 @@ def audit() -> None:
 @click.option("--strict", is_flag=True,
               help="Also check every line is canonical JSON (for ledgers other tools wrote).")
 @click.option("--json", "as_json", is_flag=True)
-def verify(public_key: str | None, checkpoints: str | None, allow_unsigned_tail: int,
-           strict: bool, as_json: bool) -> None:
-    """Recompute every hash, Merkle root and signature; report the first bad record."""
+@click.option("--full", is_flag=True,
+              help="Verify from genesis instead of from the last verified signed checkpoint.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False),
+              help="The verifier's state file (default: ~/.cache/constitutional-supervisor/"
+                   "verify/<ledger id>.json; never inside the ledger).")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Processes for a verify from genesis (default: every core).")
+@click.option("--progress/--no-progress", default=None,
+              help="Print records verified and the rate to stderr (default: on a terminal).")
+def verify(public_key: str | None, checkpoints: str | None, allow_unsigned_tail: int,  # noqa: PLR0913 (one per option)
+           strict: bool, as_json: bool, full: bool, state_file: str | None,
+           jobs: int | None, progress: bool | None) -> None:
+    """Recompute hashes, Merkle roots and signatures; report the first bad record.
+
+    By default only what follows the last signed checkpoint an earlier run verified
+    (with the same key) is read, after re-checking that record's hash; --full reads all.
+    """
+    from supervisor.ledger.verify_state import default_state_file
+    from supervisor.settings import current
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
     report, source = verify_ledger(
         public_key=Path(public_key) if public_key else None,
         checkpoints=Path(checkpoints) if checkpoints else None, strict=strict,
-        allow_unsigned_tail=allow_unsigned_tail)
+        allow_unsigned_tail=allow_unsigned_tail, full=full,
+        state=Path(state_file) if state_file else default_state_file(current().ledger),
+        jobs=jobs or os.cpu_count() or 1, progress=_Rate() if show_progress else None)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "key_source": str(source)}))
+        click.echo(json.dumps({**report.to_dict(), "from_seq": report.start,
+                               "key_source": str(source)}))
     elif report.ok:
         Console(highlight=False).print(
-            f"[green]ok[/]: {report.records} records, {report.checkpoints} signed "
-            f"checkpoints, unsigned tail {report.unsigned_tail}, head {report.head}\n"
+            f"[green]ok[/]: {report.records} records (read from seq {report.start}), "
+            f"{report.checkpoints} signed checkpoints, unsigned tail "
+            f"{report.unsigned_tail}, head {report.head}\n"
             f"trusted key {report.key_id} (from {source})")
     if not report.ok:
         raise IntegrityError(f"record seq {report.bad_seq}: {report.problem} (trusted key "
                              f"{report.key_id} from {source})")
 
 
-def _stored() -> list[dict[str, Any]]:
-    """Every record, read without opening the ledger for writing."""
+class _Rate:
+    """Prints records verified and the rate to stderr, at most about once a second."""
+
+    def __init__(self) -> None:
+        self.started = self.shown = time.monotonic()
+
+    def __call__(self, seq: int) -> None:
+        now = time.monotonic()
+        if now - self.shown >= 1.0:
+            self.shown = now
+            click.echo(f"verified {seq:,} records, {seq / (now - self.started):,.0f}/s",
+                       err=True)
+
+
+@contextmanager
+def _reading() -> Iterator[Query]:
+    """The ledger's index over a store opened without writing to the ledger (the index's
+    sidecar is a cache beside it; on a copy nobody may write, records are scanned)."""
     from supervisor.ledger import open_store
     from supervisor.settings import current
 
     settings = current()
     store = open_store(settings.ledger, settings, read_only=True)
+    query = open_query(store)
     try:
-        return [json.loads(line) for line in store.lines()]
+        yield query
     finally:
+        query.close()
         store.close()
 
 
@@ -91,7 +136,8 @@ def _stored() -> list[dict[str, Any]]:
 @click.argument("record_id")
 def show(record_id: str) -> None:
     """Print one record as stored."""
-    record = next((r for r in _stored() if r["id"] == record_id), None)
+    with _reading() as query:
+        record = query.get(record_id)
     if record is None:
         raise click.ClickException(f"no record {record_id!r}; find ids with `supervisor "
                                    "audit tail` or `audit export`")
@@ -103,16 +149,16 @@ def show(record_id: str) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
 def tail(count: int, follow: bool) -> None:
     """Print the last records, one line each."""
-    records = _stored()
-    for record in records[-count:] if count else []:
-        click.echo(_line(record))
-    seen = len(records)
-    while follow:
-        time.sleep(1.0)
-        records = _stored()
-        for record in records[seen:]:
+    with _reading() as query:
+        last = query.page(Filter(), limit=max(count, 1))
+        for record in reversed(last.records[:count]):
             click.echo(_line(record))
-        seen = len(records)
+        seen = last.records[0]["seq"] + 1 if last.records else 0
+        while follow:
+            time.sleep(1.0)
+            for record in query.matching(Filter(), start=seen):
+                click.echo(_line(record))
+                seen = record["seq"] + 1
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -172,15 +218,21 @@ def checkpoint() -> None:
 @click.option("--principle", default="",
               help="Decisions where this principle fired (violated, or revised away).")
 @click.option("--kind", default="", help="decision, review, access, checkpoint, ...")
+@click.option("--constitution", default="", help="A constitution id, or id@version.")
+@click.option("--app", default="", help="Records of this app (context app_id).")
+@click.option("--stage", default="", help="input or output.")
+@click.option("--user-ref", default="", help="Records of this user (context user_ref).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
 def export(fmt: str, since: str, until: str, action: str | None, principle: str, kind: str,
+           constitution: str, app: str, stage: str, user_ref: str,
            output: str | None) -> None:
     """Export records as CSV or JSONL (JSONL keeps the stored bytes, so hashes verify)."""
     keep = Filter(since=since, until=until, action=action or "", principle=principle,
-                  kind=kind)
+                  kind=kind, constitution=constitution, app=app, stage=stage,
+                  user_ref=user_ref)
 
     async def work(ledger: Ledger) -> Any:
-        chosen = list(select(ledger.records_in_order(), keep))
+        chosen = list(ledger.query.matching(keep))
         text = to_csv(chosen) if fmt == "csv" else to_jsonl(chosen)
         await ledger.append("export", {"format": fmt, "records": len(chosen),
                                        "filter": asdict(keep)})

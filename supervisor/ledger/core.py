@@ -32,6 +32,7 @@ from supervisor.decision import Decision
 from supervisor.errors import LedgerError, NotCovered, UnknownRecord
 from supervisor.ledger.canonical import canonical
 from supervisor.ledger.ids import new_id
+from supervisor.ledger.index import Query, open_query
 from supervisor.ledger.jsonl import Seal, seal_records
 from supervisor.ledger.merkle import Tree, root_from_proof
 from supervisor.ledger.records import decision_body
@@ -39,7 +40,7 @@ from supervisor.ledger.signing import Signer, key_id, statement, verify_signatur
 from supervisor.ledger.verify import VerifyReport, verify_lines
 
 KINDS = frozenset({"decision", "review", "constitution", "checkpoint", "recovery", "access",
-                   "export", "proposal", "approval", "rejection", "replay"})
+                   "export", "proposal", "approval", "rejection", "replay", "erasure"})
 QUIET_S = 1.0  # a server signs a checkpoint this long after the last append
 
 
@@ -133,6 +134,7 @@ class Ledger:
         self._failure = ""  # the last store write's error, until one succeeds
         self._sync_lock = asyncio.Lock()
         self._tree_lock = threading.RLock()  # the tree is followed from worker threads too
+        self._query: Query | None = None  # the read index, opened by `query`
 
     @property
     def public_pem(self) -> bytes:
@@ -305,6 +307,8 @@ class Ledger:
         while self._flushing is not None and not self._flushing.done():
             await self._flushing
         await self._maybe_checkpoint(force=True)
+        if self._query is not None:
+            self._query.close()
         self.store.close()
 
     # -- reading, verifying, proving --------------------------------------------------
@@ -333,9 +337,17 @@ class Ledger:
         for line in self.store.lines():
             yield json.loads(line)
 
+    @property
+    def query(self) -> Query:
+        """Indexed reads (pages, filters, by id, reviews, the queue); opened on first use."""
+        with self._tree_lock:
+            if self._query is None:
+                self._query = open_query(self.store)
+            return self._query
+
     def get(self, record_id: str) -> dict[str, Any] | None:
-        """One record by id, or None."""
-        return next((r for r in self.records_in_order() if r["id"] == record_id), None)
+        """One record by id, or None (through the index: one lookup and one read)."""
+        return self.query.get(record_id)
 
     def shipped_checkpoints(self) -> list[dict[str, Any]]:
         if self.checkpoint_file is None or not self.checkpoint_file.exists():

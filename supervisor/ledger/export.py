@@ -43,6 +43,8 @@ class Filter:
     principle: str = ""
     constitution: str = ""
     app: str = ""
+    stage: str = ""
+    user_ref: str = ""
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):  # frozen: normalised once, here
@@ -68,10 +70,13 @@ class Filter:
             not constitution or provenance.get("id") == constitution,
             not version or provenance.get("version") == version,
             not self.app or (body.get("context") or {}).get("app_id") == self.app,
+            not self.stage or body.get("stage") == self.stage,
+            not self.user_ref or (body.get("context") or {}).get("user_ref") == self.user_ref,
         ))
 
 
-_FIELDS = ("since", "until", "kind", "action", "principle", "constitution", "app")
+_FIELDS = ("since", "until", "kind", "action", "principle", "constitution", "app", "stage",
+           "user_ref")
 TIME_FORMAT = "ISO 8601, e.g. 2026-11-01 or 2026-11-01T09:30:00Z (no offset means UTC)"
 
 

@@ -106,10 +106,9 @@ def test_a_closed_decision_takes_no_more_reviews(loaded: dict[str, Constitution]
 def test_the_queue_lists_open_escalations_with_their_progress(
         loaded: dict[str, Constitution]) -> None:
     """The queue keeps a half-reviewed four-eyes escalation and drops a closed one."""
-    half, done, allowed = _decision("half"), _decision("done", constitution="finance"), \
-        _decision("ok", action="allow")
-    records = [half, done, allowed, _review("half", "ann"), _review("done", "ann")]
-    waiting = open_escalations(records, loaded)
+    half, done = _decision("half"), _decision("done", constitution="finance")
+    waiting = open_escalations([(done, [_review("done", "ann")]),
+                                (half, [_review("half", "ann")])], loaded)
     assert [(r["id"], s.done, s.required) for r, s in waiting] == [("half", 1, 2)]
 
 
