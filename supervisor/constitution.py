@@ -200,7 +200,10 @@ class Defaults(_Strict):
 
     max_revisions: int = Field(2, ge=0, le=5)
     on_error: Literal["block", "allow"] = "block"
-    store_text: Literal["none", "redacted", "full"] = "redacted"
+    # encrypted: sealed under a per-subject key (supervisor.ledger.sealed), erasable
+    store_text: Literal["none", "redacted", "full", "encrypted"] = "redacted"
+    # how long `supervisor audit retain` keeps encrypted texts readable (7 years)
+    retain_texts_days: int = Field(2555, ge=1)
     require_judge: bool = False
     # distinct people whose agree / override closes an escalation (four eyes: 2)
     reviewers: int = Field(1, ge=1, le=5)
@@ -264,7 +267,7 @@ class Constitution:
 
 # fields added after constitutions were in use: at their default they are left out of the
 # hash, so adding them changed no existing constitution's sha256 (ledgers name it)
-_UNHASHED_AT_DEFAULT = frozenset({"reviewers"})
+_UNHASHED_AT_DEFAULT = frozenset({"reviewers", "retain_texts_days"})
 
 
 def _at_default(defaults: Defaults) -> set[str]:

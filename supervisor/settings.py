@@ -100,6 +100,7 @@ class Settings:
     rate_limit: str = ""  # per API key, in the `limits` notation ("20/second"); "": none
     concurrency_limit: int = 64  # requests in flight per API key and process; 0: none
     rate_limit_storage: str = "memory://"  # a `limits` storage URI (shared: redis://...)
+    master_key: str = ""  # the file wrapping data keys of `store_text: encrypted` texts
 
     @property
     def signing_key_dir(self) -> Path:
@@ -109,6 +110,11 @@ class Settings:
         if "://" in self.ledger:
             return PROJECT_DIR / ".keys"
         return Path(self.ledger) / "keys"
+
+    @property
+    def master_key_file(self) -> Path:
+        """SUPERVISOR_MASTER_KEY, else `master.key` beside the signing key (made on first use)."""
+        return Path(self.master_key) if self.master_key else self.signing_key_dir / "master.key"
 
 
 def current(env: Mapping[str, str] | None = None) -> Settings:
@@ -135,4 +141,5 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit=_unless_none(env.get("SUPERVISOR_RATE_LIMIT", "")),
         concurrency_limit=_count(env, "SUPERVISOR_CONCURRENCY_LIMIT", 64),
         rate_limit_storage=env.get("SUPERVISOR_RATE_LIMIT_STORAGE") or "memory://",
+        master_key=env.get("SUPERVISOR_MASTER_KEY", "").strip(),
     )

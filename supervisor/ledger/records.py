@@ -2,7 +2,9 @@
 
 `store_text` (from the constitution): `none` keeps only sha256 hashes of the texts,
 `redacted` (the default) keeps them with every identifier Presidio finds replaced by
-<TYPE>, `full` keeps them as they were. Verdict evidence and rationales, revision texts
+<TYPE>, `full` keeps them as they were, `encrypted` keeps them as they were but sealed
+under the subject's data key (supervisor.ledger.sealed), so an erasure can make them
+unreadable. Verdict evidence and rationales, revision texts
 and the request's context (an OpenAI `user`, an Anthropic `metadata.user_id`, whatever
 a caller sends in `/v1/supervise`'s `context`) go through the same policy, since any of
 them can quote an identifier (a context entry's name too): under `none` they are not
@@ -20,6 +22,7 @@ from typing import Any
 
 from supervisor.decision import Decision
 from supervisor.ledger.canonical import text_hash
+from supervisor.ledger.sealed import TextKeys, keys_for
 
 Redactor = Callable[[str], str]
 # context keys the service fills with the names of who asked, stored under every policy
@@ -27,8 +30,16 @@ LABELS = frozenset({"app_id", "key", "route"})
 
 
 def decision_body(decision: Decision, *, store_text: str, redact: Redactor | None = None,
-                  input_record: str | None = None) -> dict[str, Any]:
-    """The body of a `decision` record for one stage of one supervision."""
+                  input_record: str | None = None,
+                  keys: TextKeys | None = None) -> dict[str, Any]:
+    """The body of a `decision` record for one stage of one supervision.
+
+    Under `encrypted` the body is what `none` keeps, plus the texts sealed with `keys`
+    (default: the key store and master key of the process's settings).
+    """
+    if store_text == "encrypted":
+        bare = decision_body(decision, store_text="none", input_record=input_record)
+        return (keys or keys_for()).seal_decision(bare, decision.to_dict(), LABELS)
     full = decision.to_dict()
     texts = {"prompt": decision.prompt, "original": decision.original,
              "output": decision.output}
