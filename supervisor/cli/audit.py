@@ -251,3 +251,75 @@ def export(fmt: str, since: str, until: str, action: str | None, principle: str,
 def key(public: bool) -> None:
     """Print the ledger's public signing key."""
     click.echo(_with_ledger(_pem).decode(), nl=False)
+
+
+def _who(given: str) -> str:
+    """Who runs an erasure: `--by`, else the login name."""
+    import getpass
+
+    try:
+        return given or getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"
+
+
+@audit.command()
+@click.option("--subject", required=True,
+              help="A user_ref, a subject id (subj_...), or the id of a record stored with "
+                   "store_text: encrypted (a record without user_ref is its own subject).")
+@click.option("--reason", required=True, help="Why, e.g. 'GDPR Art. 17 request of 2026-11-02'.")
+@click.option("--by", default="", help="Who erases (default: the login name).")
+def erase(subject: str, reason: str, by: str) -> None:
+    """Make a subject's encrypted texts unreadable: record an erasure, destroy its keys.
+
+    The chain, checkpoints and proofs are untouched; SUPERVISOR_MASTER_KEY is needed to
+    find a subject by its user_ref."""
+    from supervisor.ledger.sealed import erase as erase_subject
+    from supervisor.ledger.sealed import keys_for
+
+    keys = keys_for()
+
+    async def work(ledger: Ledger) -> Any:
+        done = await erase_subject(ledger, keys, subject, reason=reason, by=_who(by))
+        await ledger.checkpoint()  # the erasure record is signed at once
+        return done
+
+    done = _with_ledger(work)
+    click.echo(f"erased on {done.erased_at}: {len(done.key_ids)} data key(s) of subject "
+               f"{', '.join(done.subjects)}; erasure record {', '.join(done.records)}")
+
+
+@audit.command()
+@click.option("--days", type=click.IntRange(1), default=None,
+              help="Keep texts this many days (default: the constitution's "
+                   "defaults.retain_texts_days).")
+@click.option("--constitution", default="",
+              help="Constitution whose retain_texts_days applies (default: "
+                   "SUPERVISOR_CONSTITUTION).")
+@click.option("--by", default="", help="Who runs it (default: the login name).")
+def retain(days: int | None, constitution: str, by: str) -> None:
+    """Erase encrypted texts older than the retention period (reason "retention")."""
+    from supervisor.ledger.sealed import keys_for
+    from supervisor.ledger.sealed import retain as retain_texts
+
+    if days is None:
+        from supervisor.constitution import load_constitution
+        from supervisor.settings import current
+
+        loaded = load_constitution(constitution or current().constitution)
+        days = loaded.defaults.retain_texts_days
+    keys, period = keys_for(), days
+
+    async def work(ledger: Ledger) -> Any:
+        done = await retain_texts(ledger, keys, days=period, by=_who(by))
+        if done is not None:
+            await ledger.checkpoint()
+        return done
+
+    done = _with_ledger(work)
+    if done is None:
+        click.echo(f"nothing to erase: no encrypted texts older than {period} days")
+        return
+    click.echo(f"erased on {done.erased_at}: {len(done.key_ids)} data key(s) of texts older "
+               f"than {period} days (sealed before {done.extra['cutoff']}); erasure record "
+               f"{', '.join(done.records)}")
