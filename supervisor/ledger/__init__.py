@@ -11,14 +11,24 @@ repaired and recorded with a `recovery` record before anything else is appended.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from supervisor.errors import LedgerError
 from supervisor.ledger.core import Ledger, Proof, Receipt, Store, verify_proof
-from supervisor.ledger.signing import PRIVATE_NAME, PUBLIC_NAME, Signer
-from supervisor.ledger.verify import VerifyReport, verify_lines
+from supervisor.ledger.signing import PRIVATE_NAME, PUBLIC_NAME, Signer, key_id
+from supervisor.ledger.verify import (
+    FullVerifyNeeded,
+    Progress,
+    VerifyReport,
+    verify_lines,
+    verify_since,
+)
+from supervisor.ledger.verify_parallel import verify_parallel
+from supervisor.ledger.verify_state import load_point, save_point
 from supervisor.settings import Settings, current
 
 CHECKPOINT_FILE = "checkpoints.jsonl"
@@ -86,12 +96,16 @@ def trusted_key(target: str, settings: Settings, given: Path | None = None
 
 def verify_ledger(target: str | None = None, *, settings: Settings | None = None,
                   public_key: Path | None = None, checkpoints: Path | None = None,
-                  strict: bool = False, allow_unsigned_tail: int = 0
-                  ) -> tuple[VerifyReport, Path]:
+                  strict: bool = False, allow_unsigned_tail: int = 0,
+                  state: Path | None = None, full: bool = False, jobs: int = 1,
+                  progress: Progress | None = None) -> tuple[VerifyReport, Path]:
     """Verify the ledger read-only; returns the report and the trusted key's path.
 
     `checkpoints` is a checkpoint file kept elsewhere (the copy shipped off the machine);
-    default: the ledger's own checkpoint file, when it exists.
+    default: the ledger's own checkpoint file, when it exists. `state` is the verifier's
+    own state file (see verify_state.py; never in the ledger's folder): unless `full`, the
+    run continues from the signed checkpoint saved there with the same key, and an ok run
+    saves its last verified checkpoint there. A run from genesis uses `jobs` processes.
     """
     settings = settings or current()
     target = target or settings.ledger
@@ -106,11 +120,31 @@ def verify_ledger(target: str | None = None, *, settings: Settings | None = None
         raise LedgerError(f"{shipped_file} is not a checkpoint file (one JSON object per "
                           "line)") from None
     store = open_store(target, settings, read_only=True)
+    notes: list[str] = []
     try:
-        report = verify_lines(store.lines(), pem, shipped, strict=strict,
-                              allow_unsigned_tail=allow_unsigned_tail)
+        report: VerifyReport | None = None
+        point, why = load_point(state, key_id(pem)) if state and not full else (None, "")
+        notes += [why] if why else []
+        if point is not None:
+            try:
+                report = verify_since(point, store.lines(point.seq), pem, shipped,
+                                      strict=strict, allow_unsigned_tail=allow_unsigned_tail,
+                                      progress=progress)
+            except FullVerifyNeeded as reason:
+                notes.append(str(reason))
+        if report is None and jobs > 1:
+            report = verify_parallel(store.lines(), pem, shipped, strict=strict, jobs=jobs,
+                                     allow_unsigned_tail=allow_unsigned_tail,
+                                     progress=progress)
+        elif report is None:
+            report = verify_lines(store.lines(), pem, shipped, strict=strict,
+                                  allow_unsigned_tail=allow_unsigned_tail, progress=progress)
     finally:
         store.close()
+    report = replace(report, warnings=(*report.warnings, *notes))
+    if state is not None and report.ok and report.point is not None:
+        save_point(state, replace(report.point,
+                                  verified_at=datetime.now(UTC).isoformat(timespec="seconds")))
     return report, source
 
 

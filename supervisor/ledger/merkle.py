@@ -53,6 +53,33 @@ class Tree:
             self.levels[level] += parent
             index //= 2
 
+    def extend_block(self, levels: Sequence[bytes]) -> None:
+        """Add a block of leaves hashed elsewhere (a verifier's worker process).
+
+        `levels[0]` holds the block's leaf hashes and `levels[l]` its complete parents at
+        level l; the tree's size must be a multiple of 2 ** (len(levels) - 1), so the
+        block's subtrees are aligned. A full block's top node completes parents above it.
+        """
+        top = len(levels) - 1
+        if len(self) % (1 << top):
+            raise ValueError(f"a block of {top + 1} levels cannot start at leaf {len(self)}")
+        while len(self.levels) < len(levels):
+            self.levels.append(bytearray())
+        for level, row in enumerate(levels):
+            self.levels[level] += row
+        if len(levels[top]) != 32:
+            return
+        index, level = len(self.levels[top]) // 32 - 1, top
+        while index % 2 == 1:
+            above = self.levels[level]
+            parent = node_hash(bytes(above[(index - 1) * 32:index * 32]),
+                               bytes(above[index * 32:(index + 1) * 32]))
+            level += 1
+            if level == len(self.levels):
+                self.levels.append(bytearray())
+            self.levels[level] += parent
+            index //= 2
+
     def _perfect(self, start: int, size: int) -> bytes:
         level = size.bit_length() - 1
         index = start >> level
@@ -87,6 +114,16 @@ class Tree:
         return [*self._path(index, start + k, end), self.hash(start, start + k)]
 
 
+def block_levels(leaf_hashes: bytes, top: int) -> list[bytes]:
+    """The levels `Tree.extend_block` takes, from concatenated leaf hashes (up to 2**top)."""
+    levels = [leaf_hashes]
+    for _ in range(top):
+        row = levels[-1]
+        levels.append(b"".join(node_hash(row[i:i + 32], row[i + 32:i + 64])
+                               for i in range(0, len(row) - 63, 64)))
+    return levels
+
+
 def root_of(leaves: Sequence[bytes]) -> bytes:
     """MTH of a list of leaves, computed directly (for tests and small logs)."""
     if not leaves:
@@ -116,3 +153,62 @@ def root_from_proof(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -
     if sn != 0:
         raise ValueError("proof is shorter than the tree is deep")
     return node
+
+
+class Frontier:
+    """The right edge of a Merkle tree: enough to continue computing its root.
+
+    A tree of n leaves is, left to right, one perfect subtree per set bit of n (largest
+    first); those O(log n) hashes are all `root()` needs, and `append` merges equal
+    neighbours like a binary counter. A verifier keeps this instead of every leaf, so a
+    later run continues from where it stopped. Roots of sizes below `size` cannot be
+    recomputed from a frontier: those leaves are gone.
+    """
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ValueError(f"a frontier of {size} leaves has {size.bit_count()} subtree "
+                             f"hashes, not {len(hashes)}")
+        self.size = size
+        self.hashes = list(hashes)  # perfect subtree hashes, largest (leftmost) first
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frontier) and (self.size, self.hashes) == (other.size,
+                                                                           other.hashes)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    @classmethod
+    def of_tree(cls, tree: Tree, size: int) -> Frontier:
+        """The frontier of the first `size` leaves of `tree`."""
+        if not 0 <= size <= len(tree):
+            raise ValueError(f"no frontier of {size} leaves in a tree of {len(tree)}")
+        hashes, start = [], 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size >> level & 1:
+                hashes.append(tree.hash(start, start + (1 << level)))
+                start += 1 << level
+        return cls(size, hashes)
+
+    def copy(self) -> Frontier:
+        return Frontier(self.size, self.hashes)
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf (raw leaf data, hashed with the 0x00 prefix here)."""
+        node, self.size = leaf_hash(leaf), self.size + 1
+        merges = (self.size & -self.size).bit_length() - 1  # trailing zeros of the new size
+        for _ in range(merges):
+            node = node_hash(self.hashes.pop(), node)
+        self.hashes.append(node)
+
+    def root(self) -> bytes:
+        """MTH of all leaves so far."""
+        if not self.hashes:
+            return EMPTY_ROOT
+        node = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            node = node_hash(left, node)
+        return node
