@@ -67,7 +67,7 @@ def audit() -> None:
               help="Processes for a verify from genesis (default: every core).")
 @click.option("--progress/--no-progress", default=None,
               help="Print records verified and the rate to stderr (default: on a terminal).")
-def verify(public_key: str | None, checkpoints: str | None, allow_unsigned_tail: int,  # noqa: PLR0913 (one per option)
+def verify(public_key: str | None, checkpoints: str | None, allow_unsigned_tail: int,
            strict: bool, as_json: bool, full: bool, state_file: str | None,
            jobs: int | None, progress: bool | None) -> None:
     """Recompute hashes, Merkle roots and signatures; report the first bad record.

@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from supervisor.ledger import open_ledger
 from supervisor.ledger.canonical import GENESIS, canonical, chain_hash
 from supervisor.ledger.signing import PUBLIC_NAME, Signer, key_id
@@ -126,3 +128,44 @@ def test_verify_writes_nothing(run: Run, ledger_dir: Path, tmp_path: Path) -> No
     missing = run("audit", "verify")
     assert missing.code != 0 and "--public-key" in missing.err
     assert "Traceback" not in missing.err
+
+
+@pytest.fixture(autouse=True)
+def verifier_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The verifier's own home, so its verify state stays inside the test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def test_a_second_verify_continues_from_the_last_verified_checkpoint(
+        run: Run, ledger_dir: Path, verifier_home: Path, tmp_path: Path) -> None:
+    """The second run reads only from the saved checkpoint on; --full reads from genesis;
+    the state lives in the verifier's cache (or --state), and the ledger is untouched."""
+    _fill(ledger_dir, 12)
+    before = _snapshot(ledger_dir)
+    first = json.loads(run("audit", "verify", "--json").out)
+    assert first["ok"] and first["from_seq"] == 0
+    saved = list((verifier_home / ".cache" / "constitutional-supervisor" / "verify").iterdir())
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["key_id"] == first["key_id"]
+    again = json.loads(run("audit", "verify", "--json").out)
+    assert again["ok"] and again["from_seq"] > 0 and again["records"] == first["records"]
+    assert json.loads(run("audit", "verify", "--json", "--full").out)["from_seq"] == 0
+    state = tmp_path / "mine.json"
+    assert json.loads(run("audit", "verify", "--json", "--state", str(state)).out)[
+        "from_seq"] == 0
+    assert state.is_file()
+    assert _snapshot(ledger_dir) == before
+
+
+def test_verify_with_several_processes_reports_the_same_fault(run: Run,
+                                                              ledger_dir: Path) -> None:
+    """--jobs 2 and --jobs 1 name the same first bad record of a tampered ledger."""
+    _fill(ledger_dir, 12)
+    lines = _segment(ledger_dir).read_bytes().splitlines(keepends=True)
+    lines[7] = lines[7].replace(b"auditor", b"auditoR")
+    _segment(ledger_dir).write_bytes(b"".join(lines))
+    one = run("audit", "verify", "--full", "--jobs", "1")
+    two = run("audit", "verify", "--full", "--jobs", "2")
+    assert one.code == two.code == 5 and one.err == two.err and "record seq 7" in one.err
