@@ -22,6 +22,7 @@ from api.console.views import diff, excerpt, explain, split_usage
 from api.records import BadFilter, checked_proof, filter_of, one, recorded, reviews_of
 from api.records import page as page_of
 from api.reviews import state_of
+from api.sealed import opened
 from api.service import Service
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import fired
@@ -75,7 +76,7 @@ async def around(service: Service, record: dict[str, Any]) -> Around:
 def record_page(service: Service, user: Reader, record: dict[str, Any], near: Around, *,
                 status: int = 200, error: str = "", proof: dict[str, Any] | None = None
                 ) -> Response:
-    body = record.get("body") or {}
+    body, sealed_note = opened(service.settings, user.role, record.get("body") or {})
     texts = body.get("texts") or None
     left, right = diff(texts.get("original") or "", texts.get("output") or "") \
         if texts else ([], [])
@@ -90,7 +91,8 @@ def record_page(service: Service, user: Reader, record: dict[str, Any], near: Ar
                 explained=explained, wording={e.verdict.get("principle"): e for e in explained},
                 reviews=near.reviews, covered=latest > record["seq"],
                 checkpoint_size=latest, waiting=waiting, error=error, proof=proof,
-                fired=fired(body), state=state, usage=split_usage(body))
+                fired=fired(body), state=state, usage=split_usage(body),
+                sealed_note=sealed_note)
 
 
 @router.get("/records/{record_id}")

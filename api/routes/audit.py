@@ -27,6 +27,7 @@ from api.records import (
 )
 from api.reviews import ReviewRefused, ReviewState, add_review, open_escalations, state_of
 from api.schemas import ReviewRequest
+from api.sealed import opened
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import TIME_FORMAT, Filter, to_csv, to_jsonl
 
@@ -75,6 +76,9 @@ async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
     await recorded(service.ledger, actor=caller.name, what="record", via="api",
                    record=record_id)
     answer: dict[str, Any] = {"record": found, "reviews": reviews}
+    if (found.get("body") or {}).get("sealed"):  # store_text: encrypted; `record` as stored
+        body, note = opened(service.settings, caller.role, found["body"])
+        answer["opened"] = {"body": None if note else body, "note": note}
     if found["kind"] == "decision":
         answer["review_status"] = _status(state_of(found, reviews, service.constitutions))
     return answer

@@ -83,9 +83,9 @@ def load_master_key(path: Path, *, configured: bool) -> MasterKey:
     key would make every stored text unreadable)."""
     if not path.is_file():
         if configured:
-            raise ConfigError(f"{SETTING}={path} does not exist; restore the master key "
-                              "file, or unset the setting to create one beside the signing "
-                              "key")
+            raise ConfigError(f"the master key {path} ({SETTING}) does not exist; restore "
+                              "the file, or point the setting at the key the texts were "
+                              "sealed with")
         publish_owner_only(path, base64.b64encode(os.urandom(32)) + b"\n")
     try:
         secret = base64.b64decode(path.read_bytes().strip(), validate=True)

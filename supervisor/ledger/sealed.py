@@ -159,14 +159,16 @@ def store_path(settings: Settings) -> Path:
     return settings.signing_key_dir / STORE_NAME
 
 
-def keys_for(settings: Settings | None = None) -> TextKeys:
+def keys_for(settings: Settings | None = None, *, create: bool = True) -> TextKeys:
     """The process's TextKeys for these settings (the master key loaded, or created on
-    first use when SUPERVISOR_MASTER_KEY is unset); one per key store and master key."""
+    first use when SUPERVISOR_MASTER_KEY is unset and `create`: readers pass False, as a
+    new key opens nothing); one per key store and master key."""
     settings = settings or current()
     where = (store_path(settings), settings.master_key_file)
     with _opening:
         if where not in _opened:
-            master = load_master_key(where[1], configured=bool(settings.master_key))
+            master = load_master_key(where[1],
+                                     configured=bool(settings.master_key) or not create)
             _opened[where] = TextKeys(KeyStore(where[0], master,
                                                timeout=settings.ledger_timeout_s))
         return _opened[where]
