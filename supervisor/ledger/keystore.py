@@ -40,6 +40,7 @@ STORE_NAME = "text_keys.sqlite3"
 # a key's `last_sealed` is an upper bound, written at most this often per subject
 SLACK = timedelta(hours=1)
 Clock = Callable[[], datetime]
+FRESH = 256  # record subjects made per transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -138,6 +139,7 @@ class KeyStore:
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
         self._lock = threading.Lock()
+        self._fresh: list[tuple[str, str, bytes, str, str]] = []  # see _fresh_subject
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -154,14 +156,21 @@ class KeyStore:
         ref = self.master.ref(user_ref) if user_ref else None
         now = self.clock()
         with self._lock:
-            row = self._live_by_ref(ref) if ref else None
-            if row is None:
-                made = self._create(ref, now)
-                row = (self._live_by_ref(ref) if ref else None) or made  # a race's winner
-            key_id, subject, wrapped, master_id, last_sealed = row
-            if last_sealed < _stamp(now):
-                self._db.execute("UPDATE data_keys SET last_sealed = ? WHERE key_id = ?",
-                                 (_stamp(now + SLACK), key_id))
+            while True:
+                if ref is None:
+                    row = self._fresh_subject(now)
+                else:
+                    found = self._live_by_ref(ref)
+                    if found is None:
+                        self._create(ref, now)
+                        found = self._live_by_ref(ref)  # ours, or a concurrent process's
+                        assert found is not None, "a key just inserted is live"
+                    row = found
+                key_id, subject, wrapped, master_id, last_sealed = row
+                if last_sealed >= _stamp(now) or self._db.execute(
+                        "UPDATE data_keys SET last_sealed = ? WHERE key_id = ? AND wrapped "
+                        "IS NOT NULL", (_stamp(now + SLACK), key_id)).rowcount:
+                    break  # else erased since we read it: take another
         return DataKey(subject, key_id, self._unwrap(key_id, wrapped, master_id))
 
     def _live_by_ref(self, ref: str) -> tuple[str, str, bytes, str, str] | None:
@@ -170,17 +179,33 @@ class KeyStore:
             "WHERE ref = ? AND wrapped IS NOT NULL", (ref,)).fetchone()
         return (found[0], found[1], found[2], found[3], found[4]) if found else None
 
+    def _fresh_subject(self, now: datetime) -> tuple[str, str, bytes, str, str]:
+        """A never-used subject for one record. They are made FRESH at a time in one
+        transaction (one fsync instead of one per record), each counted as sealing
+        within SLACK of its making (one handed out later is updated then). Those a
+        process never hands out wrap no text; `retain` erases them with the rest."""
+        if not self._fresh:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._fresh = [self._create(None, now) for _ in range(FRESH)]
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._fresh = []
+                self._db.execute("ROLLBACK")
+                raise
+        return self._fresh.pop()
+
     def _create(self, ref: str | None, now: datetime) -> tuple[str, str, bytes, str, str]:
         key_id, subject = "dk_" + os.urandom(12).hex(), "subj_" + os.urandom(12).hex()
+        sealed = _stamp(now + SLACK)
         nonce = os.urandom(12)
         wrapped = nonce + AESGCM(self.master.secret).encrypt(nonce, os.urandom(32),
                                                               key_id.encode())
         self._db.execute(
             "INSERT OR IGNORE INTO data_keys (key_id, subject, ref, wrapped, master_id, "
             "created, last_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key_id, subject, ref, wrapped, self.master.id, _stamp(now),
-             _stamp(now + SLACK)))
-        return key_id, subject, wrapped, self.master.id, _stamp(now + SLACK)
+            (key_id, subject, ref, wrapped, self.master.id, _stamp(now), sealed))
+        return key_id, subject, wrapped, self.master.id, sealed
 
     def _unwrap(self, key_id: str, wrapped: bytes, master_id: str) -> bytes:
         if master_id != self.master.id:
