@@ -33,6 +33,7 @@ FIELDS = {"seq", "id", "ts", "kind", "body", "prev_hash", "hash"}
 NOT_JSON = ("the line is not valid JSON (a torn last line is moved aside, with a recovery "
             "record, when the ledger is next opened for writing)")
 NOT_LINKED = "prev_hash does not match the previous record's hash"
+_DECODE = json.JSONDecoder().decode
 Progress = Callable[[int], None]  # called with the seq verified up to, now and then
 
 
@@ -79,8 +80,8 @@ def record_problem(line: bytes, seq: int, head: str | None,  # noqa: PLR0911 (a 
     that does not know it), who must check it after the seq and before the hash, the
     order the problems are reported in.
     """
-    try:
-        record = json.loads(line)
+    try:  # json.loads without its encoding sniffing: a stored line is UTF-8
+        record = _DECODE(line.decode("utf-8", "surrogatepass"))
     except ValueError:
         return NOT_JSON
     if not isinstance(record, dict) or set(record) != FIELDS:

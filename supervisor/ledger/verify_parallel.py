@@ -17,9 +17,11 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from supervisor.errors import LedgerError
 from supervisor.ledger.merkle import Tree, block_levels, leaf_hash
 from supervisor.ledger.signing import key_id
 from supervisor.ledger.verify import (
@@ -106,9 +108,13 @@ def verify_parallel(lines: Iterable[bytes], public_pem: bytes,
                                           for i, b in enumerate(blocks))
         return _merge(results, tree, walk, shipped, allow_unsigned_tail, progress)
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return _merge(_ordered(pool, blocks, strict, top, block, jobs * 2), tree, walk,
-                      shipped, allow_unsigned_tail, progress)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            return _merge(_ordered(pool, blocks, strict, top, block, jobs * 2), tree, walk,
+                          shipped, allow_unsigned_tail, progress)
+    except BrokenProcessPool:
+        raise LedgerError("a verify worker process died (out of memory, or killed); run "
+                          "again with fewer --jobs, or --jobs 1") from None
 
 
 def _ordered(pool: ProcessPoolExecutor, blocks: Iterator[list[bytes]], strict: bool,
