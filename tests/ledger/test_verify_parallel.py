@@ -68,3 +68,16 @@ def test_tree_blocks_build_the_same_tree_as_appending() -> None:
         blocked.extend_block(block_levels(hashed, 3))
     assert blocked.levels == appended.levels
     assert all(blocked.root(n) == appended.root(n) for n in range(38))
+
+
+def test_worker_processes_report_a_tampered_record_as_the_sequential_verify_does() -> None:
+    """Two worker processes, blocks of 2: a changed record and a changed checkpoint are
+    reported at the same seq with the same problem."""
+    lines, pem = FIXED
+    for index in (3, 5, len(lines) - 1):
+        tampered = list(lines)
+        tampered[index] = tampered[index].replace(b'"kind":"', b'"kind":"x', 1)
+        found, expected = verify_parallel(tampered, pem, jobs=2, block=2), \
+            verify_lines(tampered, pem)
+        assert (found.bad_seq, found.problem) == (expected.bad_seq, expected.problem)
+        assert not found.ok and found.bad_seq == index
