@@ -5,6 +5,8 @@ wrapped (AES-256-GCM) by the master key (SUPERVISOR_MASTER_KEY), in a small SQLi
 beside the signing key. The ledger is append-only; this store is not: erasing a subject
 destroys its wrapped key here, and every text sealed under it becomes unreadable while
 the hash chain, which covers only ciphertext, stays intact (crypto-shredding).
+A destroyed key is overwritten on disk (`secure_delete`, and the write-ahead log is
+checkpointed and truncated); copies in backups of this file expire with the backups.
 
 SQLite in WAL mode with a busy timeout lets several processes (server workers, the CLI)
 share one store on one machine; a subject's key is created with INSERT OR IGNORE on a
@@ -142,6 +144,7 @@ class KeyStore:
         self._fresh: list[tuple[str, str, bytes, str, str]] = []  # see _fresh_subject
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")  # a destroyed key's bytes are zeroed
             self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -269,6 +272,8 @@ class KeyStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            # the old pages live on in the write-ahead log until it is checkpointed
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return count
 
     def now(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -124,6 +125,23 @@ async def test_erasure_leaves_chain_and_proofs_and_texts_unreadable(
     assert record["body"]["subjects"] == [mine["body"]["sealed"]["subject"]]
     assert record["body"]["reason"] == "GDPR Art. 17 request"
     assert EMAIL.encode() not in stored_bytes(tmp_path / "ledger")
+
+
+async def test_an_erased_key_leaves_no_bytes_in_the_key_store(
+        ledger: Ledger, tmp_path: Path) -> None:
+    """After an erasure the wrapped key's bytes are nowhere in the key store's files (the
+    database, its write-ahead log), so no undelete brings the texts back."""
+    keys = text_keys(tmp_path / "keys")
+    record = await sealed(ledger, keys)
+    key_id = record["body"]["sealed"]["key_id"]
+    with sqlite3.connect(tmp_path / "keys" / STORE_NAME) as db:
+        (wrapped,) = db.execute("SELECT wrapped FROM data_keys WHERE key_id = ?",
+                                (key_id,)).fetchone()
+    files = list((tmp_path / "keys").glob(STORE_NAME + "*"))
+    assert any(wrapped in f.read_bytes() for f in files)
+    await erase(ledger, keys, EMAIL, reason="request", by="dpo")
+    files = list((tmp_path / "keys").glob(STORE_NAME + "*"))
+    assert not any(wrapped in f.read_bytes() for f in files)
 
 
 async def test_a_record_without_user_ref_is_its_own_subject(
