@@ -277,7 +277,7 @@ def erase(subject: str, reason: str, by: str) -> None:
     from supervisor.ledger.sealed import erase as erase_subject
     from supervisor.ledger.sealed import keys_for
 
-    keys = keys_for()
+    keys = keys_for(create=False)  # a new master key would find nothing to erase
 
     async def work(ledger: Ledger) -> Any:
         done = await erase_subject(ledger, keys, subject, reason=reason, by=_who(by))
@@ -308,7 +308,7 @@ def retain(days: int | None, constitution: str, by: str) -> None:
 
         loaded = load_constitution(constitution or current().constitution)
         days = loaded.defaults.retain_texts_days
-    keys, period = keys_for(), days
+    keys, period = keys_for(create=False), days
 
     async def work(ledger: Ledger) -> Any:
         done = await retain_texts(ledger, keys, days=period, by=_who(by))

@@ -79,6 +79,13 @@ def test_a_missing_master_key_names_the_setting(run: Run, ledger_dir: Path,
     assert "(SUPERVISOR_MASTER_KEY) does not exist" in result.err
 
 
+def test_erase_never_creates_a_master_key(run: Run, ledger_dir: Path) -> None:
+    """With no master key anywhere, erase says which setting to fix and creates none."""
+    result = run("audit", "erase", "--subject", EMAIL, "--reason", "request")
+    assert result.code == 2 and "(SUPERVISOR_MASTER_KEY) does not exist" in result.err
+    assert not (ledger_dir / "keys" / "master.key").exists()
+
+
 def test_retain_erases_only_texts_older_than_the_period(run: Run, ledger_dir: Path) -> None:
     """Texts sealed eight years ago are erased with reason "retention"; today's are not,
     and a second run finds nothing to do."""
