@@ -268,3 +268,48 @@ async def test_a_ledger_without_its_master_key_stores_no_text(
         assert SSN.encode() not in stored_bytes(target)
     finally:
         await ledger.close()
+
+
+CONSTITUTION = """
+id: sealed-clinic
+version: 1.0.0
+defaults:
+  store_text: encrypted
+principles:
+  - id: no-ssn
+    statement: The answer reveals no social security number.
+    applies_to: output
+    severity: high
+    action: block
+    citations: ["internal policy P-1"]
+    checks:
+      - pattern: {regex: ['\\b\\d{3}-\\d{2}-\\d{4}\\b']}
+"""
+
+
+async def test_a_constitution_with_store_text_encrypted_seals_through_the_pipeline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A supervisor whose constitution says `store_text: encrypted` records the decision
+    sealed under the user's key, beside the ledger the settings name."""
+    from supervisor.constitution import load_constitution
+    from supervisor.ledger.sealed import keys_for
+    from supervisor.pipeline import Supervisor
+
+    target = tmp_path / "ledger"
+    monkeypatch.setenv("SUPERVISOR_LEDGER", str(target))
+    path = tmp_path / "sealed-clinic.yaml"
+    path.write_text(CONSTITUTION)
+    settings = Settings(ledger=str(target))
+    ledger = await open_ledger(str(target), settings=settings)
+    try:
+        supervisor = Supervisor(load_constitution(path), ledger=ledger)
+        made = await supervisor.check_output(ANSWER, prompt="Who?",
+                                             context={"user_ref": EMAIL})
+        assert made.action == "block" and made.record_id
+        record = ledger.get(made.record_id)
+        assert record is not None and record["body"]["store_text"] == "encrypted"
+        assert SSN.encode() not in stored_bytes(target)
+        opened = keys_for(settings).open(record["body"])
+        assert opened.body["texts"]["original"] == ANSWER
+    finally:
+        await ledger.close()
