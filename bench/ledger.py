@@ -132,7 +132,8 @@ def main() -> None:
         import psycopg
 
         with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE {table}")
+            for suffix in ("", "_index", "_fired", "_labels"):  # the ledger, its index
+                conn.execute(f"DROP TABLE {table}{suffix}")
             conn.execute(f"DROP FUNCTION {table}_append_only")
     result["proof"] = proofs_at(args.proof_size)
 

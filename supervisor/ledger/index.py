@@ -11,7 +11,8 @@ is read by one seek. It is a cache, never the source of truth: each read first i
 the lines appended since (by this or another process) from where the last indexed line
 ended; a missing or corrupt sidecar, or one that no longer matches the ledger (the hash
 at its last indexed seq differs: the ledger was replaced), is rebuilt from the lines.
-PostgreSQL: `supervisor.ledger.postgres_index.PostgresQuery`, the same queries in SQL.
+PostgreSQL: `supervisor.ledger.postgres_index.PostgresQuery`, the same queries in SQL
+over side tables the store writes with each append.
 """
 
 from __future__ import annotations
@@ -555,7 +556,22 @@ def open_query(store: Any) -> Query:
             return SqliteIndex(store)
         except (OSError, sqlite3.Error):
             return ScanQuery(store)
-    return ScanQuery(store)  # PostgreSQL: no index yet
+    import psycopg
+
+    from supervisor.ledger.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return ScanQuery(store)
+    from supervisor.ledger.postgres_index import PostgresQuery
+
+    query = PostgresQuery(store.url, store.table, read_only=not store.indexed)
+    try:
+        if store.indexed or query.complete():
+            return query
+    except psycopg.Error:  # a read-only look at a ledger from before the index
+        pass
+    query.close()  # ... or one whose index is not filled: scan it
+    return ScanQuery(store)
 
 
 __all__ = ["SIDECAR", "Entry", "Page", "Query", "ScanQuery", "SqliteIndex", "entry_of",

@@ -11,6 +11,10 @@ transaction (a process stuck while holding the lock) is ended by the server afte
 `IDLE_LIMIT` times that, which releases the lock. Opened `read_only`, the store creates
 nothing.
 
+Beside the ledger table, `<table>_index` (and `_fired`, `_labels`) hold the fields reads
+filter on, written in the same transaction as each append (the ledger table itself is
+never updated); see `supervisor.ledger.postgres_index`.
+
 `SUPERVISOR_LEDGER=postgresql://user@host/db?table=NAME` (table defaults to
 `supervisor_ledger`; the `table` parameter is ours and is removed before connecting).
 """
@@ -30,6 +34,7 @@ from psycopg import sql
 from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
 from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
+from supervisor.ledger.postgres_index import index_rows, index_tables
 
 DEFAULT_TABLE = "supervisor_ledger"
 IDLE_LIMIT = 3  # idle-in-transaction limit, in lock timeouts
@@ -63,6 +68,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise LedgerError(f"cannot connect to the ledger database: {exc}; check "
                               "SUPERVISOR_LEDGER and that PostgreSQL is running") from None
+        self.indexed = not read_only  # the side table is written with every append
         if not read_only:
             self._create()
 
@@ -83,6 +89,8 @@ class PostgresStore:
                 "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 "RAISE EXCEPTION 'the audit ledger is append-only: % refused', TG_OP; END $$"
             ).format(guard))
+            for statement in index_tables(self.table):
+                self._conn.execute(statement)
             for operation, each in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
                 name = sql.Identifier(f"{self.table}_refuse_{operation.split()[0].lower()}")
                 self._conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, t))
@@ -105,6 +113,8 @@ class PostgresStore:
                                 "VALUES (%s, %s, %s, %s, %s, %s)").format(t),
                         [(r["seq"], r["id"], json.loads(r["line"])["ts"], r["kind"],
                           r["hash"], r["line"].decode()) for r in records])
+                    if self.indexed:
+                        index_rows(cursor, self.table, [json.loads(r["line"]) for r in records])
         except psycopg.errors.LockNotAvailable:
             raise LedgerError(
                 f"the ledger table {self.table} stayed locked by another writer for "

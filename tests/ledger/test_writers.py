@@ -94,7 +94,8 @@ async def test_two_postgres_writers_with_frequent_checkpoints_finish_and_verify(
         await _check_shared(f"{server}?table={table}", tmp_path / "keys", 200)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for suffix in ("", "_index", "_fired", "_labels"):  # the ledger, its index
+                conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 
 

@@ -1,0 +1,199 @@
+"""The PostgreSQL ledger's index: side tables written with each append, queried in SQL.
+
+`<table>_index` holds one row per record with the fields filters read (ts in the "C"
+collation, so it compares as `Filter` compares text), `<table>_fired` the principles
+that fired in each, `<table>_labels` the constitution versions and apps decisions name.
+The ledger table's append-only trigger refuses UPDATE, so nothing is added to it: rows
+written before the index existed (or by an older version) are back-filled on read, in
+batches, from the ledger's own lines. Pages use keyset pagination on seq.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from supervisor.ledger.export import Filter
+from supervisor.ledger.index import Page, counted, entry_of, where
+
+BATCH = 5000
+
+
+def index_tables(table: str) -> list[sql.Composed]:
+    """Statements creating the side tables and their indexes (idempotent)."""
+    i, f, lab = (sql.Identifier(f"{table}_{n}") for n in ("index", "fired", "labels"))
+    statements = [
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text NOT NULL, "
+                "ts text COLLATE \"C\" NOT NULL, kind text NOT NULL, action text, stage text, "
+                "constitution text, version text, app text, user_ref text, decision text)"
+                ).format(i),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (principle text NOT NULL, seq bigint NOT NULL,"
+                " PRIMARY KEY (principle, seq))").format(f),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text NOT NULL, value text NOT NULL, "
+                "PRIMARY KEY (name, value))").format(lab),
+    ]
+    for name, columns in (("id", "id"), ("kind", "kind, action, seq"), ("action", "action, seq"),
+                          ("ts", "ts"), ("constitution", "constitution, version, seq"),
+                          ("app", "app, seq"), ("user", "user_ref, seq"),
+                          ("stage", "stage, seq"), ("decision", "decision")):
+        statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + columns + ")")
+                          .format(sql.Identifier(f"{table}_index_{name}"), i))
+    return statements
+
+
+def index_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, Any]]
+               ) -> None:
+    """Insert the index rows of `records` (already-indexed seqs are skipped)."""
+    entries = [entry_of(r) for r in records]
+    cursor.executemany(sql.SQL(
+        "INSERT INTO {} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING"
+    ).format(sql.Identifier(f"{table}_index")), [
+        (e.seq, e.id, e.ts, e.kind, e.action, e.stage, e.constitution, e.version, e.app,
+         e.user_ref, e.decision) for e in entries])
+    fired = [(p, e.seq) for e in entries for p in e.principles]
+    if fired:
+        cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING")
+                           .format(sql.Identifier(f"{table}_fired")), fired)
+    labels = {("version", e.version_label) for e in entries if e.version_label} | \
+        {("app", e.app_label) for e in entries if e.app_label}
+    if labels:
+        cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING")
+                           .format(sql.Identifier(f"{table}_labels")), sorted(labels))
+
+
+class PostgresQuery:
+    """`supervisor.ledger.index.Query` pushed down to PostgreSQL."""
+
+    def __init__(self, url: str, table: str, *, read_only: bool = False) -> None:
+        self.table = table
+        self.read_only = read_only  # then the index is read as it is, never filled
+        self._conn = psycopg.connect(url, autocommit=True)
+        self._lock = threading.Lock()
+        self._index = f"{table}_index"
+        if not read_only:
+            self._fill(-1)  # rows from before the index existed, once, in batches
+
+    def complete(self) -> bool:
+        """Whether every ledger row has its index row (one count: at open only)."""
+        row = self._conn.execute(sql.SQL(
+            "SELECT (SELECT count(*) FROM {}), (SELECT coalesce(max(seq), -1) + 1 FROM {})"
+        ).format(sql.Identifier(self._index), sql.Identifier(self.table))).fetchone()
+        return row is not None and row[0] == row[1]
+
+    def _fill(self, after: int) -> None:
+        """Index ledger rows after seq `after` that have no index row, BATCH at a time."""
+        if after < 0 and self.complete():
+            return
+        t, i = sql.Identifier(self.table), sql.Identifier(self._index)
+        while True:
+            with self._conn.transaction(), self._conn.cursor() as cursor:
+                lines = cursor.execute(sql.SQL(
+                    "SELECT line FROM {} t WHERE seq > %s AND NOT EXISTS (SELECT 1 FROM {} "
+                    "WHERE seq = t.seq) ORDER BY seq LIMIT %s").format(t, i),
+                    (after, BATCH)).fetchall()
+                if not lines:
+                    return
+                records = [json.loads(line) for (line,) in lines]
+                index_rows(cursor, self.table, records)
+                after = records[-1]["seq"]
+
+    def refresh(self) -> None:
+        """Index rows appended without an index row since (by an older writer): two lookups
+        when there are none."""
+        row = self._conn.execute(sql.SQL(
+            "SELECT (SELECT coalesce(max(seq), -1) FROM {}), (SELECT coalesce(max(seq), -1) "
+            "FROM {})").format(sql.Identifier(self._index), sql.Identifier(self.table))
+        ).fetchone()
+        if row is not None and row[0] < row[1] and not self.read_only:
+            self._fill(row[0])
+
+    def _records(self, seqs: list[int]) -> list[dict[str, Any]]:
+        rows = self._conn.execute(sql.SQL("SELECT seq, line FROM {} WHERE seq = ANY(%s)")
+                                  .format(sql.Identifier(self.table)), (seqs,)).fetchall()
+        found = {seq: json.loads(line) for seq, line in rows}
+        return [found[s] for s in seqs]
+
+    def _select(self, condition: str, params: list[Any], tail: str = "") -> list[dict[str, Any]]:
+        query = f"SELECT seq FROM {self._index} WHERE {condition} {tail}"
+        return self._records([s for (s,) in self._conn.execute(query.encode(), params)])
+
+    def _where(self, keep: Filter, search: str = "") -> tuple[str, list[Any]]:
+        return where(keep, search, mark="%s", fired_table=f"{self.table}_fired")
+
+    def page(self, keep: Filter, *, search: str = "", limit: int = 50,
+             before: int | None = None) -> Page:
+        clause, params = self._where(keep, search)
+        with self._lock:
+            self.refresh()
+            total, actions = counted(self._conn.execute(
+                f"SELECT kind = 'decision', action, count(*) FROM {self._index} WHERE "
+                f"{clause} GROUP BY 1, 2".encode(), params).fetchall())
+            cursor = "" if before is None else " AND seq < %s"
+            shown = self._select(clause + cursor, [*params, *([] if before is None
+                                                              else [before]), limit + 1],
+                                 "ORDER BY seq DESC LIMIT %s")
+        more = len(shown) > limit
+        shown = shown[:limit]
+        return Page(shown, total, shown[-1]["seq"] if more and shown else None, actions)
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.refresh()
+            found = self._select("id = %s", [record_id])
+        return found[0] if found else None
+
+    def reviews_of(self, record_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self.refresh()
+            return self._select("decision = %s AND kind = 'review'", [record_id],
+                                "ORDER BY seq")
+
+    def escalations(self, keep: Filter | None = None
+                    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        clause, params = self._where(keep or Filter())
+        with self._lock:
+            self.refresh()
+            decisions = self._select(f"kind = 'decision' AND action = 'escalate' AND {clause}",
+                                     params, "ORDER BY seq DESC")
+            reviews: dict[str, list[dict[str, Any]]] = {}
+            ids = [d["id"] for d in decisions]
+            for review in self._select("kind = 'review' AND decision = ANY(%s)", [ids],
+                                       "ORDER BY seq"):
+                reviews.setdefault(review["body"]["decision"], []).append(review)
+        return [(d, reviews.get(d["id"], [])) for d in decisions]
+
+    def matching(self, keep: Filter, *, start: int = 0) -> Iterator[dict[str, Any]]:
+        clause, params = self._where(keep)
+        after = start - 1
+        while True:
+            with self._lock:
+                self.refresh()
+                chunk = self._select(f"{clause} AND seq > %s", [*params, after],
+                                     "ORDER BY seq LIMIT 1000")
+            yield from chunk
+            if len(chunk) < 1000:
+                return
+            after = chunk[-1]["seq"]
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        with self._lock:
+            self.refresh()
+            rows = self._conn.execute(sql.SQL("SELECT name, value FROM {}")
+                                      .format(sql.Identifier(f"{self.table}_labels"))
+                                      ).fetchall()
+        return (sorted(v for n, v in rows if n == "version"),
+                sorted(v for n, v in rows if n == "app"))
+
+    def checkpointed(self) -> int:
+        with self._lock:
+            self.refresh()
+            found = self._select("kind = 'checkpoint'", [], "ORDER BY seq DESC LIMIT 1")
+        return int(found[0]["body"]["size"]) if found else 0
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,95 @@
+"""The PostgreSQL index answers as `Filter` over every record, and fills itself for rows
+written before it existed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supervisor.ledger.canonical import canonical
+from supervisor.ledger.export import Filter
+from supervisor.ledger.index import ScanQuery, open_query
+from supervisor.ledger.jsonl import seal_records
+from supervisor.ledger.postgres import PostgresStore
+from supervisor.ledger.postgres_index import PostgresQuery
+from tests.ledger.test_index import ACTIONS, bodies, filters, same_answers
+
+pytestmark = pytest.mark.postgres
+SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def drop(table: str) -> None:
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        for suffix in ("", "_index", "_fired", "_labels"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
+        conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
+
+
+@pytest.fixture
+def table() -> Iterator[str]:
+    name = f"index_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    drop(name)
+
+
+def fill(store: PostgresStore, count: int, data: st.DataObject, ids: list[str]) -> None:
+    pending = []
+    for _ in range(count):
+        kind, ts, body = data.draw(bodies(ids))
+        ids.append(f"rec_{len(ids):04d}x")
+        pending.append((ids[-1], ts, kind, canonical(body)))
+    if pending:
+        store.append(seal_records(pending))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), keep=filters(), first=st.integers(5, 40), more=st.integers(0, 10))
+def test_the_postgres_index_answers_as_the_filter_over_every_record(
+        data: st.DataObject, keep: Filter, first: int, more: int) -> None:
+    """On random ledgers, SQL over the side tables gives the full scan's answers, before
+    and after more appends."""
+    name = f"index_prop_{uuid.uuid4().hex[:10]}"
+    store = PostgresStore(f"{SERVER}?table={name}")
+    try:
+        ids: list[str] = []
+        fill(store, first, data, ids)
+        index, scan = open_query(store), ScanQuery(store)
+        assert isinstance(index, PostgresQuery)
+        same_answers(index, scan, keep, ids, data)
+        fill(store, more, data, ids)
+        same_answers(index, scan, keep, ids, data)
+        index.close()
+    finally:
+        store.close()
+        drop(name)
+
+
+def test_rows_written_before_the_index_are_back_filled(table: str) -> None:
+    """A ledger whose side tables are gone (rows from before them) is indexed again when
+    opened, and a read-only look uses the filled index."""
+    url = f"{SERVER}?table={table}"
+    store = PostgresStore(url)
+    store.append(seal_records([(f"rec_{i}", "2026-11-23T09:00:00.000000Z", "decision",
+                                canonical({"action": ACTIONS[i % 5], "i": i}))
+                               for i in range(12_000)]))
+    store.close()
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        for suffix in ("_index", "_fired", "_labels"):
+            conn.execute(f"DROP TABLE {table}{suffix}")
+    reader = PostgresStore(url, read_only=True)
+    assert isinstance(open_query(reader), ScanQuery)  # nothing to read an index from
+    store = PostgresStore(url)
+    index = open_query(store)
+    assert isinstance(index, PostgresQuery) and index.complete()
+    assert index.page(Filter(action="block"), limit=2) == \
+        ScanQuery(store).page(Filter(action="block"), limit=2)
+    assert isinstance(open_query(reader), PostgresQuery)
+    index.close()
+    store.close()
+    reader.close()
