@@ -4,7 +4,9 @@ For compliance officers and examiners. `verify` exits 0 when every hash, root an
 signature holds and every record is covered by a signed checkpoint (or as many as
 `--allow-unsigned-tail` allows are not), and 5 (IntegrityError) naming the first bad
 record otherwise. `verify`, `show` and `tail` only read: they repair nothing, append
-nothing and create no key, so an examiner can run them on a read-only copy.
+nothing and create no key, so an examiner can run them on a read-only copy. (`show`
+and `tail` keep the index sidecar beside a JSONL ledger up to date when they may write
+there: a cache, never part of the ledger; on a read-only copy they scan.)
 """
 
 from __future__ import annotations
