@@ -287,6 +287,8 @@ class SqliteIndex:
             if dict(conn.execute("SELECT key, value FROM meta")).get("schema") != SCHEMA:
                 raise sqlite3.DatabaseError("another schema")
             return conn
+        except sqlite3.OperationalError:  # busy, or not ours to write: not a broken file
+            raise
         except sqlite3.DatabaseError:  # corrupt, or another layout: it is only a cache
             self._remove()
             conn = self._open()
@@ -323,6 +325,8 @@ class SqliteIndex:
                     self._check()
                     self._checked = True
                 self._catch_up()
+            except sqlite3.OperationalError:
+                raise
             except (_Stale, sqlite3.DatabaseError):
                 self.rebuild()
 
@@ -449,6 +453,8 @@ class SqliteIndex:
             self.refresh()
             try:
                 return work()
+            except sqlite3.OperationalError:
+                raise
             except (_Stale, sqlite3.DatabaseError):
                 self.rebuild()
                 return work()
