@@ -195,14 +195,16 @@ class ScanQuery:
 
     def escalations(self, keep: Filter | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        records = list(self._all())
-        found = []
-        for record in reversed(records):
-            if record["kind"] == "decision" and (record.get("body") or {}).get(
-                    "action") == "escalate" and (keep is None or keep(record)):
-                found.append((record, [r for r in records if r["kind"] == "review" and (
-                    r.get("body") or {}).get("decision") == record["id"]]))
-        return found
+        escalated: list[dict[str, Any]] = []
+        reviews: dict[Any, list[dict[str, Any]]] = {}
+        for record in self._all():
+            body = record.get("body") or {}
+            if record["kind"] == "decision" and body.get("action") == "escalate" and (
+                    keep is None or keep(record)):
+                escalated.append(record)
+            elif record["kind"] == "review":
+                reviews.setdefault(body.get("decision"), []).append(record)
+        return [(r, reviews.get(r["id"], [])) for r in reversed(escalated)]
 
     def matching(self, keep: Filter, *, start: int = 0) -> Iterator[dict[str, Any]]:
         return (r for r in self._all() if r["seq"] >= start and keep(r))
