@@ -27,6 +27,7 @@ from supervisor.ledger.verify import (
     verify_lines,
     verify_since,
 )
+from supervisor.ledger.verify_files import changed, snapshot
 from supervisor.ledger.verify_parallel import verify_parallel
 from supervisor.ledger.verify_state import load_point, save_point
 from supervisor.settings import Settings, current
@@ -124,6 +125,9 @@ def verify_ledger(target: str | None = None, *, settings: Settings | None = None
     try:
         report: VerifyReport | None = None
         point, why = load_point(state, key_id(pem)) if state and not full else (None, "")
+        moved = changed(target, list(point.files)) if point is not None else ""
+        if moved:  # a change before the saved point: only a run from genesis can say where
+            point, why = None, f"{moved}; verified from genesis"
         notes += [why] if why else []
         if point is not None:
             try:
@@ -144,7 +148,8 @@ def verify_ledger(target: str | None = None, *, settings: Settings | None = None
     report = replace(report, warnings=(*report.warnings, *notes))
     if state is not None and report.ok and report.point is not None:
         save_point(state, replace(report.point,
-                                  verified_at=datetime.now(UTC).isoformat(timespec="seconds")))
+                                  verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                                  files=tuple(snapshot(target, report.point.seq))))
     return report, source
 
 

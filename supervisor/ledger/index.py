@@ -33,6 +33,12 @@ SIDECAR = "index.sqlite"
 SCHEMA = "1"
 CHUNK = 20_000  # rows indexed per transaction, so other processes' reads interleave
 Row = tuple[Any, ...]
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
+
+
+def below(before: int | None) -> int | None:
+    """A `before` cursor a database can take: one past every seq is the same as none."""
+    return None if before is None or before > MAX_SEQ else before
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +473,7 @@ class SqliteIndex:
     def page(self, keep: Filter, *, search: str = "", limit: int = 50,
              before: int | None = None) -> Page:
         clause, params = where(keep, search)
+        before = below(before)
 
         def work() -> Page:
             total, actions = counted(self._conn.execute(

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from supervisor.ledger.export import Filter
-from supervisor.ledger.index import Page, counted, entry_of, where
+from supervisor.ledger.index import Page, below, counted, entry_of, where
 
 BATCH = 5000
 
@@ -128,6 +128,7 @@ class PostgresQuery:
     def page(self, keep: Filter, *, search: str = "", limit: int = 50,
              before: int | None = None) -> Page:
         clause, params = self._where(keep, search)
+        before = below(before)
         with self._lock:
             self.refresh()
             total, actions = counted(self._conn.execute(

@@ -34,12 +34,14 @@ class VerifiedPoint:
     frontier: Frontier  # the Merkle frontier of records 0..seq (seq + 1 leaves)
     key_id: str  # the public key it was verified with
     verified_at: str = ""
+    files: tuple[dict[str, Any], ...] = ()  # a JSONL ledger's files then (verify_files)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": VERSION, "seq": self.seq, "head": self.head, "size": self.size,
                 "frontier": {"size": self.frontier.size,
                              "hashes": [h.hex() for h in self.frontier.hashes]},
-                "key_id": self.key_id, "verified_at": self.verified_at}
+                "key_id": self.key_id, "verified_at": self.verified_at,
+                "files": list(self.files)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VerifiedPoint:
@@ -49,7 +51,8 @@ class VerifiedPoint:
         frontier = Frontier(int(data["frontier"]["size"]),
                             [bytes.fromhex(h) for h in data["frontier"]["hashes"]])
         point = cls(int(data["seq"]), str(data["head"]), int(data["size"]), frontier,
-                    str(data["key_id"]), str(data.get("verified_at", "")))
+                    str(data["key_id"]), str(data.get("verified_at", "")),
+                    tuple(dict(f) for f in data.get("files", [])))
         if frontier.size != point.seq + 1 or len(bytes.fromhex(point.head)) != 32:
             raise ValueError("the frontier does not end at the checkpoint record")
         return point

@@ -169,3 +169,14 @@ def test_a_malformed_period_is_a_400_naming_the_parameter(serve: Serve) -> None:
         good = auditor.get("/v1/audit/export", params={"since": "2026-11-01T09:30:00+01:00"})
         assert good.status_code == 200
         assert not [b for b in _access(served) if "notadate" in str(b)]  # nothing was read
+
+
+def test_a_cursor_past_every_seq_pages_from_the_newest_not_a_500(serve: Serve) -> None:
+    """`before` beyond what the database's integers hold pages from the newest record."""
+    with serve() as served:
+        served.client().post("/v1/supervise", json={"output": "Drink water."})
+        auditor = served.client(AUDITOR_KEY)
+        huge = auditor.get("/v1/audit/records", params={"before": 10**30, "kind": "decision"})
+        newest = auditor.get("/v1/audit/records", params={"kind": "decision"})
+    assert huge.status_code == 200, huge.text
+    assert huge.json()["records"] == newest.json()["records"] != []

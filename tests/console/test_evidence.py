@@ -44,7 +44,7 @@ def verify(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """`supervisor audit verify` as the README tells an examiner to run it."""
     env = {**os.environ, "SUPERVISOR_LEDGER": str(folder / "ledger")}
     env.pop("SUPERVISOR_KEY_DIR", None)
-    return subprocess.run([*CLI, "audit", "verify", "--public-key",
+    return subprocess.run([*CLI, "audit", "verify", "--full", "--public-key",
                            str(folder / "public-key.pem"), *extra],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -55,7 +55,7 @@ def test_the_zip_verifies_offline_and_a_changed_byte_fails(console: Console,
     assert {p.name for p in folder.iterdir()} >= {
         "records.jsonl", "records.csv", "checkpoints.jsonl", "public-key.pem",
         "summary.html", "summary.pdf", "README.txt", "ledger"}
-    assert "supervisor audit verify --public-key public-key.pem" in (
+    assert "supervisor audit verify --full --public-key public-key.pem" in (
         folder / "README.txt").read_text()
     passed = verify(folder)
     assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -122,7 +122,7 @@ async def test_the_summary_reports_the_verify_result_of_the_shipped_chain(
         assert re.search(r"Unsigned tail\s+0\b", text)
         assert ledger.signer.key_id in text
         assert "Action = block; App = wealth-bot" in text
-        assert "supervisor audit verify --public-key public-key.pem" in text
+        assert "supervisor audit verify --full --public-key public-key.pem" in text
     steps = offline_steps(readme)
     assert steps.startswith("1. Check the public key") and "audit prove" in steps
     assert " ".join(steps.split()) in html_text(archive)

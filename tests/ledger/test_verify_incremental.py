@@ -108,7 +108,8 @@ def test_a_rewritten_past_falls_back_to_a_full_verify(tmp_path: Path) -> None:
         records[seq]["hash"] = chain_hash(records[seq]["prev_hash"], records[seq])
     segment.write_bytes(b"".join(canonical(r) + b"\n" for r in records))
     report, _ = verify_ledger(str(path), settings=settings_for(path), state=state)
-    assert any("no longer has the hash" in w for w in report.warnings)
+    assert any("changed before the saved point; verified from genesis" in w
+               for w in report.warnings)
     assert not report.ok and report.start == 0 and report.bad_seq == 5
     assert "Merkle root" in report.problem
 
@@ -123,7 +124,7 @@ def test_a_ledger_cut_below_the_saved_point_is_verified_from_genesis(tmp_path: P
     segment = next(path.glob("ledger-*.jsonl"))
     segment.write_bytes(b"".join(segment.read_bytes().splitlines(keepends=True)[:6]))
     report, _ = verify_ledger(str(path), settings=settings_for(path), state=state)
-    assert any("the ledger ends before seq" in w for w in report.warnings)
+    assert any("verified from genesis" in w for w in report.warnings)
     assert not report.ok and "truncated" in report.problem
 
 
@@ -170,3 +171,21 @@ def test_a_state_made_with_another_key_is_not_used(tmp_path: Path) -> None:
     assert missing is None and "made with key" in why
     state.write_text("{not json")
     assert "unreadable" in load_point(state, point.key_id)[1]
+
+
+def test_a_byte_changed_before_the_saved_point_is_found_by_default(tmp_path: Path) -> None:
+    """One byte of an old record changed in place, nothing rechained: the files no longer
+    match what the last run saw, so the default run goes back to genesis and finds it;
+    appends after the saved point do not trip it."""
+    path = tmp_path / "l"
+    _build(path, (12,))
+    state = tmp_path / "state.json"
+    assert verify_ledger(str(path), settings=settings_for(path), state=state)[0].ok
+    _build(path, (3,))  # new records after the saved point
+    again, _ = verify_ledger(str(path), settings=settings_for(path), state=state)
+    assert again.ok and again.start > 0 and not again.warnings
+    segment = next(path.glob("ledger-*.jsonl"))
+    data = segment.read_bytes()
+    segment.write_bytes(data.replace(b"auditor-0-1\"", b"auditor-0-X\"", 1))
+    report, _ = verify_ledger(str(path), settings=settings_for(path), state=state)
+    assert not report.ok and report.start == 0 and report.bad_seq is not None
