@@ -19,7 +19,7 @@ An entry may bind its key (see `Binding`) with options after `role:name:key`, ea
 `constitutions` lists the constitution ids the key may use (the first is its default),
 `rate` is a rate limit in the `limits` notation (`20/second`, `3/minute;100/hour`) and
 `concurrency` the requests it may have in flight; `none` lifts a limit for this key. An
-entry without options (`role:key`, `role:name:key`, as before) may use any constitution
+entry without options (`role:key`, `role:name:key`) may use any constitution
 under the service's default limits (SUPERVISOR_RATE_LIMIT, SUPERVISOR_CONCURRENCY_LIMIT).
 Keys sharing a name (a key being rotated) must share their options: they are one app.
 

@@ -9,11 +9,8 @@ holds its cores here while it computes:
 - an encoder pass holds one core, or, for a text embedded alone, every idle core.
 
 So a pass spreads over two cores when nothing else is computing, and keeps to one while
-PII runs beside it. Measured on this 2-core machine (a 1,000-character answer): the
-traced pass takes about 15 ms on two threads and about 20 ms on one; side by side with
-PII's 17 ms, a two-thread pass fought PII for the cores and both scans took 35 ms,
-while with a one-thread pass the semantic scan ends at about 28 ms, PII done beside it
-(a supervision 9 to 12 ms longer than without semantic checks, `bench/semantic.py`).
+PII runs beside it: two computations sharing one core slow each other down more than
+the extra thread gains (figures in docs/encoder.md).
 A claim waits only while every core is held.
 """
 

@@ -8,27 +8,22 @@ library, not configuration, which is why they live here rather than in `settings
 
 The model is loaded lazily on the first encode, once per process, and shared by every
 constitution. By default its linear layers are quantized to int8 (dynamic quantization,
-one scale per output channel): a 1,000-character answer's eager pass takes about 26 ms
-on one core instead of about 69 ms in fp32, and traced (see `_trace`) about 20 ms. One
-scale per channel keeps the vectors at a cosine similarity of about 0.98 to the fp32
-ones; one scale per tensor, as before, was 0.90 and cost about 0.01 to 0.03 of held-out
-F1. A calibration file records the encoder version it was fitted with, and the detector
-refuses to mix them.
+one scale per output channel): about 2.6x faster than fp32 on one core, and per channel
+keeps the vectors much closer to fp32 than one scale per tensor does (figures in
+docs/encoder.md). A calibration file records the encoder version it was fitted with,
+and the detector refuses to mix them.
 
 A text embedded alone gets every idle core: its forward pass runs on as many torch
 threads as there are cores nobody holds (see `cores`: PII analysing beside it holds
 one). The texts of one call (the windows of a long answer, a batch in `eval`) run side
-by side instead, one thread per pass and one pass per core. Measured on this 2-core
-machine (int8, medians, `bench/semantic.py`): a 1,000-character answer's pass, traced,
-takes about 15 ms on two threads, against 26 ms for the eager pass on one thread (the
-shipped pass before); two 500-character windows side by side take about 21 ms.
+by side instead, one thread per pass and one pass per core.
 
 A pass never takes a core another pass or detector holds: two passes of two threads
-each on two cores spin-wait for each other (once measured 20x slower than one thread
-each), so under a server's load every pass finds the other core busy and runs on one
-thread, as before. Every multi-thread pass is run by the same thread (the lead):
-torch's helper threads belong to the thread that started them, and each thread that
-starts them adds helpers the machine has no cores for (see `Encoder._pass`).
+each on two cores spin-wait for each other (many times slower than one thread each), so
+under a server's load every pass finds the other core busy and runs on one thread.
+Every multi-thread pass is run by the same thread (the lead): torch's helper threads
+belong to the thread that started them, and each thread that starts them adds helpers
+the machine has no cores for (see `Encoder._pass`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ came from. `Normalised.span` maps a span a detector found back to the original t
 widening it to whole original characters: redacting that span removes every original
 character of the identifier, the zero-width ones between its digits included. ASCII
 text is its own normal form (nothing to fold, offsets unchanged), so detectors score
-ordinary text exactly as before.
+ordinary text as if it were not normalised.
 """
 
 from __future__ import annotations
