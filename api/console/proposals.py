@@ -9,6 +9,7 @@ read of audit data and leaves one `access` record.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
@@ -35,23 +36,26 @@ async def proposals(service: ServiceDep, user: ReaderDep, done: str = "",
 async def approve(proposal_id: str, service: ServiceDep, user: WriterDep,
                   note: Annotated[str, Form()] = "") -> Response:
     """Approve and activate (refused on the page for the proposer, or a stale base)."""
-    try:
-        await service.activation.approve(user, proposal_id, note=note)
-    except ApiError as exc:
-        return await _page(service, user, status=exc.status, error=exc.message)
-    return RedirectResponse(f"{PATH}/proposals?done=approved&proposal={proposal_id}",
-                            status_code=303)
+    return await _decided(service, user, proposal_id, "approved",
+                          service.activation.approve(user, proposal_id, note=note))
 
 
 @router.post("/proposals/{proposal_id}/reject")
 async def reject(proposal_id: str, service: ServiceDep, user: WriterDep,
                  reason: Annotated[str, Form()] = "") -> Response:
     """Reject with a reason (required)."""
+    return await _decided(service, user, proposal_id, "rejected",
+                          service.activation.reject(user, proposal_id, reason=reason))
+
+
+async def _decided(service: Service, user: Reader, proposal_id: str, done: str,
+                   deciding: Awaitable[object]) -> Response:
+    """Run the decision; back to the list saying what was done, or the page with why not."""
     try:
-        await service.activation.reject(user, proposal_id, reason=reason)
+        await deciding
     except ApiError as exc:
         return await _page(service, user, status=exc.status, error=exc.message)
-    return RedirectResponse(f"{PATH}/proposals?done=rejected&proposal={proposal_id}",
+    return RedirectResponse(f"{PATH}/proposals?done={done}&proposal={proposal_id}",
                             status_code=303)
 
 
