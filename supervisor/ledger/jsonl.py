@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,14 +78,20 @@ class JsonlStore:
         start skips lines within its segment (see `segment_records`), never
         the segments before it. A ledger laid out otherwise is read from its start.
         """
-        if start and not self._seek_ok(start):
+        found = self._from(start // self.segment_records, start, self._positions.get(start))
+        first = next(found, None)
+        if (first is None and start < self.next_seq) or (
+                first is not None and json.loads(first)["seq"] != start):
+            found.close()  # laid out otherwise: read from the start
             yield from (line for line in self._from(0, 0, None)
                         if json.loads(line)["seq"] >= start)
             return
-        yield from self._from(start // self.segment_records, start, self._positions.get(start))
+        if first is not None:
+            yield first
+            yield from found
 
     def _from(self, first: int, start: int, known: tuple[Path, int] | None
-              ) -> Iterator[bytes]:
+              ) -> Generator[bytes, None, None]:
         for number, segment in enumerate(self.segments()[first:], first):
             with segment.open("rb") as handle:
                 if number == first and known is not None and known[0] == segment:
@@ -96,14 +102,6 @@ class JsonlStore:
                             break
                 for line in handle:
                     yield line.rstrip(b"\n")
-
-    def _seek_ok(self, start: int) -> bool:
-        """Whether seeking by segment number finds `start` (checked on its first line)."""
-        first = next(self._from(start // self.segment_records, start, self._positions.get(start)),
-                     None)
-        if first is None:
-            return start >= self.next_seq
-        return bool(json.loads(first)["seq"] == start)
 
     def read(self) -> Iterator[dict[str, Any]]:
         for line in self.lines():
