@@ -58,39 +58,52 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
 
 def banner(console: Console, host: str, port: int, source: Configured) -> None:
-    """The start-up message: URLs, the keys (secrets only when just generated), examples."""
+    """The start-up message: URLs, the keys (secrets only when just generated), examples.
+
+    Every line is printed whole (`soft_wrap`): the terminal may fold a long line on screen,
+    but no newline is written into a key, a URL or a string literal, so a pasted example
+    runs at any terminal width. Each example is one command per line, flush left, so it
+    pastes into a shell or a Python prompt as it is.
+    """
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     url = f"http://{shown}:{port}"
-    console.print(f"[bold]Constitutional supervisor[/] on {url}  (docs: {url}/docs, "
-                  f"review console: {url}/console)")
     app_key = "APP_KEY"
+    lines = [f"[bold]Constitutional supervisor[/] on {url}  (docs: {url}/docs, "
+             f"review console: {url}/console)"]
     if source.created:
         app_key = next((k for r, _, k in source.keys if r == "app"), app_key)
-        console.print(f"API keys, generated now and shown only this once (kept owner-only "
-                      f"in {escape(source.where)}):")
-        for role, name, key in source.keys:
-            console.print(escape(f"  {role:8} {name:14} {key}"))
+        lines.append(f"API keys, generated now and shown only this once (kept owner-only "
+                     f"in {escape(source.where)}):")
+        lines += [escape(f"  {role:8} {name:14} {key}") for role, name, key in source.keys]
     else:
-        console.print(f"API keys (secrets not shown; kept in {escape(source.where)}):")
-        for role, name, _ in source.keys:
-            console.print(escape(f"  {role:8} {name}"))
-        console.print(f"  In the examples, APP_KEY is the app key from "
-                      f"{escape(source.where)}.")
-    console.print(f"""
-[bold]OpenAI SDK[/] (model: local:smollm2 is the embedded model; any vendor:model works)
-  from openai import OpenAI
-  client = OpenAI(base_url="{url}/v1", api_key="{app_key}")
-  client.chat.completions.create(model="local:smollm2",
-      messages=[{{"role": "user", "content": "What is a normal resting heart rate?"}}])
-  client.moderations.create(model="healthcare", input="Patient John Smith, SSN 123-45-6789")
+        lines.append(f"API keys (secrets not shown; kept in {escape(source.where)}):")
+        lines += [escape(f"  {role:8} {name}") for role, name, _ in source.keys]
+        lines.append(f"  In the examples, APP_KEY is the app key from {escape(source.where)}.")
+    lines += ["", *examples(url, app_key)]
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
-[bold]Anthropic SDK[/]
-  from anthropic import Anthropic
-  client = Anthropic(base_url="{url}", api_key="{app_key}")
-  client.messages.create(model="local:smollm2", max_tokens=200,
-      messages=[{{"role": "user", "content": "What is a normal resting heart rate?"}}])
 
-[bold]curl[/]
-  curl -s {url}/v1/moderations -H "Authorization: Bearer {app_key}" \\
-       -H "content-type: application/json" -d '{{"input": "Take 6000 mg of acetaminophen"}}'
-""")
+def examples(url: str, app_key: str) -> list[str]:
+    """The banner's copy-paste examples (Rich markup): a bold title, then one command a line."""
+    question = '[{"role": "user", "content": "What is a normal resting heart rate?"}]'
+    body = '{"model": "healthcare", "input": "Take 6000 mg of acetaminophen"}'
+    return [escape(line) if not line.startswith("[bold]") else line for line in [
+        "[bold]OpenAI SDK[/] (model: local:smollm2 is the embedded model; any vendor:model "
+        "works)",
+        "from openai import OpenAI",
+        f'client = OpenAI(base_url="{url}/v1", api_key="{app_key}")',
+        f'client.chat.completions.create(model="local:smollm2", messages={question})',
+        'client.moderations.create(model="healthcare", '
+        'input="Patient John Smith, SSN 123-45-6789")',
+        "",
+        "[bold]Anthropic SDK[/]",
+        "from anthropic import Anthropic",
+        f'client = Anthropic(base_url="{url}", api_key="{app_key}")',
+        f'client.messages.create(model="local:smollm2", max_tokens=200, messages={question})',
+        "",
+        "[bold]curl[/] (the healthcare constitution blocks this answer)",
+        f'curl -s {url}/v1/moderations -H "Authorization: Bearer {app_key}" '
+        f"-H \"content-type: application/json\" -d '{body}'",
+        "",
+    ]]

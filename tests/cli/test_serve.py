@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import json
+import shlex
 from pathlib import Path
 
 from rich.console import Console
 
 from api.keys import configured
 from supervisor.cli.serve import banner
+from supervisor.constitution import load_constitution
+from supervisor.detectors.pattern import PatternDetector
 from supervisor.settings import Settings
 
 ENV_ADMIN = "env-admin-key-0123456789abcdef"
@@ -45,3 +50,52 @@ def test_keys_from_the_environment_are_never_shown(tmp_path: Path) -> None:
     assert "ops" in shown and "SUPERVISOR_API_KEYS" in shown
     assert not (settings.signing_key_dir / "api-keys").exists()
 
+
+
+def _examples(settings: Settings, width: int) -> dict[str, list[str]]:
+    """The banner's examples at a terminal width: each title's lines, up to a blank line."""
+    out = io.StringIO()
+    banner(Console(file=out, width=width, highlight=False), "127.0.0.1", 8000,
+           configured(settings))
+    blocks: dict[str, list[str]] = {}
+    title = None
+    for line in out.getvalue().splitlines():
+        if line.startswith(("OpenAI SDK", "Anthropic SDK", "curl ")) and title is None:
+            title = line.split(" (")[0]
+            blocks[title] = []
+        elif title is not None and line:
+            blocks[title].append(line)
+        else:
+            title = None
+    return blocks
+
+
+def test_examples_paste_whole_at_any_terminal_width(tmp_path: Path) -> None:
+    """In a narrow terminal, no newline lands inside a literal: each block still parses,
+    and the curl example is one shell command with a JSON body."""
+    for width in (40, 80):
+        settings = Settings(ledger=str(tmp_path / f"ledger-{width}"))
+        blocks = _examples(settings, width)  # the first start: the real key is shown
+        app_key = next(k for r, _, k in configured(settings).keys if r == "app")
+        assert set(blocks) == {"OpenAI SDK", "Anthropic SDK", "curl"}
+        for title in ("OpenAI SDK", "Anthropic SDK"):
+            tree = ast.parse("\n".join(blocks[title]))  # a SyntaxError fails the test
+            assert len(tree.body) == len(blocks[title])  # one statement a line
+        [curl] = blocks["curl"]
+        words = shlex.split(curl)
+        assert words[0] == "curl" and f"Authorization: Bearer {app_key}" in words
+        json.loads(words[words.index("-d") + 1])
+        assert any(app_key in line for line in blocks["OpenAI SDK"])
+
+
+def test_curl_example_asks_healthcare_and_its_answer_is_blocked(tmp_path: Path) -> None:
+    """The curl body names the healthcare constitution, whose checks block its input; the
+    default constitution (base) would let it through, so the example would show nothing."""
+    [curl] = _examples(Settings(ledger=str(tmp_path / "ledger")), 80)["curl"]
+    words = shlex.split(curl)
+    body = json.loads(words[words.index("-d") + 1])
+    assert body["model"] == "healthcare"
+    healthcare = load_constitution(body["model"])
+    found = PatternDetector().scan(healthcare.stage("output"), prompt="", text=body["input"])
+    actions = {p.id: p.action for p in healthcare.principles}
+    assert "block" in {actions[principle] for principle in found}
