@@ -8,11 +8,17 @@ close), and by a server's `checkpoint_loop` within `quiet_seconds` of the last a
 Ed25519-signed checkpoint of (size, Merkle root, head) is appended and also written to
 `checkpoints.jsonl`, a file meant to be shipped off the machine.
 
-Several processes may append to one store. The Merkle tree kept here follows the store
-incrementally: records another process appended are read from the store by seq (only the
-new ones), both when our own append returns them and when a checkpoint is sealed under
-the store's lock. Nothing here waits on another process except through the store, whose
-lock wait is bounded.
+Memory stays bounded however long the ledger: the Ledger keeps only the Merkle tree's
+frontier (one hash per set bit of its size), taken from the read index the first time a
+checkpoint needs it. Records, their ids, hashes and checkpoints stay in the store and its
+index (`supervisor.ledger.index`), which also hold the subtree hashes proofs are built
+from (`supervisor.ledger.merkle.StoredTree`).
+
+Several processes may append to one store. The frontier follows the store incrementally:
+records another process appended are read from the store by seq (only the new ones),
+both when our own append returns them and when a checkpoint is sealed under the store's
+lock. Nothing here waits on another process except through the store, whose lock wait is
+bounded.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from supervisor.ledger.canonical import canonical
 from supervisor.ledger.ids import new_id
 from supervisor.ledger.index import Query, open_query
 from supervisor.ledger.jsonl import Seal, seal_records
-from supervisor.ledger.merkle import Tree, root_from_proof
+from supervisor.ledger.merkle import Frontier, StoredTree, root_from_proof
 from supervisor.ledger.records import decision_body
 from supervisor.ledger.signing import Signer, key_id, statement, verify_signature
 from supervisor.ledger.verify import VerifyReport, verify_lines
@@ -123,10 +129,7 @@ class Ledger:
         self.checkpoint_file = checkpoint_file
         self._queue: list[tuple[tuple[str, str, str, bytes], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
-        self._tree: Tree | None = None
-        self._index: dict[str, int] = {}  # record id -> seq
-        self._hashes = bytearray()  # record hashes, 32 bytes each, by seq
-        self._checkpoints: list[dict[str, Any]] = []  # checkpoint bodies, in order
+        self._frontier: Frontier | None = None  # the Merkle tree's right edge, once needed
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
         self._last_append = time.monotonic()
@@ -221,36 +224,37 @@ class Ledger:
         return f"the last append failed: {self._failure}" if self._failure else ""
 
     def _observe(self, records: list[dict[str, Any]]) -> None:
-        """Keep the Merkle tree, id index and unsigned count in step with the store.
+        """Keep the frontier and the unsigned count in step with the store.
 
         `records` are what a write returned (others' records, then ours). Records already
         known are skipped; a gap before them (records appended by another process that
         no write of ours returned) is read from the store by seq.
         """
         with self._tree_lock:
-            if self._tree is not None:
-                fresh = [r for r in records if r["seq"] >= len(self._tree)]
+            if self._frontier is not None:
+                fresh = [r for r in records if r["seq"] >= self._frontier.size]
                 if fresh:
-                    self._catch_up(self._tree, fresh[0]["seq"])
+                    self._catch_up(self._frontier, fresh[0]["seq"])
                 for r in fresh:
-                    self._remember(self._tree, r)
+                    self._frontier.append(bytes.fromhex(r["hash"]))
         for r in records:
             self._since_checkpoint = 0 if r["kind"] == "checkpoint" \
                 else self._since_checkpoint + 1
 
-    def _catch_up(self, tree: Tree, until: int | None = None) -> None:
-        """Read records [len(tree), until) from the store into the tree (None: to its end)."""
+    def _catch_up(self, frontier: Frontier, until: int | None = None) -> None:
+        """Read records [frontier.size, until) from the store into the frontier (None: to
+        the store's end)."""
         with self._tree_lock:
-            if until is not None and len(tree) >= until:
+            if until is not None and frontier.size >= until:
                 return
-            for line in self.store.lines(len(tree)):
+            for line in self.store.lines(frontier.size):
                 record = json.loads(line)
                 if until is not None and record["seq"] >= until:
                     break
-                self._remember(tree, record)
-            if until is not None and len(tree) < until:
-                raise LedgerError(f"{self.store.name} holds {len(tree)} records, but its "
-                                  f"head says {until}; run `supervisor audit verify`")
+                frontier.append(bytes.fromhex(record["hash"]))
+            if until is not None and frontier.size < until:
+                raise LedgerError(f"{self.store.name} holds {frontier.size} records, but "
+                                  f"its head says {until}; run `supervisor audit verify`")
 
     async def _maybe_checkpoint(self, *, force: bool = False) -> None:
         due = (self._since_checkpoint >= self.checkpoint_every
@@ -261,12 +265,15 @@ class Ledger:
     async def checkpoint(self) -> Receipt:
         """Sign (size, root, head) of everything stored so far; append it and ship it."""
         async with self._sync_lock:
-            tree = await asyncio.to_thread(self._ensure_tree)
+            frontier = await asyncio.to_thread(self._ensure_frontier)
             body: dict[str, Any] = {}
 
             def seal(next_seq: int, head: str) -> list[dict[str, Any]]:
-                self._catch_up(tree, next_seq)  # records others appended meanwhile
-                signed = statement(next_seq, tree.root(next_seq).hex(), head, _now())
+                self._catch_up(frontier, next_seq)  # records others appended meanwhile
+                if frontier.size != next_seq:
+                    raise LedgerError(f"the Merkle frontier is at {frontier.size} records but "
+                                      f"{self.store.name} at {next_seq}; reopen the ledger")
+                signed = statement(next_seq, frontier.root().hex(), head, _now())
                 body.update(signed, signature=self.signer.sign(signed),
                             key_id=self.signer.key_id)
                 return seal_records([(new_id(), signed["time"], "checkpoint",
@@ -313,25 +320,16 @@ class Ledger:
 
     # -- reading, verifying, proving --------------------------------------------------
 
-    def _ensure_tree(self) -> Tree:
-        """The tree over every stored record, read from the store once, then followed."""
+    def _ensure_frontier(self) -> Frontier:
+        """The frontier over every stored record: built once from the index's stored
+        subtrees (a few dozen lookups), then the records after it from the store."""
         with self._tree_lock:
-            if self._tree is None:
-                tree = Tree()
-                self._index, self._hashes, self._checkpoints = {}, bytearray(), []
-                for line in self.store.lines():
-                    self._remember(tree, json.loads(line))
-                self._tree = tree
-            return self._tree
-
-    def _remember(self, tree: Tree, record: dict[str, Any]) -> None:
-        digest = bytes.fromhex(record["hash"])
-        tree.append(digest)
-        self._hashes += digest
-        self._index[record["id"]] = record["seq"]
-        if record["kind"] == "checkpoint":
-            body = record.get("body") or json.loads(record["line"])["body"]
-            self._checkpoints.append(body)
+            if self._frontier is None:
+                query = self.query
+                frontier = StoredTree(query).frontier(query.size())
+                self._catch_up(frontier)
+                self._frontier = frontier
+            return self._frontier
 
     def records_in_order(self) -> Iterator[dict[str, Any]]:
         for line in self.store.lines():
@@ -366,27 +364,32 @@ class Ledger:
                             allow_unsigned_tail=allow_unsigned_tail)
 
     def prove(self, record_id: str) -> Proof:
-        """An inclusion proof against the latest checkpoint that covers the record.
+        """An inclusion proof against the latest checkpoint, which covers every record
+        before it.
 
-        Served from memory (the tree, ids and checkpoints kept in step with appends), so a
-        proof costs microseconds; the store is re-read only for a record we have not seen
-        (appended by another process).
+        Read from the index (the record, the latest checkpoint, a few dozen stored subtree
+        hashes and a block or two of record hashes), which first indexes what any process
+        appended since, so nothing per record is held here. A path that does not lead to
+        the checkpoint's signed root (an index out of step with the store) is refused.
         """
-        tree = self._ensure_tree()
-        if record_id not in self._index:
-            self._catch_up(tree)  # perhaps appended by another process
-        seq = self._index.get(record_id)
-        if seq is None:
+        query = self.query
+        record = query.get(record_id)
+        if record is None:
             raise UnknownRecord(f"no record {record_id!r} in the ledger")
-        covering = [c for c in self._checkpoints if int(c["size"]) > seq]
-        if not covering:
+        seq = int(record["seq"])
+        checkpoint = query.last_checkpoint()
+        if checkpoint is None or int(checkpoint["size"]) <= seq:
             raise NotCovered(f"record {record_id} is not yet covered by a checkpoint; run "
                               "`supervisor audit checkpoint` (or wait for the next one)")
-        checkpoint = covering[-1]
         size = int(checkpoint["size"])
-        return Proof(record_id, seq, self._hashes[seq * 32:(seq + 1) * 32].hex(), size,
-                     checkpoint["root"], tuple(h.hex() for h in tree.proof(seq, size)),
-                     dict(checkpoint))
+        path = StoredTree(query).proof(seq, size)
+        leaf = bytes.fromhex(record["hash"])
+        if root_from_proof(leaf, seq, size, path).hex() != checkpoint["root"]:
+            raise LedgerError(f"the index of {self.store.name} disagrees with its checkpoint "
+                              f"at {size} records; delete the index (it is rebuilt) or run "
+                              "`supervisor audit verify`")
+        return Proof(record_id, seq, record["hash"], size, checkpoint["root"],
+                     tuple(h.hex() for h in path), dict(checkpoint))
 
 
 def _ship(path: Path, body: dict[str, Any]) -> None:

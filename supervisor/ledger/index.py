@@ -13,6 +13,12 @@ ended; a missing or corrupt sidecar, or one that no longer matches the ledger (t
 at its last indexed seq differs: the ledger was replaced), is rebuilt from the lines.
 PostgreSQL: `supervisor.ledger.postgres_index.PostgresQuery`, the same queries in SQL
 over side tables the store writes with each append.
+
+Both also hold what the Ledger needs for checkpoints and proofs without keeping anything
+per record in memory (`supervisor.ledger.merkle.Nodes`): each record's hash and the
+hashes of the Merkle tree's perfect subtrees of `BLOCK` leaves and up, computed as
+records are indexed; and counts per (kind, action), so an unfiltered page's totals are a
+few rows, not a count over the ledger.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from supervisor.ledger.export import Filter, fired
+from supervisor.ledger.merkle import BLOCK, Tree, grow_nodes
 
 SIDECAR = "index.sqlite"
-SCHEMA = "1"
+SCHEMA = "2"
 CHUNK = 20_000  # rows indexed per transaction, so other processes' reads interleave
 Row = tuple[Any, ...]
 MAX_SEQ = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
@@ -82,6 +89,22 @@ class Query(Protocol):
 
     def checkpointed(self) -> int:
         """The size the latest checkpoint signed (0 when none)."""
+        ...
+
+    def last_checkpoint(self) -> dict[str, Any] | None:
+        """The latest checkpoint record's body (size, root, head, time, signature)."""
+        ...
+
+    def size(self) -> int:
+        """How many records are indexed, once what was appended since is indexed."""
+        ...
+
+    def leaves(self, start: int, end: int) -> bytes:
+        """The hashes (32 bytes each) of the indexed records with seq in [start, end)."""
+        ...
+
+    def node(self, level: int, index: int) -> bytes | None:
+        """A stored Merkle subtree hash (see `supervisor.ledger.merkle.Nodes`)."""
         ...
 
     def close(self) -> None:
@@ -153,6 +176,22 @@ def where(keep: Filter, search: str = "", *, mark: str = "?",
     return " AND ".join(clauses), params
 
 
+def unfiltered(keep: Filter, search: str = "") -> bool:
+    """Whether `keep` names at most a kind and an action, so counts per (kind, action)
+    answer its totals."""
+    return not (search or keep.since or keep.until or keep.principle or keep.constitution
+                or keep.app or keep.stage or keep.user_ref)
+
+
+NO_ACTION = "\x1f"  # the counts' key for records without an action (PostgreSQL text has no NUL)
+
+
+def tallies(entries: Iterable[Entry]) -> list[tuple[str, str, int]]:
+    """(kind, action or NO_ACTION, how many) of `entries`."""
+    found = Counter((e.kind, NO_ACTION if e.action is None else e.action) for e in entries)
+    return [(kind, action, n) for (kind, action), n in sorted(found.items())]
+
+
 def counted(rows: Iterable[Row]) -> tuple[int, dict[str, int]]:
     """(total, decisions per action) from rows of (is a decision, action, count)."""
     total, actions = 0, Counter[str]()
@@ -171,10 +210,19 @@ class Lines(Protocol):
 
 class ScanQuery:
     """Every answer by reading every record through `Filter`: the reference semantics,
-    and the fallback where no index can be kept (a read-only copy)."""
+    and the fallback where no index can be kept (a read-only copy). Being a scan, it
+    keeps the Merkle tree it answers `leaves` and `node` from in memory."""
 
     def __init__(self, store: Lines) -> None:
         self.store = store
+        self._tree = Tree()
+        self._leaves = bytearray()
+
+    def _follow(self) -> None:
+        for line in self.store.lines(len(self._tree)):
+            leaf = bytes.fromhex(json.loads(line)["hash"])
+            self._tree.append(leaf)
+            self._leaves += leaf
 
     def _all(self) -> Iterator[dict[str, Any]]:
         for line in self.store.lines():
@@ -224,6 +272,27 @@ class ScanQuery:
         return max((int(r["body"]["size"]) for r in self._all() if r["kind"] == "checkpoint"),
                    default=0)
 
+    def last_checkpoint(self) -> dict[str, Any] | None:
+        found = None
+        for record in self._all():
+            if record["kind"] == "checkpoint":
+                found = record["body"]
+        return found
+
+    def size(self) -> int:
+        self._follow()
+        return len(self._tree)
+
+    def leaves(self, start: int, end: int) -> bytes:
+        self._follow()
+        return bytes(self._leaves[start * 32:end * 32])
+
+    def node(self, level: int, index: int) -> bytes | None:
+        self._follow()
+        if (index + 1) << level > len(self._tree):
+            return None
+        return self._tree.hash(index << level, (index + 1) << level)
+
     def close(self) -> None:
         pass
 
@@ -244,14 +313,19 @@ CREATE TABLE IF NOT EXISTS segments (no INTEGER PRIMARY KEY, name TEXT UNIQUE NO
 CREATE TABLE IF NOT EXISTS records (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, ts TEXT NOT NULL, kind TEXT NOT NULL,
   action TEXT, stage TEXT, constitution TEXT, version TEXT, app TEXT, user_ref TEXT,
-  decision TEXT, segment INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL);
+  decision TEXT, segment INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
+  hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts (kind TEXT NOT NULL, action TEXT NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (kind, action)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fired (principle TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (principle, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS labels (name TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (name, value)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (id);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind, action);
-CREATE INDEX IF NOT EXISTS records_action ON records (action);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind, action, ts);
+CREATE INDEX IF NOT EXISTS records_action ON records (action, ts);
 CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
 CREATE INDEX IF NOT EXISTS records_constitution ON records (constitution, version);
 CREATE INDEX IF NOT EXISTS records_app ON records (app);
@@ -383,6 +457,7 @@ class SqliteIndex:
         next_seq, segment, end, last_hash = mark.next_seq, mark.segment, mark.end, \
             mark.last_hash
         count = 0
+        added: list[Entry] = []
         for path in segments[first:]:
             start = end if path.name == mark.segment else 0
             if path.name == mark.segment and _size(path) < start:
@@ -404,7 +479,8 @@ class SqliteIndex:
                     entries.append((entry.seq, entry.id, entry.ts, entry.kind, entry.action,
                                     entry.stage, entry.constitution, entry.version,
                                     entry.app, entry.user_ref, entry.decision, number,
-                                    offset, len(line) - 1))
+                                    offset, len(line) - 1, bytes.fromhex(record["hash"])))
+                    added.append(entry)
                     fired_rows += [(p, entry.seq) for p in entry.principles]
                     label_rows += [("version", v) for v in (entry.version_label,) if v]
                     label_rows += [("app", a) for a in (entry.app_label,) if a]
@@ -414,12 +490,17 @@ class SqliteIndex:
                     if count >= CHUNK:
                         break
             self._conn.executemany(
-                "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", entries)
+                "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", entries)
             self._conn.executemany("INSERT OR IGNORE INTO fired VALUES (?, ?)", fired_rows)
             self._conn.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?)", label_rows)
             segment, end = path.name, offset
             if count >= CHUNK:
                 break
+        self._conn.executemany(
+            "INSERT INTO counts VALUES (?, ?, ?) ON CONFLICT (kind, action) DO UPDATE SET "
+            "n = n + excluded.n", tallies(added))
+        self._conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", grow_nodes(
+            mark.next_seq // BLOCK, next_seq, self.leaves, self.node))
         self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
             ("next_seq", str(next_seq)), ("segment", segment), ("end", str(end)),
             ("last_hash", last_hash)])
@@ -476,9 +557,17 @@ class SqliteIndex:
         before = below(before)
 
         def work() -> Page:
-            total, actions = counted(self._conn.execute(
-                f"SELECT kind = 'decision', action, count(*) FROM records WHERE {clause} "
-                "GROUP BY 1, 2", params))
+            if unfiltered(keep, search):
+                total, actions = counted(
+                    (kind == "decision", None if action == NO_ACTION else action, n)
+                    for kind, action, n in self._conn.execute(
+                        "SELECT kind, action, n FROM counts WHERE (? = '' OR kind = ?) AND "
+                        "(? = '' OR action = ?)", [keep.kind, keep.kind, keep.action,
+                                                   keep.action]))
+            else:
+                total, actions = counted(self._conn.execute(
+                    f"SELECT kind = 'decision', action, count(*) FROM records WHERE {clause} "
+                    "GROUP BY 1, 2", params))
             cursor = "" if before is None else " AND seq < ?"
             shown = self._select(f"{_WHERE} WHERE {clause}{cursor} ORDER BY seq DESC LIMIT ?",
                                  [*params, *([] if before is None else [before]), limit + 1])
@@ -540,14 +629,31 @@ class SqliteIndex:
         return found
 
     def checkpointed(self) -> int:
+        found = self.last_checkpoint()
+        return int(found["size"]) if found else 0
+
+    def last_checkpoint(self) -> dict[str, Any] | None:
         found: list[dict[str, Any]] = self._run(lambda: self._select(
             f"{_WHERE} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1"))
-        return int(found[0]["body"]["size"]) if found else 0
+        return dict(found[0]["body"]) if found else None
 
     def size(self) -> int:
-        """How many records the sidecar has indexed."""
+        """How many records the sidecar has indexed, once it has caught up."""
         with self._lock:
+            self.refresh()
             return self._mark().next_seq
+
+    def leaves(self, start: int, end: int) -> bytes:
+        with self._lock:
+            return b"".join(h for (h,) in self._conn.execute(
+                "SELECT hash FROM records WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, end)))
+
+    def node(self, level: int, index: int) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?",
+                                     (level, index)).fetchone()
+        return bytes(row[0]) if row else None
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):

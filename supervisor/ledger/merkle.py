@@ -7,12 +7,18 @@ Leaves are the records' chain hashes (32 bytes each). `Tree` keeps every aligned
 subtree's hash, level by level, so an inclusion proof at a million records costs a few
 dozen lookups instead of rehashing the log: every left part of an RFC 6962 split is
 aligned on its own size, so it is always one of the stored subtrees.
+
+A ledger keeps none of that in memory: `StoredTree` answers roots, proofs and frontiers
+from `Nodes` kept beside the records (the read index), which hold the record hashes and
+only the perfect subtrees of BLOCK leaves and up (`grow_nodes` computes them as records
+are indexed); anything smaller is hashed from at most one block of leaves.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -212,3 +218,117 @@ class Frontier:
         for left in reversed(self.hashes[:-1]):
             node = node_hash(left, node)
         return node
+
+
+NODE_LEVEL = 8  # perfect subtrees of 2**NODE_LEVEL leaves and up are stored
+BLOCK = 1 << NODE_LEVEL
+
+
+class Nodes(Protocol):
+    """Where a ledger's leaves and stored subtree hashes are read from (its index)."""
+
+    def leaves(self, start: int, end: int) -> bytes:
+        """The leaf data (record hashes, 32 bytes each) of seqs [start, end) that exist."""
+        ...
+
+    def node(self, level: int, index: int) -> bytes | None:
+        """The stored hash of perfect subtree `index` at `level` (>= NODE_LEVEL), if kept."""
+        ...
+
+
+class StoredTree:
+    """RFC 6962 roots, proofs and frontiers over `Nodes`: a few dozen lookups and at most
+    a couple of blocks of leaves per answer, whatever the tree's size. A subtree the
+    nodes lack (not computed yet) is recomputed from its children. One instance serves
+    one answer: the blocks it read are kept until it is dropped."""
+
+    def __init__(self, nodes: Nodes) -> None:
+        self.nodes = nodes
+        self._blocks: dict[int, list[bytes]] = {}
+
+    def _block(self, number: int) -> list[bytes]:
+        """Levels 0..NODE_LEVEL-1 of a block: its leaf hashes and its complete parents."""
+        if number not in self._blocks:
+            data = self.nodes.leaves(number * BLOCK, (number + 1) * BLOCK)
+            hashed = b"".join(leaf_hash(data[i:i + 32]) for i in range(0, len(data), 32))
+            self._blocks[number] = block_levels(hashed, NODE_LEVEL - 1)
+        return self._blocks[number]
+
+    def perfect(self, level: int, index: int) -> bytes:
+        """The hash of the perfect subtree of 2**level leaves starting at index << level."""
+        if level >= NODE_LEVEL:
+            found = self.nodes.node(level, index)
+            if found is not None:
+                return found
+            return node_hash(self.perfect(level - 1, 2 * index),
+                             self.perfect(level - 1, 2 * index + 1))
+        row = self._block(index >> (NODE_LEVEL - level))[level]
+        at = (index % (1 << (NODE_LEVEL - level))) * 32
+        if len(row) < at + 32:
+            raise ValueError(f"leaves {index << level} to {(index + 1) << level} are not "
+                             "in the index")
+        return bytes(row[at:at + 32])
+
+    def hash(self, start: int, end: int) -> bytes:
+        """MTH of leaves [start, end)."""
+        n = end - start
+        if n == 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0 and start % n == 0:
+            return self.perfect(n.bit_length() - 1, start // n)
+        k = _split(n)
+        return node_hash(self.hash(start, start + k), self.hash(start + k, end))
+
+    def root(self, size: int) -> bytes:
+        return self.hash(0, size)
+
+    def proof(self, index: int, size: int) -> list[bytes]:
+        """The audit path for leaf `index` in the tree of the first `size` leaves."""
+        if not 0 <= index < size:
+            raise ValueError(f"no leaf {index} in a tree of {size}")
+        path: list[bytes] = []
+        start, end = 0, size
+        while end - start > 1:  # top down; the path lists siblings bottom up
+            k = _split(end - start)
+            if index < start + k:
+                path.append(self.hash(start + k, end))
+                end = start + k
+            else:
+                path.append(self.hash(start, start + k))
+                start += k
+        return path[::-1]
+
+    def frontier(self, size: int) -> Frontier:
+        """The frontier of the first `size` leaves: one perfect subtree per set bit."""
+        hashes, start = [], 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size >> level & 1:
+                hashes.append(self.perfect(level, start >> level))
+                start += 1 << level
+        return Frontier(size, hashes)
+
+
+def grow_nodes(filled: int, size: int, leaves: Callable[[int, int], bytes],
+               node: Callable[[int, int], bytes | None]) -> list[tuple[int, int, bytes]]:
+    """The stored subtrees (level, index, hash) completed when the leaves grow from
+    `filled` complete blocks to `size` leaves; `leaves` and `node` read what is stored
+    (the new leaves included). Leaves are read a few hundred blocks at a time."""
+    made: dict[tuple[int, int], bytes] = {}
+    last = size // BLOCK
+    for first in range(filled, last, 256):
+        upto = min(first + 256, last)
+        data = leaves(first * BLOCK, upto * BLOCK)
+        if len(data) != (upto - first) * BLOCK * 32:
+            raise ValueError(f"leaves {first * BLOCK} to {upto * BLOCK} are not all stored")
+        for number in range(first, upto):
+            chunk = data[(number - first) * BLOCK * 32:(number - first + 1) * BLOCK * 32]
+            hashed = b"".join(leaf_hash(chunk[i:i + 32]) for i in range(0, len(chunk), 32))
+            level, index = NODE_LEVEL, number
+            made[level, index] = block_levels(hashed, NODE_LEVEL)[NODE_LEVEL]
+            while index % 2 == 1:  # a right child completes its parent
+                left = made.get((level, index - 1)) or node(level, index - 1)
+                if left is None:
+                    raise ValueError(f"subtree {index - 1} at level {level} is not stored")
+                made[level + 1, index // 2] = node_hash(left, made[level, index])
+                level, index = level + 1, index // 2
+    return [(level, index, digest) for (level, index), digest in made.items()]

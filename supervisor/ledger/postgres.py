@@ -33,6 +33,7 @@ from psycopg import sql
 
 from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
+from supervisor.ledger.index import NO_ACTION
 from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
 from supervisor.ledger.postgres_index import index_rows, index_tables
 
@@ -89,8 +90,17 @@ class PostgresStore:
                 "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 "RAISE EXCEPTION 'the audit ledger is append-only: % refused', TG_OP; END $$"
             ).format(guard))
+            counts = sql.Identifier(f"{self.table}_counts")
+            row = self._conn.execute("SELECT to_regclass(%s) IS NULL OR to_regclass(%s) IS NULL",
+                                     (f"{self.table}_counts", f"{self.table}_index")).fetchone()
             for statement in index_tables(self.table):
                 self._conn.execute(statement)
+            if row is not None and row[0]:  # an index from before counts, or a new index
+                self._conn.execute(sql.SQL("DELETE FROM {}").format(counts))
+                self._conn.execute(sql.SQL(
+                    "INSERT INTO {} SELECT kind, coalesce(action, %s), count(*) FROM {} "
+                    "GROUP BY 1, 2").format(counts, sql.Identifier(f"{self.table}_index")),
+                    (NO_ACTION,))
             for operation, each in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
                 name = sql.Identifier(f"{self.table}_refuse_{operation.split()[0].lower()}")
                 self._conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, t))

@@ -6,6 +6,12 @@ that fired in each, `<table>_labels` the constitution versions and apps decision
 The ledger table's append-only trigger refuses UPDATE, so nothing is added to it: rows
 written before the index existed (or by an older version) are back-filled on read, in
 batches, from the ledger's own lines. Pages use keyset pagination on seq.
+
+`<table>_counts` keeps how many records there are per (kind, action), updated in the
+append's transaction, so totals of an unfiltered page are a few rows. `<table>_nodes`
+keeps the Merkle tree's perfect subtrees of `BLOCK` leaves and up (see
+`supervisor.ledger.merkle.StoredTree`), grown by readers from the ledger's hashes, so
+proofs and a Ledger's frontier need no record in memory.
 """
 
 from __future__ import annotations
@@ -19,14 +25,25 @@ import psycopg
 from psycopg import sql
 
 from supervisor.ledger.export import Filter
-from supervisor.ledger.index import Page, below, counted, entry_of, where
+from supervisor.ledger.index import (
+    NO_ACTION,
+    Page,
+    below,
+    counted,
+    entry_of,
+    tallies,
+    unfiltered,
+    where,
+)
+from supervisor.ledger.merkle import BLOCK, NODE_LEVEL, grow_nodes
 
 BATCH = 5000
 
 
 def index_tables(table: str) -> list[sql.Composed]:
     """Statements creating the side tables and their indexes (idempotent)."""
-    i, f, lab = (sql.Identifier(f"{table}_{n}") for n in ("index", "fired", "labels"))
+    i, f, lab, nodes, counts = (sql.Identifier(f"{table}_{n}") for n in (
+        "index", "fired", "labels", "nodes", "counts"))
     statements = [
         sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text NOT NULL, "
                 "ts text COLLATE \"C\" NOT NULL, kind text NOT NULL, action text, stage text, "
@@ -36,9 +53,14 @@ def index_tables(table: str) -> list[sql.Composed]:
                 " PRIMARY KEY (principle, seq))").format(f),
         sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text NOT NULL, value text NOT NULL, "
                 "PRIMARY KEY (name, value))").format(lab),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (level int NOT NULL, idx bigint NOT NULL, "
+                "hash bytea NOT NULL, PRIMARY KEY (level, idx))").format(nodes),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (kind text NOT NULL, action text NOT NULL, "
+                "n bigint NOT NULL, PRIMARY KEY (kind, action))").format(counts),
     ]
     for name, columns in (("id", "id"), ("kind", "kind, action, seq"), ("action", "action, seq"),
-                          ("ts", "ts"), ("constitution", "constitution, version, seq"),
+                          ("ts", "ts"), ("action_ts", "action, ts"),
+                          ("constitution", "constitution, version, seq"),
                           ("app", "app, seq"), ("user", "user_ref, seq"),
                           ("stage", "stage, seq"), ("decision", "decision")):
         statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + columns + ")")
@@ -48,13 +70,26 @@ def index_tables(table: str) -> list[sql.Composed]:
 
 def index_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, Any]]
                ) -> None:
-    """Insert the index rows of `records` (already-indexed seqs are skipped)."""
+    """Insert the index rows of `records` (already-indexed seqs are skipped) and count
+    the ones inserted."""
     entries = [entry_of(r) for r in records]
-    cursor.executemany(sql.SQL(
-        "INSERT INTO {} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING"
-    ).format(sql.Identifier(f"{table}_index")), [
-        (e.seq, e.id, e.ts, e.kind, e.action, e.stage, e.constitution, e.version, e.app,
-         e.user_ref, e.decision) for e in entries])
+    if not entries:
+        return
+    columns = list(zip(*[(e.seq, e.id, e.ts, e.kind, e.action, e.stage, e.constitution,
+                          e.version, e.app, e.user_ref, e.decision) for e in entries],
+                       strict=True))
+    cursor.execute(sql.SQL(
+        "INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+        "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[]) ON CONFLICT DO NOTHING RETURNING seq"
+    ).format(sql.Identifier(f"{table}_index")), [list(c) for c in columns])
+    inserted = {seq for (seq,) in cursor.fetchall()}
+    counts = tallies(e for e in entries if e.seq in inserted)
+    if counts:
+        cursor.executemany(sql.SQL(
+            "INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (kind, action) DO UPDATE SET "
+            "n = {}.n + excluded.n").format(sql.Identifier(f"{table}_counts"),
+                                            sql.Identifier(f"{table}_counts")), counts)
     fired = [(p, e.seq) for e in entries for p in e.principles]
     if fired:
         cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING")
@@ -73,17 +108,20 @@ class PostgresQuery:
         self.table = table
         self.read_only = read_only  # then the index is read as it is, never filled
         self._conn = psycopg.connect(url, autocommit=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._index = f"{table}_index"
+        self._nodes = f"{table}_nodes"
         if not read_only:
             self._fill(-1)  # rows from before the index existed, once, in batches
 
     def complete(self) -> bool:
         """Whether every ledger row has its index row (one count: at open only)."""
         row = self._conn.execute(sql.SQL(
-            "SELECT (SELECT count(*) FROM {}), (SELECT coalesce(max(seq), -1) + 1 FROM {})"
-        ).format(sql.Identifier(self._index), sql.Identifier(self.table))).fetchone()
-        return row is not None and row[0] == row[1]
+            "SELECT (SELECT count(*) FROM {}), (SELECT coalesce(max(seq), -1) + 1 FROM {}), "
+            "to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL"
+        ).format(sql.Identifier(self._index), sql.Identifier(self.table)),
+            (f"{self.table}_counts", self._nodes)).fetchone()
+        return row is not None and row[0] == row[1] and bool(row[2])
 
     def _fill(self, after: int) -> None:
         """Index ledger rows after seq `after` that have no index row, BATCH at a time."""
@@ -102,15 +140,45 @@ class PostgresQuery:
                 index_rows(cursor, self.table, records)
                 after = records[-1]["seq"]
 
-    def refresh(self) -> None:
-        """Index rows appended without an index row since (by an older writer): two lookups
-        when there are none."""
+    def refresh(self) -> int:
+        """Index rows appended without an index row since (by an older writer) and grow
+        the stored Merkle subtrees to the ledger's size: three lookups in one statement
+        when there is nothing to do. Returns the ledger's size."""
         row = self._conn.execute(sql.SQL(
             "SELECT (SELECT coalesce(max(seq), -1) FROM {}), (SELECT coalesce(max(seq), -1) "
-            "FROM {})").format(sql.Identifier(self._index), sql.Identifier(self.table))
-        ).fetchone()
-        if row is not None and row[0] < row[1] and not self.read_only:
-            self._fill(row[0])
+            "FROM {}), (SELECT coalesce(max(idx), -1) + 1 FROM {} WHERE level = %s)").format(
+                sql.Identifier(self._index), sql.Identifier(self.table),
+                sql.Identifier(self._nodes)), (NODE_LEVEL,)).fetchone()
+        if row is None:
+            return 0
+        indexed, last, filled = row
+        if indexed < last and not self.read_only:
+            self._fill(indexed)
+        if (last + 1) // BLOCK > filled and not self.read_only:
+            with self._conn.transaction(), self._conn.cursor() as cursor:
+                made = grow_nodes(filled, last + 1, self.leaves, self.node)
+                cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT "
+                                           "DO NOTHING").format(sql.Identifier(self._nodes)),
+                                   made)
+        return int(last) + 1
+
+    def size(self) -> int:
+        with self._lock:
+            return self.refresh()
+
+    def leaves(self, start: int, end: int) -> bytes:
+        with self._lock:
+            rows = self._conn.execute(sql.SQL(
+                "SELECT hash FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq").format(
+                    sql.Identifier(self.table)), (start, end)).fetchall()
+        return b"".join(bytes.fromhex(h) for (h,) in rows)
+
+    def node(self, level: int, index: int) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute(sql.SQL(
+                "SELECT hash FROM {} WHERE level = %s AND idx = %s").format(
+                    sql.Identifier(self._nodes)), (level, index)).fetchone()
+        return bytes(row[0]) if row else None
 
     def _records(self, seqs: list[int]) -> list[dict[str, Any]]:
         rows = self._conn.execute(sql.SQL("SELECT seq, line FROM {} WHERE seq = ANY(%s)")
@@ -131,9 +199,18 @@ class PostgresQuery:
         before = below(before)
         with self._lock:
             self.refresh()
-            total, actions = counted(self._conn.execute(
-                f"SELECT kind = 'decision', action, count(*) FROM {self._index} WHERE "
-                f"{clause} GROUP BY 1, 2".encode(), params).fetchall())
+            if unfiltered(keep, search):
+                total, actions = counted(
+                    (kind == "decision", None if action == NO_ACTION else action, n)
+                    for kind, action, n in self._conn.execute(sql.SQL(
+                        "SELECT kind, action, n FROM {} WHERE (%s = '' OR kind = %s) AND "
+                        "(%s = '' OR action = %s)").format(
+                            sql.Identifier(f"{self.table}_counts")),
+                        (keep.kind, keep.kind, keep.action, keep.action)).fetchall())
+            else:
+                total, actions = counted(self._conn.execute(
+                    f"SELECT kind = 'decision', action, count(*) FROM {self._index} WHERE "
+                    f"{clause} GROUP BY 1, 2".encode(), params).fetchall())
             cursor = "" if before is None else " AND seq < %s"
             shown = self._select(clause + cursor, [*params, *([] if before is None
                                                               else [before]), limit + 1],
@@ -191,10 +268,14 @@ class PostgresQuery:
                 sorted(v for n, v in rows if n == "app"))
 
     def checkpointed(self) -> int:
+        found = self.last_checkpoint()
+        return int(found["size"]) if found else 0
+
+    def last_checkpoint(self) -> dict[str, Any] | None:
         with self._lock:
             self.refresh()
             found = self._select("kind = 'checkpoint'", [], "ORDER BY seq DESC LIMIT 1")
-        return int(found[0]["body"]["size"]) if found else 0
+        return dict(found[0]["body"]) if found else None
 
     def close(self) -> None:
         self._conn.close()
