@@ -100,27 +100,64 @@ class PatternCheck(_Strict):
         return self
 
 
+class DrugLimit(_Strict):
+    """One drug's adult daily maximum from its label, and the names an answer may use."""
+
+    name: str = Field(min_length=2)
+    aliases: tuple[str, ...] = ()
+    max_daily_mg: float = Field(gt=0)
+    max_dose_mg: float | None = Field(None, gt=0)
+    # strength of one tablet when an answer counts tablets without saying their strength:
+    # the lowest strength sold, so the computed daily amount is a lower bound
+    tablet_mg: float | None = Field(None, gt=0)
+    source: str = Field(min_length=3)
+
+
+class DoseCheck(_Strict):
+    """Daily amounts computed from the answer's doses and frequencies, compared with each
+    drug's label maximum (see `supervisor.detectors.dose`)."""
+
+    drugs: tuple[DrugLimit, ...] = Field(min_length=1)
+    score: float = Field(0.95, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> DoseCheck:
+        seen: dict[str, str] = {}
+        for drug in self.drugs:
+            for name in (drug.name, *drug.aliases):
+                key = name.strip().lower()
+                if key in seen:
+                    raise ValueError(f"the name {name!r} is given for both {seen[key]} and "
+                                     f"{drug.name}; give each name to one drug")
+                seen[key] = drug.name
+        return self
+
+
+CHECK_KINDS = ("judge", "semantic", "pii", "pattern", "dose")
+
+
 class Check(_Strict):
-    """One check of a principle: exactly one of judge, semantic, pii or pattern."""
+    """One check of a principle: exactly one of judge, semantic, pii, pattern or dose."""
 
     judge: JudgeCheck | None = None
     semantic: SemanticCheck | None = None
     pii: PiiCheck | None = None
     pattern: PatternCheck | None = None
+    dose: DoseCheck | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Check:
-        given = [k for k in ("judge", "semantic", "pii", "pattern") if getattr(self, k)]
+        given = [k for k in CHECK_KINDS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "each check names exactly one kind: judge, semantic, pii or pattern "
+                "each check names exactly one kind: judge, semantic, pii, pattern or dose "
                 f"(got {', '.join(given) or 'none'}); write one '- kind: {{...}}' per check"
             )
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("judge", "semantic", "pii", "pattern") if getattr(self, k))
+        return next(k for k in CHECK_KINDS if getattr(self, k))
 
 
 class Remedy(_Strict):
@@ -455,13 +492,13 @@ def _explain(exc: ValidationError, node: yaml.Node, path: Path,
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part in {"JudgeCheck", "SemanticCheck", "PiiCheck",
-                                              "PatternCheck", "Remedy"}
+                                              "PatternCheck", "DoseCheck", "Remedy"}
 
 
 _MODELS: Mapping[str, type[BaseModel]] = {
     "principles": Principle, "checks": Check, "remedy": Remedy, "examples": Example,
     "judge": JudgeCheck, "semantic": SemanticCheck, "pii": PiiCheck, "pattern": PatternCheck,
-    "defaults": Defaults,
+    "dose": DoseCheck, "drugs": DrugLimit, "defaults": Defaults,
 }
 
 

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from supervisor.constitution import load_constitution
+from supervisor.detectors.dose import DoseDetector
 from supervisor.detectors.pattern import PatternDetector
 from supervisor.selftest import run_examples
 
@@ -56,10 +57,12 @@ async def test_judge_only_examples_are_unevaluated_without_a_judge(tmp_path: Pat
 
 
 async def test_shipped_pattern_principles_pass_their_examples() -> None:
-    """Every shipped principle checked by patterns behaves as its examples are labelled."""
+    """Every shipped principle checked by patterns (and the dose check that sits beside
+    them in dosing-limits) behaves as its examples are labelled."""
     for cid in ("base", "healthcare", "finance"):
         c = load_constitution(cid)
-        report = await run_examples(c, detectors={"pattern": PatternDetector()})
+        report = await run_examples(c, detectors={"pattern": PatternDetector(),
+                                                  "dose": DoseDetector()})
         failures = [r for r in report.results
                     if r.outcome != "pass" and "pattern" in c.principle(r.principle).kinds()]
         assert failures == [], cid

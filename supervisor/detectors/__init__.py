@@ -1,4 +1,4 @@
-"""Local, in-process checks that turn text into Findings: pii, pattern, semantic.
+"""Local, in-process checks that turn text into Findings: pii, pattern, dose, semantic.
 
 Each detector kind sees every principle that uses it at once, so the expensive part
 (Presidio's NLP pass, one embedding) runs once per text whatever the number of
@@ -22,7 +22,7 @@ class Detector(Protocol):
 
     @property
     def kind(self) -> str:
-        """The check kind it implements: pii, pattern or semantic."""
+        """The check kind it implements: pii, pattern, dose or semantic."""
         ...
 
     @property
@@ -58,6 +58,10 @@ def _build(kind: str, constitution: Constitution) -> Detector:
         from supervisor.detectors.pattern import PatternDetector
 
         return PatternDetector()
+    if kind == "dose":
+        from supervisor.detectors.dose import DoseDetector
+
+        return DoseDetector()
     if kind == "pii":
         from supervisor.detectors.pii import shared_pii
 
