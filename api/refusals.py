@@ -135,7 +135,7 @@ async def record_error(service: Service, constitution: Constitution, *, stage: S
     decision = Decision(
         action=Action.ERROR, stage=stage, prompt=prompt, original=original,
         output=constitution.defaults.refusal, verdicts=(), reason=reason, released=False,
-        provenance=Provenance(
+        failure="supervisor", provenance=Provenance(
             constitution_id=constitution.id, constitution_version=constitution.version,
             constitution_sha256=constitution.sha256,
             primary=primary.name if primary else None,

@@ -150,7 +150,7 @@ class Service:
         """
         try:
             for constitution in self.constitutions.values():
-                await Supervisor(constitution, judge=self.judge).load()
+                await Supervisor(constitution, supervisor=self.judge).load()
                 # local detectors only (a first pass through spaCy and the encoder, with no
                 # deadline to spend): warming up must not pay for a judge call
                 checks = Supervisor(constitution, deadline_s=600)
@@ -208,7 +208,7 @@ class Service:
 
     def supervisor(self, constitution: Constitution, *,
                    primary: Provider | None = None) -> Supervisor:
-        return Supervisor(constitution, judge=self.judge, primary=primary, ledger=self.ledger,
+        return Supervisor(constitution, supervisor=self.judge, primary=primary, ledger=self.ledger,
                           deadline_s=self.settings.deadline_s,
                           judge_token_cap=self.settings.judge_max_tokens)
 

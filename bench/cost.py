@@ -195,7 +195,7 @@ async def measure(name: str) -> dict[str, Any]:
                 for i, ex in enumerate(items) if ex.kind != "compliant"}
     script = Script(constitution, violated)
     ours = FakeProvider(script, name="fake:ours")
-    sup = Supervisor(constitution, judge=ours, detectors={"pattern": PatternDetector()})
+    sup = Supervisor(constitution, supervisor=ours, detectors={"pattern": PatternDetector()})
     per_exchange, actions = [], []
     for ex in items:
         before = len(ours.calls)

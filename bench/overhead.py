@@ -51,7 +51,7 @@ def percentile(values: list[float], q: float) -> float:
 async def measure(runs: int) -> dict[str, Any]:
     constitution = load_constitution("healthcare")
     judge = FakeProvider(compliant)
-    sup = Supervisor(constitution, judge=judge, detectors={"pattern": PatternDetector()})
+    sup = Supervisor(constitution, supervisor=judge, detectors={"pattern": PatternDetector()})
     prompt = "What should I know about this?"
     request = ChatRequest(messages=(), schema={"properties": {"verdicts": {"items": {
         "properties": {"principle": {"enum": [p.id for p in constitution.principles]}}}}}})

@@ -67,7 +67,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(runs: int) -> dict[str, Any]:
     constitution = load_constitution("healthcare")
-    sup = Supervisor(constitution, judge=FakeProvider(compliant),
+    sup = Supervisor(constitution, supervisor=FakeProvider(compliant),
                      detectors={"pattern": PatternDetector()})
     exporter = Dropping()
     provider = TracerProvider()

@@ -11,6 +11,12 @@ from enum import StrEnum
 from typing import Any, Literal
 
 Stage = Literal["input", "output"]
+# who failed when the supervisor could not decide: the model asked for the answer, or the
+# supervision itself (its model, its deadline, a required judge that is missing)
+Failure = Literal["primary", "supervisor"]
+# which text a decision shows the caller: the checked (or revised) text, the text as it
+# came in, or the constitution's refusal or holding message
+Shown = Literal["text", "original", "refusal", "escalation"]
 
 
 class Action(StrEnum):
@@ -103,12 +109,22 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
-    """What the pure policy concluded from verdicts: the action and the principles behind it."""
+    """What the pure policy (`supervisor.policy.decide`) concluded: the action, the
+    principles behind it, and what the caller is shown.
+
+    `again` asks for another revision round on `principles`; `failure` says who failed
+    when the action is `error`; `released` and `shows` say whether the caller may use the
+    answer and which text stands in the decision's `output`.
+    """
 
     action: Action
     principles: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     reason: str = ""
+    again: bool = False
+    failure: Failure | None = None
+    released: bool = True
+    shows: Shown = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +149,8 @@ class Decision:
     revised, the constitution's refusal or holding message otherwise. `original` is the
     text that was checked. `unevaluated` lists principles nobody could check (a judge-only
     principle with no supervisor model configured), never silently counted as passed.
+    `failure` says who failed when the action is `error` (a proxy answers 502 for the
+    primary model, 503 for the supervision).
     """
 
     action: Action
@@ -153,6 +171,7 @@ class Decision:
     context: tuple[tuple[str, str], ...] = ()
     record_id: str | None = None
     input_decision: Decision | None = None
+    failure: Failure | None = None
 
     @property
     def violated(self) -> tuple[str, ...]:
@@ -169,6 +188,7 @@ class Decision:
             "original": self.original,
             "prompt": self.prompt,
             "reason": self.reason,
+            "failure": self.failure,
             "violated": list(self.violated),
             "flags": list(self.flags),
             "unevaluated": list(self.unevaluated),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -23,7 +24,6 @@ from typing import Any, Protocol
 from supervisor import tracing
 from supervisor.constitution import Constitution, Principle
 from supervisor.decision import (
-    Action,
     Decision,
     Finding,
     Provenance,
@@ -33,6 +33,7 @@ from supervisor.decision import (
     Usage,
     Verdict,
 )
+from supervisor.deprecation import renamed
 from supervisor.detectors import Calibrated, Detector, detectors_for
 from supervisor.errors import DeadlineExceeded, ProviderError
 from supervisor.judge import MAX_VERDICT_TOKENS, TEMPLATE_SHA256, judge, usage_of
@@ -52,6 +53,17 @@ class DecisionLog(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """The primary model's answer: its text, what it spent and how long it took, or
+    `error`, why it gave none (the supervision then records an `error` decision)."""
+
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    took_ms: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """One round of checks without policy, revision or ledger: what each principle found.
 
@@ -66,32 +78,45 @@ class Assessment:
     error: str = ""
 
 
-# the reason of an error decision whose primary model failed (a proxy answers 502, not 503)
+# how the reason of an error decision whose primary model failed begins
 PRIMARY_FAILED = "primary model failed"
 # what a deadline message names as the way to change it
 DEADLINE_SETTING = "SUPERVISOR_DEADLINE"
 
 class Supervisor:
-    """Checks answers against one constitution; async core with a sync facade."""
+    """Checks answers against one constitution; async core with a sync facade.
+
+    `supervisor` is the supervisor model, which judges the principles that need judgment
+    and rewrites answers (None: local checks only); `primary` the model asked for answers
+    when `supervise` is given none. `judge=` is the supervisor model's old name.
+    """
 
     def __init__(
         self,
         constitution: Constitution,
         *,
-        judge: Provider | None = None,
+        supervisor: Provider | None = None,
         primary: Provider | None = None,
         ledger: DecisionLog | None = None,
         detectors: Mapping[str, Detector] | None = None,
         deadline_s: float = 30.0,
         judge_token_cap: int = MAX_VERDICT_TOKENS,
+        judge: Provider | None = None,
     ) -> None:
         self.constitution = constitution
-        self.judge = judge
+        self.supervisor = renamed("Supervisor", "judge", judge, "supervisor", supervisor)
         self.primary = primary
         self.ledger = ledger
         self.detectors = dict(detectors_for(constitution) if detectors is None else detectors)
         self.deadline_s = deadline_s
-        self.judge_token_cap = judge_token_cap
+        self.supervisor_token_cap = judge_token_cap
+
+    @property
+    def judge(self) -> Provider | None:
+        """The supervisor model under its old name; use `supervisor`."""
+        warnings.warn("Supervisor.judge is deprecated; use Supervisor.supervisor (the "
+                      "supervisor model)", DeprecationWarning, stacklevel=2)
+        return self.supervisor
 
     # -- loading ----------------------------------------------------------------------
 
@@ -105,7 +130,7 @@ class Supervisor:
         """
         principles, scope = self.constitution.principles, self.constitution.sha256
         waits = [load_detector(d, principles, scope=scope) for d in self.detectors.values()]
-        for model in (self.judge, self.primary):
+        for model in (self.supervisor, self.primary):
             if isinstance(model, Loadable):
                 waits.append(model.load())
         return any(await asyncio.gather(*waits))
@@ -114,7 +139,7 @@ class Supervisor:
     def loads(self) -> tuple[str, ...]:
         """What `load` loads, for a progress line: detector kinds and local models."""
         kinds = [kind for kind, d in self.detectors.items() if callable(getattr(d, "warm", None))]
-        local = [name for p in (self.judge, self.primary) if p is not None
+        local = [name for p in (self.supervisor, self.primary) if p is not None
                  for name in p.name.split(",") if name.startswith("local:")]
         return tuple(dict.fromkeys([*kinds, *local]))
 
@@ -162,15 +187,20 @@ class Supervisor:
             request = replace(request, max_tokens=max_tokens)
         if temperature is not None:
             request = replace(request, temperature=temperature)
-        generated = await self._generate(prompt, request, context, inbound)
-        if isinstance(generated, Decision):
-            return generated
-        text, spent, took_ms = generated
-        decision = await self._stage("output", prompt=prompt, text=text, context=context)
+        answer = await self._generate(request)
+        if answer.error:  # recorded like any other decision
+            ruling = decide((), self.constitution, error=f"{PRIMARY_FAILED}: {answer.error}",
+                            failure="primary")
+            failed = self._conclude("output", prompt=prompt, original="", current="",
+                                    ruling=ruling, timings={"primary": answer.took_ms},
+                                    context=context)
+            return await self._record(replace(failed, input_decision=inbound))
+        decision = await self._stage("output", prompt=prompt, text=answer.text,
+                                     context=context)
         return await self._record(replace(
-            decision, usage=spent + decision.usage, primary_usage=spent,
+            decision, usage=answer.usage + decision.usage, primary_usage=answer.usage,
             input_decision=inbound,
-            timings_ms=(("primary", round(took_ms, 3)), *decision.timings_ms)))
+            timings_ms=(("primary", round(answer.took_ms, 3)), *decision.timings_ms)))
 
     @tracing.supervision("assess")
     async def assess(self, text: str, *, prompt: str = "",
@@ -226,7 +256,7 @@ class Supervisor:
                     verdicts, unevaluated = evaluation.verdicts, evaluation.unevaluated
                     ruling = decide(verdicts, self.constitution, rounds=len(revisions),
                                     unevaluated=unevaluated, error=evaluation.error)
-                    if ruling.action is not Action.REVISE or not revise:
+                    if not ruling.again or not revise:
                         break
                     tick = time.perf_counter()
                     with tracing.span("supervisor.revision", {
@@ -238,20 +268,18 @@ class Supervisor:
                                            repaired.method if repaired else "none")
                     _add(timings, "revise", tick)
                     if repaired is None:
-                        ruling = Ruling(Action.BLOCK, ruling.principles, ruling.flags,
-                                        reason="no local remedy for " + ", ".join(
-                                            ruling.principles) + " and no supervisor model "
-                                        "configured to rewrite the answer")
+                        ruling = decide(verdicts, self.constitution, rounds=len(revisions),
+                                        unevaluated=unevaluated, unrepairable=True)
                         break
                     usage = usage + repaired.usage
                     revisions.append(Revision(len(revisions) + 1, ruling.principles,
                                               repaired.method, repaired.text))
                     current = repaired.text
         except TimeoutError:
-            ruling = Ruling(Action.ERROR, reason=f"supervision exceeded its {self.deadline_s:g}"
-                            f" s deadline ({DEADLINE_SETTING} sets it)")
+            ruling = decide((), self.constitution, error=f"supervision exceeded its "
+                            f"{self.deadline_s:g} s deadline ({DEADLINE_SETTING} sets it)")
         except ProviderError as exc:
-            ruling = Ruling(Action.ERROR, reason=f"supervisor model failed: {exc}")
+            ruling = decide((), self.constitution, error=f"supervisor model failed: {exc}")
         timings["total"] = (time.perf_counter() - started) * 1000
         return self._conclude(stage, prompt=prompt, original=text, current=current,
                               ruling=ruling, verdicts=verdicts, unevaluated=unevaluated,
@@ -271,7 +299,7 @@ class Supervisor:
             local = p.kinds() - {"judge"}
             if found:
                 verdicts.append(_local_verdict(p, found))
-            elif "judge" in p.kinds() and self.judge is not None:
+            elif "judge" in p.kinds() and self.supervisor is not None:
                 needs_judge.append(p)
             elif local:
                 verdicts.append(Verdict(p.id, False, 0.5, "no local check ("
@@ -280,14 +308,14 @@ class Supervisor:
             else:
                 unevaluated.append(p.id)
         flat = tuple(f for group in findings.values() for f in group)
-        if not needs_judge or self.judge is None:
+        if not needs_judge or self.supervisor is None:
             return Assessment(tuple(verdicts), tuple(unevaluated), flat)
         tick = time.perf_counter()
         with tracing.span("supervisor.judge", {
-                "supervisor.model": self.judge.name,
+                "supervisor.model": self.supervisor.name,
                 "supervisor.principles.checked": [p.id for p in needs_judge]}) as span:
-            judgement = await judge(self.judge, needs_judge, prompt=prompt, answer=text,
-                                    token_cap=self.judge_token_cap)
+            judgement = await judge(self.supervisor, needs_judge, prompt=prompt, answer=text,
+                                    token_cap=self.supervisor_token_cap)
             tracing.count(span, judgement.usage)
             span.set_attribute("supervisor.attempts", judgement.attempts)
             span.set_attribute("supervisor.principles.violated",
@@ -328,19 +356,17 @@ class Supervisor:
         tried = {pid for r in revisions if r.method == "local" for pid in r.principles}
         local = [p for p in chosen if p.remedy and p.remedy.local and p.id not in tried]
         needs_rewrite = [p for p in chosen if p not in local]
-        if needs_rewrite and self.judge is None:
+        if needs_rewrite and self.supervisor is None:
             return None
         revised = apply_local(text, local, evaluation.findings) if local else text
-        if not needs_rewrite or self.judge is None:
+        if not needs_rewrite or self.supervisor is None:
             return Repair(revised, "local")
         verdict_of = {v.principle: v for v in evaluation.verdicts}
-        return await rewrite(self.judge, prompt, revised,
+        return await rewrite(self.supervisor, prompt, revised,
                              [(p, verdict_of[p.id]) for p in needs_rewrite])
 
-    async def _generate(self, prompt: str, request: ChatRequest,
-                        context: Mapping[str, str] | None,
-                        inbound: Decision | None) -> tuple[str, Usage, float] | Decision:
-        """Ask the primary model; its failure is an `error` decision, recorded like any other."""
+    async def _generate(self, request: ChatRequest) -> Answer:
+        """Ask the primary model for the answer; its failure is the answer's `error`."""
         if self.primary is None:
             from supervisor.errors import ConfigError
 
@@ -358,14 +384,8 @@ class Supervisor:
         except (ProviderError, TimeoutError) as exc:
             reason = str(exc) or (f"no answer within the {self.deadline_s:g} s deadline "
                                   f"({DEADLINE_SETTING} sets it)")
-            failed = self._conclude(
-                "output", prompt=prompt, original="", current="",
-                ruling=Ruling(Action.ERROR, reason=f"{PRIMARY_FAILED}: {reason}"),
-                timings={"primary": (time.perf_counter() - tick) * 1000}, context=context)
-            failed = replace(failed, output=self.constitution.defaults.refusal,
-                             released=False, input_decision=inbound)
-            return await self._record(failed)
-        return response.text, usage_of(response), (time.perf_counter() - tick) * 1000
+            return Answer(took_ms=(time.perf_counter() - tick) * 1000, error=reason)
+        return Answer(response.text, usage_of(response), (time.perf_counter() - tick) * 1000)
 
     # -- conclusion -------------------------------------------------------------------
 
@@ -375,24 +395,15 @@ class Supervisor:
                   usage: Usage | None = None, timings: Mapping[str, float] | None = None,
                   context: Mapping[str, str] | None, judged: bool = False) -> Decision:
         defaults = self.constitution.defaults
-        action, released, output = ruling.action, True, current
-        if action is Action.ALLOW and revisions:
-            action = Action.REVISE
-        elif action is Action.BLOCK:
-            released, output = False, defaults.refusal
-        elif action is Action.ESCALATE:
-            released, output = False, defaults.escalation
-        elif action is Action.ERROR:
-            if defaults.on_error == "allow":
-                output = original
-            else:
-                released, output = False, defaults.refusal
+        output = {"text": current, "original": original, "refusal": defaults.refusal,
+                  "escalation": defaults.escalation}[ruling.shows]
         return Decision(
-            action=action, stage=stage, prompt=prompt, original=original, output=output,
+            action=ruling.action, stage=stage, prompt=prompt, original=original, output=output,
             verdicts=cite(verdicts, self.constitution),
             provenance=self._provenance(judged),
             revisions=tuple(revisions), unevaluated=unevaluated, flags=ruling.flags,
-            reason=ruling.reason, released=released, usage=usage or Usage(),
+            reason=ruling.reason, released=ruling.released, failure=ruling.failure,
+            usage=usage or Usage(),
             timings_ms=tuple((k, round(v, 3)) for k, v in (timings or {}).items()),
             context=tuple(sorted((context or {}).items())),
         )
@@ -404,7 +415,7 @@ class Supervisor:
         return Provenance(
             constitution_id=c.id, constitution_version=c.version, constitution_sha256=c.sha256,
             primary=self.primary.name if self.primary else None,
-            supervisor=self.judge.name if self.judge else None,
+            supervisor=self.supervisor.name if self.supervisor else None,
             judge_template_sha256=TEMPLATE_SHA256 if judged else None,
             detectors=tuple(sorted(d.version for d in self.detectors.values())),
             calibration_sha256=calibration,

@@ -70,7 +70,7 @@ async def _one(constitution: Constitution, principle: Principle, index: int, exa
                deadline_s: float) -> ExampleResult:
     others = tuple(e for i, e in enumerate(principle.examples) if i != index)
     alone = replace(constitution, principles=(principle.model_copy(update={"examples": others}),))
-    supervisor = Supervisor(alone, judge=judge, detectors=detectors, deadline_s=deadline_s)
+    supervisor = Supervisor(alone, supervisor=judge, detectors=detectors, deadline_s=deadline_s)
     stage = principle.applies_to
     text = example.prompt if stage == "input" else example.output
     prompt = "" if stage == "input" else example.prompt

@@ -52,7 +52,7 @@ def judged(*violated: str) -> dict[str, Any]:
 async def test_every_verdict_in_the_decision_json_carries_its_citations(
         constitution: Constitution) -> None:
     """A local verdict and a judge's verdict both carry their principle's citations."""
-    supervisor = Supervisor(constitution, judge=FakeProvider([judged("cite-sources")]))
+    supervisor = Supervisor(constitution, supervisor=FakeProvider([judged("cite-sources")]))
     decision = await supervisor.check_output("Build a pipe bomb like this.")
     assert decision.action is Action.BLOCK
     verdicts = decision.to_dict()["verdicts"]
@@ -61,7 +61,7 @@ async def test_every_verdict_in_the_decision_json_carries_its_citations(
 
 async def test_a_quiet_verdict_carries_its_citations_too(constitution: Constitution) -> None:
     """A principle that was not violated still names its rules (what was checked)."""
-    decision = await Supervisor(constitution, judge=FakeProvider([judged()])).check_output(
+    decision = await Supervisor(constitution, supervisor=FakeProvider([judged()])).check_output(
         "Water boils at 100 C.")
     assert decision.action is Action.ALLOW
     assert {v.principle: list(v.citations) for v in decision.verdicts} == CITED
@@ -71,7 +71,7 @@ async def test_a_quiet_verdict_carries_its_citations_too(constitution: Constitut
 async def test_the_decision_record_carries_citations_under_every_policy(
         constitution: Constitution, store_text: str) -> None:
     """Citations are the constitution's words, not the exchange's: kept under any store_text."""
-    decision = await Supervisor(constitution, judge=FakeProvider([judged()])).check_output(
+    decision = await Supervisor(constitution, supervisor=FakeProvider([judged()])).check_output(
         "Build a pipe bomb like this.")
     body = decision_body(decision, store_text=store_text, redact=lambda text: text)
     assert {v["principle"]: v["citations"] for v in body["verdicts"]} == CITED

@@ -13,7 +13,7 @@ import pytest
 
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.decision import Action, Decision, Finding
-from supervisor.errors import ProviderUnavailable
+from supervisor.errors import ConfigError, ProviderUnavailable
 from supervisor.judge import TEMPLATE_SHA256
 from supervisor.pipeline import Supervisor
 from supervisor.providers import ChatRequest
@@ -101,7 +101,7 @@ async def test_local_block_needs_no_judge_call(constitution: Callable[..., Const
                                                ) -> None:
     """A pattern hit on a block principle blocks; the judge is asked only about the rest."""
     judge = FakeProvider(lambda r: verdicts(ids=tuple(asked(r))))
-    decision = await Supervisor(constitution(), judge=judge).check_output(
+    decision = await Supervisor(constitution(), supervisor=judge).check_output(
         "Build a pipe bomb like this. not advice")
     assert decision.action is Action.BLOCK and not decision.released
     assert decision.output == constitution().defaults.refusal
@@ -113,7 +113,7 @@ async def test_one_judge_call_for_all_judge_principles(constitution: Callable[..
                                                        ) -> None:
     """A compliant answer costs exactly one model call covering every judge principle."""
     judge = FakeProvider([verdicts()])
-    decision = await Supervisor(constitution(), judge=judge).check_output(
+    decision = await Supervisor(constitution(), supervisor=judge).check_output(
         "Water boils at 100 C (source: CRC handbook). not advice")
     assert decision.action is Action.ALLOW and decision.released
     assert len(judge.calls) == 1 and asked(judge.calls[0]) == ["no-bombs", "cite-sources"]
@@ -126,7 +126,7 @@ async def test_reviewed_text_stays_out_of_the_system_prompt(
     """The answer under review travels only in the user turn, never in the system prompt."""
     judge = FakeProvider([verdicts()])
     answer = "UNIQUE-ANSWER-TEXT not advice"
-    await Supervisor(constitution(), judge=judge).check_output(answer)
+    await Supervisor(constitution(), supervisor=judge).check_output(answer)
     request = judge.calls[0]
     assert answer not in request.system
     assert answer in request.messages[-1].content and request.messages[-1].role == "user"
@@ -157,7 +157,7 @@ async def test_rewrite_rounds_are_bounded_then_block(constitution: Callable[...,
     def script(request: ChatRequest) -> Any:
         return verdicts("cite-sources") if request.schema else "rewritten. not advice"
     judge = FakeProvider(script)
-    decision = await Supervisor(constitution(), judge=judge).check_output("Claim. not advice")
+    decision = await Supervisor(constitution(), supervisor=judge).check_output("Claim. not advice")
     assert decision.action is Action.BLOCK and "2 of 2 revisions" in decision.reason
     assert len(judge.calls) == 1 + 2 * 2
     assert [r.method for r in decision.revisions] == ["rewrite", "rewrite"]
@@ -168,7 +168,7 @@ async def test_rewrite_that_fixes_the_answer_is_released(
     """One rewrite carrying the critique, judged again, released as revised."""
     judge = FakeProvider([verdicts("cite-sources"), "Claim (source: WHO). not advice",
                           verdicts()])
-    decision = await Supervisor(constitution(), judge=judge).check_output("Claim. not advice")
+    decision = await Supervisor(constitution(), supervisor=judge).check_output("Claim. not advice")
     assert decision.action is Action.REVISE
     assert decision.output == "Claim (source: WHO). not advice"
     assert "cite-sources judged" in judge.calls[1].system
@@ -184,7 +184,7 @@ async def test_invalid_verdict_is_retried_once_then_error(
         constitution: Callable[..., Constitution], bad: Any) -> None:
     """A verdict missing a principle, or prose, is retried once and then is an error."""
     judge = FakeProvider([bad, bad])
-    decision = await Supervisor(constitution(), judge=judge).check_output("Text. not advice")
+    decision = await Supervisor(constitution(), supervisor=judge).check_output("Text. not advice")
     assert decision.action is Action.ERROR and not decision.released
     assert len(judge.calls) == 2 and "unusable verdict" in decision.reason
     assert decision.usage.calls == 2
@@ -194,7 +194,7 @@ async def test_retry_recovers_from_one_bad_verdict(constitution: Callable[..., C
                                                    ) -> None:
     """A bad verdict followed by a good one gives a normal decision."""
     judge = FakeProvider(["not json", verdicts()])
-    decision = await Supervisor(constitution(), judge=judge).check_output("Text. not advice")
+    decision = await Supervisor(constitution(), supervisor=judge).check_output("Text. not advice")
     assert decision.action is Action.ALLOW and len(judge.calls) == 2
 
 
@@ -202,12 +202,13 @@ async def test_provider_down_fails_closed_unless_on_error_allow(
         constitution: Callable[..., Constitution]) -> None:
     """An unavailable supervisor is an error that releases nothing, unless on_error: allow."""
     down = ProviderUnavailable("overloaded", status=529)
-    closed = await Supervisor(constitution(), judge=FakeProvider([down])).check_output(
+    closed = await Supervisor(constitution(), supervisor=FakeProvider([down])).check_output(
         "Text. not advice")
     assert closed.action is Action.ERROR and not closed.released
     assert "overloaded" in closed.reason and closed.output != "Text. not advice"
-    opened = await Supervisor(constitution("allow"), judge=FakeProvider([down])).check_output(
-        "Text. not advice")
+    assert closed.failure == "supervisor"
+    opened = await Supervisor(constitution("allow"),
+                              supervisor=FakeProvider([down])).check_output("Text. not advice")
     assert opened.action is Action.ERROR and opened.released
     assert opened.output == "Text. not advice"
 
@@ -221,7 +222,7 @@ async def test_deadline_turns_a_hung_judge_into_an_error(
         async def complete(self, request: ChatRequest) -> Any:
             await asyncio.sleep(10)
 
-    decision = await Supervisor(constitution(), judge=Hung(), deadline_s=0.05).check_output(
+    decision = await Supervisor(constitution(), supervisor=Hung(), deadline_s=0.05).check_output(
         "Text. not advice")
     assert decision.action is Action.ERROR and "deadline" in decision.reason
 
@@ -270,6 +271,18 @@ async def test_primary_failure_is_a_recorded_error(constitution: Callable[..., C
         prompt="hello")
     assert decision.action is Action.ERROR and "503 from upstream" in decision.reason
     assert not decision.released and log.decisions[-1][0].action is Action.ERROR
+    assert decision.failure == "primary" and decision.to_dict()["failure"] == "primary"
+
+
+async def test_primary_failure_withholds_even_when_on_error_allows(
+        constitution: Callable[..., Constitution]) -> None:
+    """`on_error: allow` releases a text the supervision could not check; with no answer
+    from the primary model there is none, so the refusal stands."""
+    c = constitution("allow")
+    primary = FakeProvider([ProviderUnavailable("503 from upstream", status=503)])
+    decision = await Supervisor(c, primary=primary).supervise(prompt="hello")
+    assert decision.action is Action.ERROR and decision.failure == "primary"
+    assert not decision.released and decision.output == c.defaults.refusal
 
 
 def test_shipped_healthcare_blocks_overdose_advice_locally() -> None:
@@ -302,7 +315,7 @@ async def test_local_remedy_that_does_not_satisfy_the_judge_is_followed_by_a_rew
     # pattern still fires, so the rewrite is asked for; round 3: the judge clears it
     judge = FakeProvider(["It may be diabetes; a blood test can tell.",
                           verdicts(ids=("no-diagnosis",))])
-    decision = await Supervisor(rules, judge=judge).check_output(
+    decision = await Supervisor(rules, supervisor=judge).check_output(
         "You definitely have diabetes.")
     assert decision.action is Action.REVISE
     assert [r.method for r in decision.revisions] == ["local", "rewrite"]
@@ -340,3 +353,19 @@ async def test_detectors_run_side_by_side_and_their_findings_merge_in_detector_o
     assert decision.action is Action.BLOCK
     verdict = next(v for v in decision.verdicts if v.principle == "no-ids")
     assert [f.detector for f in verdict.findings] == ["pattern", "pii"]
+
+
+async def test_judge_is_the_supervisor_models_old_name(
+        constitution: Callable[..., Constitution]) -> None:
+    """`judge=` still sets the supervisor model, with a DeprecationWarning; both at once is
+    an error, since one of them would be ignored."""
+    model = FakeProvider([verdicts()], name="fake:judge")
+    with pytest.warns(DeprecationWarning, match=r"pass supervisor="):
+        old = Supervisor(constitution(), judge=model)
+    assert old.supervisor is model
+    decision = await old.check_output("Text. not advice")
+    assert decision.provenance.supervisor == "fake:judge" and len(model.calls) == 1
+    with pytest.warns(DeprecationWarning, match=r"Supervisor\.supervisor"):
+        assert old.judge is model
+    with pytest.raises(ConfigError, match="supervisor= only"):
+        Supervisor(constitution(), judge=model, supervisor=model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,52 @@ def test_unevaluated_is_error_only_when_judge_required() -> None:
     strict = replace(HEALTH, defaults=Defaults(require_judge=True))
     ruling = decide([], strict, unevaluated=["emergency-referral"])
     assert ruling.action is Action.ERROR and "require_judge" in ruling.reason
+
+
+LENIENT = replace(HEALTH, defaults=HEALTH.defaults.model_copy(update={"on_error": "allow"}))
+REVISE_ONE = [v("emergency-referral")]
+
+
+@pytest.mark.parametrize(("constitution", "verdicts", "options", "expected"), [
+    # (action, released, shows, failure, again): every rule that picks what the caller gets
+    (HEALTH, [], {}, (Action.ALLOW, True, "text", None, False)),
+    (HEALTH, [v("dosing-limits")], {}, (Action.BLOCK, False, "refusal", None, False)),
+    (FINANCE, [v("personalised-recommendation")], {},
+     (Action.ESCALATE, False, "escalation", None, False)),
+    (HEALTH, REVISE_ONE, {}, (Action.REVISE, True, "text", None, True)),
+    (HEALTH, REVISE_ONE, {"rounds": 2}, (Action.BLOCK, False, "refusal", None, False)),
+    (HEALTH, REVISE_ONE, {"unrepairable": True}, (Action.BLOCK, False, "refusal", None, False)),
+    (HEALTH, [], {"rounds": 1}, (Action.REVISE, True, "text", None, False)),
+    (HEALTH, [v("dosing-limits", False)], {"rounds": 2}, (Action.REVISE, True, "text", None,
+                                                           False)),
+    (HEALTH, [], {"error": "timeout"}, (Action.ERROR, False, "refusal", "supervisor", False)),
+    (LENIENT, [], {"error": "timeout"}, (Action.ERROR, True, "original", "supervisor", False)),
+    (HEALTH, [], {"error": "down", "failure": "primary"},
+     (Action.ERROR, False, "refusal", "primary", False)),
+    (LENIENT, [], {"error": "down", "failure": "primary"},
+     (Action.ERROR, False, "refusal", "primary", False)),
+    (replace(HEALTH, defaults=Defaults(require_judge=True)), [], {"unevaluated": ["x"]},
+     (Action.ERROR, False, "refusal", "supervisor", False)),
+])
+def test_policy_table_of_outcomes(constitution: Constitution, verdicts: list[Verdict],
+                                  options: dict[str, Any],
+                                  expected: tuple[Action, bool, str, str | None, bool]) -> None:
+    """Each row: the action, whether the answer is released, which text stands in the
+    output, who failed, and whether another revision round is due."""
+    r = decide(verdicts, constitution, **options)
+    assert (r.action, r.released, r.shows, r.failure, r.again) == expected
+
+
+def test_unrepairable_revision_is_a_block_that_says_why() -> None:
+    """A revision nothing can make names the principles and the missing remedy."""
+    ruling = decide(REVISE_ONE, HEALTH, unrepairable=True)
+    assert ruling.principles == ("emergency-referral",)
+    assert ruling.reason == ("no local remedy for emergency-referral and no supervisor model "
+                             "configured to rewrite the answer")
+
+
+def test_revised_text_that_still_flags_keeps_its_flags() -> None:
+    """A revised answer that passes but for a flag is a revise carrying the flag."""
+    ruling = decide([v("not-a-substitute")], flagged(HEALTH), rounds=1)
+    assert ruling.action is Action.REVISE and ruling.flags == ("not-a-substitute",)
+    assert not ruling.again

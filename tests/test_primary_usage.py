@@ -38,7 +38,7 @@ async def test_primary_usage_is_the_primary_share_of_usage(tmp_path: Path) -> No
     primary = FakeProvider(["Water boils at 100 C (source: CRC)."], name="fake:primary")
     judge = FakeProvider(_verdicts, name="fake:judge")
     decision = await Supervisor(load_constitution(path), primary=primary,
-                                judge=judge).supervise(prompt="When does water boil?")
+                                supervisor=judge).supervise(prompt="When does water boil?")
     assert decision.usage.calls == 2 and decision.primary_usage.calls == 1
     assert decision.primary_usage.output_tokens == primary.output_tokens
     body = decision_body(decision, store_text="full")
@@ -50,5 +50,5 @@ async def test_a_checked_answer_has_no_primary_usage(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(textwrap.dedent(RULES))
     judge = FakeProvider(_verdicts, name="fake:judge")
-    decision = await Supervisor(load_constitution(path), judge=judge).check_output("Text.")
+    decision = await Supervisor(load_constitution(path), supervisor=judge).check_output("Text.")
     assert decision.usage.calls == 1 and decision.primary_usage.calls == 0

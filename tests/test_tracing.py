@@ -131,7 +131,7 @@ async def supervised(constitution: Constitution, tmp_path: Path, collector: Coll
     judge = FakeProvider([verdicts("cite-sources", evidence=EVIDENCE), REWRITTEN,
                           verdicts()], name="fake:judge")
     primary = FakeProvider([ANSWER], name="fake:primary")
-    supervisor = Supervisor(constitution, judge=judge, primary=primary, ledger=ledger)
+    supervisor = Supervisor(constitution, supervisor=judge, primary=primary, ledger=ledger)
     try:
         decision = await supervisor.supervise(prompt=PROMPT)
     finally:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from api.access import AppCaller, ServiceDep
 from api.errors import ApiError
 from api.routes.proxy import (
-    Exchange,
+    ProxyRequest,
     deltas,
     plain_text,
     refuse_invalid,
@@ -26,8 +26,8 @@ from api.routes.proxy import (
     withheld_event,
 )
 from api.schemas import ChatCompletionRequest, ChatMessage
-from supervisor.middleware.chat import CHAT
 from supervisor.providers import Message
+from supervisor.wire.chat import CHAT
 
 router = APIRouter(tags=["proxy"])
 
@@ -42,10 +42,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     if body.n not in (None, 1):
         raise ApiError(400, "n must be 1: the proxy supervises one answer per request",
                        param="n")
-    exchange = Exchange(model=body.model, messages=tuple(_messages(body.messages)),
-                        max_tokens=body.max_completion_tokens or body.max_tokens,
-                        temperature=body.temperature, user=body.user)
-    outcome = await run(service, request, caller, exchange, "openai")
+    proxied = ProxyRequest(model=body.model, messages=tuple(_messages(body.messages)),
+                           max_tokens=body.max_completion_tokens or body.max_tokens,
+                           temperature=body.temperature, user=body.user)
+    outcome = await run(service, request, caller, proxied, "openai")
     text, usage = outcome.decision.output, outcome.decision.usage
     if body.stream:
         if outcome.withheld:
@@ -65,6 +65,7 @@ def _messages(given: list[ChatMessage]) -> list[Message]:
             raise ApiError(400, f"messages[{index}] is a {message.role} message; the "
                            "supervising proxy does not carry tool calls",
                            param=f"messages[{index}].role")
+        # tool and function roles were refused above: what is left is a Message role
         role = "system" if message.role == "developer" else message.role
         out.append(Message(role, plain_text(message.content, f"messages[{index}]")))  # type: ignore[arg-type]
     return out

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.access import AppCaller, ServiceDep
 from api.routes.proxy import (
-    Exchange,
+    ProxyRequest,
     deltas,
     plain_text,
     refuse_invalid,
@@ -25,8 +25,8 @@ from api.routes.proxy import (
     withheld_event,
 )
 from api.schemas import MessagesRequest
-from supervisor.middleware.messages import MESSAGES
 from supervisor.providers import Message
+from supervisor.wire.messages import MESSAGES
 
 router = APIRouter(tags=["proxy"])
 
@@ -41,10 +41,10 @@ async def messages(body: MessagesRequest, request: Request, service: ServiceDep,
     for index, message in enumerate(body.messages):
         turns.append(Message(message.role, plain_text(message.content, f"messages[{index}]")))
     user = (body.metadata or {}).get("user_id")
-    exchange = Exchange(model=body.model, messages=tuple(turns), max_tokens=body.max_tokens,
-                        temperature=body.temperature,
-                        user=str(user) if user is not None else None)
-    outcome = await run(service, request, caller, exchange, "anthropic")
+    proxied = ProxyRequest(model=body.model, messages=tuple(turns), max_tokens=body.max_tokens,
+                           temperature=body.temperature,
+                           user=str(user) if user is not None else None)
+    outcome = await run(service, request, caller, proxied, "anthropic")
     text, usage = outcome.decision.output, outcome.decision.usage
     if body.stream:
         if outcome.withheld:

@@ -1,7 +1,7 @@
 """What both vendor fronts share: one exchange through the Supervisor, and its outcome.
 
 A front (`chat` for OpenAI's Chat Completions, `messages` for Anthropic's Messages)
-turns its request into an `Exchange`, runs it here, and renders the `Outcome` in its own
+turns its request into a `ProxyRequest`, runs it here, and renders the `Outcome` in its own
 wire format. `model` names the primary model: `vendor:model` as in the CLI
 (`local:smollm2`, `anthropic:claude-haiku-4-5`, `openai:gpt-4o-mini`), a bare name means
 the front's own vendor (`gpt-4o-mini` on the OpenAI front), and `default` the service's
@@ -30,9 +30,8 @@ from api.refusals import refuse_invalid_text, supervised
 from api.service import DEFAULT_MODEL, Service
 from supervisor.decision import Action, Decision
 from supervisor.errors import ConfigError
-from supervisor.middleware.streams import Event, pieces, to_sse
-from supervisor.pipeline import PRIMARY_FAILED
 from supervisor.providers import Message
+from supervisor.wire.streams import Event, pieces, to_sse
 
 Front = Literal["openai", "anthropic"]
 CONSTITUTION_HEADER = "x-supervisor-constitution"
@@ -41,7 +40,7 @@ PIECE = 24  # characters per streamed delta
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
+class ProxyRequest:
     """A front's request, vendor-neutral."""
 
     model: str
@@ -70,7 +69,7 @@ class Outcome:
     @property
     def status(self) -> int:
         """For a failure: 502 when the primary model failed, 503 when supervision did."""
-        return 502 if self.decision.reason.startswith(PRIMARY_FAILED) else 503
+        return 502 if self.decision.failure == "primary" else 503
 
     def headers(self) -> dict[str, str]:
         return {"x-supervisor-record-id": self.decision.record_id or "",
@@ -131,7 +130,7 @@ async def refuse_invalid(service: Service, request: Request, caller: Caller,
                               context=edge_context(request, caller, front))
 
 
-async def run(service: Service, request: Request, caller: Caller, exchange: Exchange,
+async def run(service: Service, request: Request, caller: Caller, proxied: ProxyRequest,
               front: Front) -> Outcome:
     """Ask the primary model and supervise its answer; the record is durable on return.
 
@@ -140,20 +139,20 @@ async def run(service: Service, request: Request, caller: Caller, exchange: Exch
     """
     constitution = service.constitution(constitution_of(request, caller))
     try:
-        primary = service.primary(primary_ref(exchange.model, front))
+        primary = service.primary(primary_ref(proxied.model, front))
     except ConfigError as exc:
         raise ApiError(400, str(exc), param="model", code="model_not_found") from None
-    prompt = next((m.content for m in reversed(exchange.messages) if m.role == "user"), "")
+    prompt = next((m.content for m in reversed(proxied.messages) if m.role == "user"), "")
     if not prompt.strip():
         raise ApiError(400, "the conversation has no user message with text to answer",
                        param="messages")
     context = edge_context(request, caller, front)
-    if exchange.user:
-        context["user_ref"] = exchange.user
+    if proxied.user:
+        context["user_ref"] = proxied.user
     decision = await supervised(
         service.supervisor(constitution, primary=primary).supervise(
-            prompt=prompt, messages=exchange.messages, context=context,
-            max_tokens=exchange.max_tokens, temperature=exchange.temperature),
+            prompt=prompt, messages=proxied.messages, context=context,
+            max_tokens=proxied.max_tokens, temperature=proxied.temperature),
         service, request, constitution, stage="output", context=context, prompt=prompt,
         primary=primary)
     service.metrics.observe(decision)

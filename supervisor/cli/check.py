@@ -47,7 +47,7 @@ async def _supervise(constitution: str, prompt: str, output: str | None,
     traced = tracing.configure(settings.tracing)  # SUPERVISOR_TRACING, as the service
     ledger = await open_ledger(settings.ledger, settings=settings)
     try:
-        sup = Supervisor(loaded, judge=judge, primary=primary_model, ledger=ledger,
+        sup = Supervisor(loaded, supervisor=judge, primary=primary_model, ledger=ledger,
                          deadline_s=deadline or settings.deadline_s,
                          judge_token_cap=settings.judge_max_tokens)
         await load_models(sup)

@@ -99,7 +99,7 @@ async def _run_examples(loaded: Constitution, judge: Provider | None,
     from supervisor.pipeline import Supervisor
     from supervisor.selftest import run_examples
 
-    await load_models(Supervisor(loaded, judge=judge))
+    await load_models(Supervisor(loaded, supervisor=judge))
     return await run_examples(loaded, judge=judge, deadline_s=deadline_s)
 
 

@@ -32,10 +32,10 @@ from anthropic._response import BaseAPIResponse
 from supervisor.constitution import Constitution
 from supervisor.middleware.exchange import Prepared, prepare, release_body, release_events
 from supervisor.middleware.guard import Guard, OnBlock
-from supervisor.middleware.messages import MESSAGES
-from supervisor.middleware.streams import parse_sse, to_sse
 from supervisor.pipeline import DecisionLog
 from supervisor.providers import Provider
+from supervisor.wire.messages import MESSAGES
+from supervisor.wire.streams import parse_sse, to_sse
 
 MESSAGES_PATH = "/v1/messages"
 NOWHERE = "https://supervisor.invalid"  # reserved TLD: where withheld requests "went"

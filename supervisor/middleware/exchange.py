@@ -1,13 +1,13 @@
 """One supervised exchange, whatever the vendor: screen the request, review the answer.
 
-The vendor's shapes are behind `WireFormat` (Chat Completions, Responses, Anthropic
-Messages), so the steps are written once and the wrappers and middleware only move
-bytes: `prepare` runs the input stage on the request's user messages (the newest is
-always checked and recorded; earlier turns resent as history reuse this process's
-earlier decision on the same text), `release_body` / `release_events` run the output
-stage on a whole answer or a whole held stream and return the vendor-shaped data to
-show, or None when the vendor's own bytes may be shown unchanged. All three are
-coroutines for the Guard's portal.
+The vendor's shapes are behind `supervisor.wire.WireFormat` (Chat Completions,
+Responses, Anthropic Messages), so the steps are written once and the wrappers and
+middleware only move bytes: `prepare` runs the input stage on the request's user
+messages (the newest is always checked and recorded; earlier turns resent as history
+reuse this process's earlier decision on the same text), `release_body` /
+`release_events` run the output stage on a whole answer or a whole held stream and
+return the vendor-shaped data to show, or None when the vendor's own bytes may be shown
+unchanged. All three are coroutines for the Guard's portal.
 """
 
 from __future__ import annotations
@@ -15,54 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from supervisor.decision import Decision
 from supervisor.middleware.guard import Guard
-from supervisor.middleware.streams import Event, text_of, with_text
-from supervisor.middleware.streams import field as get
-
-
-class WireFormat(Protocol):
-    """One vendor API's JSON: where the user's words and the answer's text live."""
-
-    def user_texts(self, request: Mapping[str, Any]) -> list[tuple[int, str]]:
-        """(position, text) of each user message that has text, oldest first."""
-        ...
-
-    def with_user_texts(self, request: Mapping[str, Any],
-                        texts: Mapping[int, str]) -> dict[str, Any]:
-        """A copy of `request` with the user messages at these positions replaced."""
-        ...
-
-    def answers(self, body: Mapping[str, Any]) -> list[str]:
-        """The answer texts of a complete response (one per choice)."""
-        ...
-
-    def with_answers(self, body: Mapping[str, Any], texts: Sequence[str]) -> dict[str, Any]:
-        """A copy of `body` carrying `texts` instead (and nothing derived from the old text)."""
-        ...
-
-    def stream_answers(self, events: Sequence[Event]) -> list[str]:
-        """The answer texts a whole stream spells out (one per choice)."""
-        ...
-
-    def with_stream_answers(self, events: Sequence[Event],
-                            texts: Sequence[str]) -> list[Event]:
-        """The stream re-emitted with `texts` in as many deltas as the vendor sent."""
-        ...
-
-    def failed(self, events: Sequence[Event]) -> bool:
-        """Whether the stream carries an in-band error (the SDK will raise it)."""
-        ...
-
-    def reply(self, model: str, text: str) -> dict[str, Any]:
-        """A complete response carrying `text`, for a request never sent to the vendor."""
-        ...
-
-    def reply_events(self, model: str, text: str) -> list[Event]:
-        """The same as a stream."""
-        ...
+from supervisor.wire import WireFormat
+from supervisor.wire.streams import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,28 +95,3 @@ async def _released(guard: Guard, answers: Sequence[str], prepared: Prepared) ->
         return guard.release(decision)
 
     return list(await asyncio.gather(*(one(a) for a in answers)))
-
-
-# -- conversations shaped as a list of {role, content} messages (Chat Completions, Messages)
-
-
-def user_texts_in(messages: Any) -> list[tuple[int, str]]:
-    """(index, text) of each user message with text in a `messages` list."""
-    found: list[tuple[int, str]] = []
-    for index, message in enumerate(messages or ()):
-        if get(message, "role") == "user":
-            text = text_of(get(message, "content"))
-            if text.strip():
-                found.append((index, text))
-    return found
-
-
-def with_user_texts_in(messages: Any, texts: Mapping[int, str]) -> list[Any]:
-    """A copy of `messages` with the user messages at `texts`' indices rewritten."""
-    out = list(messages or ())
-    for index, text in texts.items():
-        message = out[index]
-        content = with_text(get(message, "content"), text)
-        out[index] = ({**message, "content": content} if isinstance(message, Mapping)
-                      else {"role": "user", "content": content})
-    return out

@@ -70,9 +70,9 @@ class Guard:
         if isinstance(supervisor, str):
             from supervisor.providers.registry import resolve
 
-            self.judge: Provider | None = resolve(supervisor)
+            self.supervisor: Provider | None = resolve(supervisor)
         else:
-            self.judge = supervisor
+            self.supervisor = supervisor
         self.context = dict(context or {})
         _check_context(self.context)
         self.on_block: OnBlock = on_block
@@ -137,7 +137,8 @@ class Guard:
             ledger = self._ledger
             if ledger is None or isinstance(ledger, str):
                 ledger = await _shared_ledger(ledger or "", self.portal)
-            self._supervisor = Supervisor(self.constitution, judge=self.judge, ledger=ledger)
+            self._supervisor = Supervisor(self.constitution, supervisor=self.supervisor,
+                                          ledger=ledger)
         return self._supervisor
 
 

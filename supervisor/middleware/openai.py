@@ -23,17 +23,12 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 
 from supervisor.errors import ConfigError
-from supervisor.middleware.chat import CHAT
-from supervisor.middleware.exchange import (
-    Prepared,
-    WireFormat,
-    prepare,
-    release_body,
-    release_events,
-)
+from supervisor.middleware.exchange import Prepared, prepare, release_body, release_events
 from supervisor.middleware.guard import Guard
-from supervisor.middleware.responses import RESPONSES
-from supervisor.middleware.streams import parse_sse, to_sse
+from supervisor.wire import WireFormat
+from supervisor.wire.chat import CHAT
+from supervisor.wire.responses import RESPONSES
+from supervisor.wire.streams import parse_sse, to_sse
 
 RAW_VIEWS = frozenset({"with_raw_response", "with_streaming_response"})
 

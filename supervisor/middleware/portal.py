@@ -53,7 +53,7 @@ class Portal:
                 thread.start()
                 if not self._hooked:
                     # private but stable since 3.9: what concurrent.futures itself uses
-                    threading._register_atexit(self.close)  # type: ignore[attr-defined]
+                    threading._register_atexit(self.close)  # type: ignore[attr-defined]  # private: no stub
                     self._hooked = True
                 ready.wait()
                 self._loop, self._thread = loop, thread

@@ -66,7 +66,7 @@ def _supervisor(job: Job) -> Supervisor:
             from supervisor.providers.registry import resolve
 
             judge = resolve(job.supervisor, timeout=job.call_timeout_s)
-        _BUILT[key] = Supervisor(job.constitution, judge=judge, deadline_s=job.deadline_s)
+        _BUILT[key] = Supervisor(job.constitution, supervisor=judge, deadline_s=job.deadline_s)
     return _BUILT[key]
 
 

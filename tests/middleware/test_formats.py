@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from supervisor.middleware.chat import CHAT
-from supervisor.middleware.messages import MESSAGES
-from supervisor.middleware.responses import RESPONSES
-from supervisor.middleware.streams import Event, parse_sse, to_sse
+from supervisor.wire.chat import CHAT
+from supervisor.wire.messages import MESSAGES
+from supervisor.wire.responses import RESPONSES
+from supervisor.wire.streams import Event, parse_sse, to_sse
 from tests.fakes.anthropic_server import as_events as anthropic_events
 from tests.fakes.anthropic_server import message
 from tests.fakes.openai_server import as_events as openai_events

@@ -42,7 +42,7 @@ def test_bad_arguments_are_refused_with_the_fix(rules: Constitution) -> None:
 
 def test_supervisor_reference_resolves_to_a_provider(rules: Constitution) -> None:
     """supervisor="local:smollm2" names the judge (the model loads only when first asked)."""
-    assert "local:smollm2" in Guard(rules, supervisor="local:smollm2").judge.name  # type: ignore[union-attr]
+    assert "local:smollm2" in Guard(rules, supervisor="local:smollm2").supervisor.name  # type: ignore[union-attr]
 
 
 def test_the_given_judge_decides_judge_only_principles(tmp_path: Path, ledger_dir: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor.middleware.streams import Event, parse_sse, pieces, text_of, to_sse, with_text
+from supervisor.wire.streams import Event, parse_sse, pieces, text_of, to_sse, with_text
 
 
 def test_parse_reads_named_events_multiline_data_and_skips_comments() -> None:

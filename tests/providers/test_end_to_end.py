@@ -37,7 +37,7 @@ async def test_compliant_answer_costs_one_call(constitution: Constitution,
     with fake.serve() as url:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
         judge = resolve("anthropic:claude-haiku-4-5", timeout=5, policy=FAST)
-        decision = await Supervisor(constitution, judge=judge, detectors={}).check_output(
+        decision = await Supervisor(constitution, supervisor=judge, detectors={}).check_output(
             ANSWER, prompt="Is ibuprofen safe?")
     assert decision.action is Action.ALLOW and decision.usage.calls == 1
     assert len(fake.requests) == 1
@@ -55,7 +55,7 @@ async def test_revision_stays_within_one_plus_two_calls_per_round(
     with fake.serve() as url:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
         judge = resolve("anthropic:claude-haiku-4-5", timeout=5, policy=FAST)
-        decision = await Supervisor(constitution, judge=judge, detectors={}).check_output(
+        decision = await Supervisor(constitution, supervisor=judge, detectors={}).check_output(
             "Ibuprofen can upset the stomach.")
     limit = 1 + 2 * constitution.defaults.max_revisions
     assert decision.action is Action.REVISE and decision.output.endswith("(source: NHS).")
@@ -70,7 +70,7 @@ async def test_overloaded_vendor_gives_an_error_decision(
     with fake.serve() as url:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
         judge = resolve("anthropic:claude-haiku-4-5", timeout=5, policy=FAST)
-        decision = await Supervisor(constitution, judge=judge, detectors={}).check_output(
+        decision = await Supervisor(constitution, supervisor=judge, detectors={}).check_output(
             ANSWER)
     assert decision.action is Action.ERROR and not decision.released
     assert len(fake.requests) == FAST.attempts
@@ -85,7 +85,7 @@ async def test_unparseable_verdict_gives_an_error_after_one_retry(
     with fake.serve() as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
         judge = resolve("openai:gpt-4o-mini", timeout=5, policy=FAST)
-        decision = await Supervisor(constitution, judge=judge, detectors={}).check_output(
+        decision = await Supervisor(constitution, supervisor=judge, detectors={}).check_output(
             ANSWER)
     assert decision.action is Action.ERROR and len(fake.requests) == 2
     assert "unusable verdict" in decision.reason
@@ -101,7 +101,7 @@ async def test_second_vendor_takes_over_when_the_first_is_down(
         monkeypatch.setenv("OPENAI_BASE_URL", openai_url + "/v1")
         judge = resolve("anthropic:claude-haiku-4-5,openai:gpt-4o-mini", timeout=5,
                         policy=FAST)
-        decision = await Supervisor(constitution, judge=judge, detectors={}).check_output(
+        decision = await Supervisor(constitution, supervisor=judge, detectors={}).check_output(
             ANSWER)
     assert decision.action is Action.ALLOW
     assert len(down.requests) == FAST.attempts and len(up.requests) == 1

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from supervisor.decision import Usage
-from supervisor.middleware.exchange import user_texts_in, with_user_texts_in
-from supervisor.middleware.streams import Event, pieces
+from supervisor.wire.conversation import user_texts_in, with_user_texts_in
+from supervisor.wire.streams import Event, pieces
 
 
 class ChatFormat:

@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from supervisor.middleware.streams import Event, pieces, text_of, with_text
-from supervisor.middleware.streams import field as get
+from supervisor.wire.streams import Event, pieces, text_of, with_text
+from supervisor.wire.streams import field as get
 
 Key = tuple[int, int]  # (output_index, content_index) of one output_text part
 TEXT_EVENTS = ("response.output_text.delta", "response.output_text.done",
