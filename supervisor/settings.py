@@ -16,8 +16,10 @@ from typing import Literal, cast
 from supervisor.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_FOLDER = "constitutional-supervisor"  # under $XDG_DATA_HOME, else ~/.local/share
 DEFAULT_LEDGER = "audit_logs"
 DEFAULT_PRIMARY = "local:smollm2"
+SIGNING_KEY = "ledger_ed25519.pem"  # supervisor.ledger.signing.PRIVATE_NAME
 ModerationOnError = Literal["flag", "unavailable"]
 MODERATION_ON_ERROR = ("flag", "unavailable")
 Tracing = Literal["off", "otlp"]
@@ -101,15 +103,25 @@ class Settings:
     concurrency_limit: int = 64  # requests in flight per API key and process; 0: none
     rate_limit_storage: str = "memory://"  # a `limits` storage URI (shared: redis://...)
     master_key: str = ""  # the file wrapping data keys of `store_text: encrypted` texts
+    data_home: str = ""  # XDG_DATA_HOME; "": ~/.local/share
 
     @property
     def signing_key_dir(self) -> Path:
-        """Where the ledger's Ed25519 key lives: SUPERVISOR_KEY_DIR, else beside a file ledger."""
+        """Where the ledger's Ed25519 key lives: SUPERVISOR_KEY_DIR, else beside a file
+        ledger, else (a database ledger) in the user's data folder, never in the package.
+
+        A key made by an earlier version in the source tree's `.keys` is still used while
+        the data folder has none, so a running deployment keeps signing with its key.
+        """
         if self.key_dir:
             return Path(self.key_dir)
-        if "://" in self.ledger:
-            return PROJECT_DIR / ".keys"
-        return Path(self.ledger) / "keys"
+        if "://" not in self.ledger:
+            return Path(self.ledger) / "keys"
+        home = Path(self.data_home) if self.data_home else Path.home() / ".local" / "share"
+        keys, legacy = home / DATA_FOLDER / "keys", PROJECT_DIR / ".keys"
+        if not (keys / SIGNING_KEY).exists() and (legacy / SIGNING_KEY).exists():
+            return legacy
+        return keys
 
     @property
     def master_key_file(self) -> Path:
@@ -142,4 +154,5 @@ def current(env: Mapping[str, str] | None = None) -> Settings:
         concurrency_limit=_count(env, "SUPERVISOR_CONCURRENCY_LIMIT", 64),
         rate_limit_storage=env.get("SUPERVISOR_RATE_LIMIT_STORAGE") or "memory://",
         master_key=env.get("SUPERVISOR_MASTER_KEY", "").strip(),
+        data_home=env.get("XDG_DATA_HOME", "").strip(),
     )
