@@ -63,7 +63,7 @@ $(STAMP): pyproject.toml
 	  echo "setup: compiling $(LLAMA) once per machine: this takes minutes (4 to 7 on 2 cores)"; \
 	  $(MAKE) --no-print-directory llama-wheel; fi
 	$(call step,installing $(LLAMA) from its built wheel,$(PIP) install $(PIP_OPTS) --no-deps $(LLAMA_WHEELS)/*.whl)
-	$(call step,installing the project and its dependencies,$(PIP) install $(PIP_OPTS) $(TORCH) $(LLAMA) -e '.[dev]')
+	$(call step,installing the project and its dependencies,$(PIP) install $(PIP_OPTS) $(TORCH) $(LLAMA) -e '.[dev,eval]')
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 	@echo "setup: done (pip's full output: $(SETUP_LOG))"

@@ -1,9 +1,10 @@
 """The evidence summary as a PDF, for examiners who file paper or cannot open HTML.
 
 Drawn with fpdf2 (pure Python, no system libraries) from the same `EvidenceReport` as the
-HTML, so the two never disagree. Text is set in DejaVu Sans, which matplotlib (already a
-dependency) ships, so citations keep their `§`, dashes and accents; without it, the core
-Helvetica is used and characters outside Latin-1 become `?` rather than failing the export.
+HTML, so the two never disagree. Text is set in DejaVu Sans, from matplotlib (the `eval`
+extra) or the system's fonts, so citations keep their `§`, dashes and accents; without
+either, the core Helvetica is used and characters outside Latin-1 become `?` rather than
+failing the export.
 The list of records stops at `LIST_LIMIT` rows and shows times to the second, so a row
 fits a line of A4: records.csv has them all, to the microsecond.
 """
@@ -54,12 +55,20 @@ def _records(report: EvidenceReport) -> str:
     return f"{report.records} ({kinds})" if kinds else str(report.records)
 
 
+# the system's DejaVu fonts (Debian and Ubuntu's fonts-dejavu-core, Fedora's), for an
+# install without matplotlib (the `eval` extra)
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf")
+SYSTEM_FONTS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+
 def _fonts() -> Path | None:
-    """matplotlib's DejaVu folder, found without importing matplotlib (slow to import)."""
+    """A folder holding the DejaVu fonts: matplotlib's (found without importing it, which
+    is slow), else the system's; None when neither is there (core fonts, Latin-1)."""
     spec = importlib.util.find_spec("matplotlib")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        folder = Path(root) / "mpl-data" / "fonts" / "ttf"
-        if (folder / "DejaVuSans.ttf").is_file():
+    roots = (spec.submodule_search_locations or []) if spec else []
+    folders = [Path(root) / "mpl-data" / "fonts" / "ttf" for root in roots]
+    for folder in (*folders, *SYSTEM_FONTS):
+        if all((folder / name).is_file() for name in FONT_FILES):
             return folder
     return None
 
@@ -78,9 +87,10 @@ class _Document(FPDF):
         folder = _fonts()
         self.unicode = folder is not None
         if folder is not None:
-            self.add_font("sans", "", str(folder / "DejaVuSans.ttf"))
-            self.add_font("sans", "B", str(folder / "DejaVuSans-Bold.ttf"))
-            self.add_font("mono", "", str(folder / "DejaVuSansMono.ttf"))
+            sans, bold, mono = (str(folder / name) for name in FONT_FILES)
+            self.add_font("sans", "", sans)
+            self.add_font("sans", "B", bold)
+            self.add_font("mono", "", mono)
             self.sans, self.mono = "sans", "mono"
         else:
             self.sans, self.mono = "helvetica", "courier"

@@ -27,6 +27,8 @@ COMMANDS = {
     "demo": "supervisor.cli.demo:demo",
     "replay": "supervisor.cli.replay:replay_command",
 }
+# optional dependencies -> the extra of pyproject.toml that installs them
+EXTRAS = {"sklearn": "eval", "matplotlib": "eval", "ray": "replay"}
 
 
 class _Lazy(click.Group):
@@ -67,5 +69,20 @@ def main(argv: list[str] | None = None) -> Any:
     except SupervisorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        needed = missing_extra(exc)
+        if needed is None:
+            raise
+        click.echo(f"error: {needed}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """What to install when `exc` is an optional dependency missing, else None."""
+    extra = EXTRAS.get((exc.name or "").partition(".")[0])
+    if extra is None:
+        return None
+    return (f"this command needs {exc.name}, which the [{extra}] extra installs: "
+            f"pip install 'constitutional-supervisor[{extra}]'")
