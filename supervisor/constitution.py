@@ -60,6 +60,9 @@ class PiiCheck(_Strict):
 
     entities: tuple[str, ...] = Field(min_length=1)
     min_score: float = Field(0.5, ge=0.0, le=1.0)
+    # of `entities`, those that count only where linked to a person's health information
+    # (a name with a diagnosis or a visit; see supervisor.detectors.health)
+    linked_to_health: tuple[str, ...] = ()
 
     @field_validator("entities")
     @classmethod
@@ -70,6 +73,14 @@ class PiiCheck(_Strict):
                 f"unknown entity {', '.join(unknown)}; use one of {', '.join(PII_ENTITIES)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _linked_listed(self) -> PiiCheck:
+        extra = [e for e in self.linked_to_health if e not in self.entities]
+        if extra:
+            raise ValueError(f"linked_to_health names {', '.join(extra)}, which is not in "
+                             "entities; add it to entities or remove it from linked_to_health")
+        return self
 
 
 class PatternCheck(_Strict):

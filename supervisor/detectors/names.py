@@ -60,10 +60,15 @@ _BEFORE_STRONG = re.compile(
     r"brother|sister|friend|colleague|coworker|boss|client|patient|grandfather|"
     r"grandmother|uncle|aunt|cousin|neighbou?r|fiancée?)|"
     r"shouted\s+at|said\s+to|told|asked|thank|ask|tell|contact|cc|attn|signed|"
-    r"directed\s+by\s*:?|written\s+by\s*:?|starring|introducing))[.,:]?[\s\"“'‘(]*$",
+    r"directed\s+by\s*:?|written\s+by\s*:?|starring|introducing|(?:co-?)?founders?\s*:|"
+    r"(?:co-?)?founded\s+by))[.,:]?[\s\"“'‘(]*$",
     re.IGNORECASE)
-_BEFORE_WEAK = re.compile(r"\b(?:by|with|under|to|add)\s+$",
-                          re.IGNORECASE)
+_BEFORE_WEAK = re.compile(
+    r"\b(?:by|with|under|to|add|from|songwriter|singer|writer|author|actor|actress|"
+    r"artist|director|manager|founder|ceo|professor|nurse|engineer|clerk|lawyer|attorney|"
+    r"teacher|coach|player|officer|agent|designer|producer|editor|journalist|reporter|"
+    r"colleague|customer|client|employee|student|applicant|tenant|member)\s+$",
+    re.IGNORECASE)
 _AFTER = re.compile(
     r"^(?:\s+(?:lives|lived|is\s+from|was\s+from|spent|will\s+be|shouted|said|says|"
     r"told|asked|wrote|writes|works|worked|was\s+born|is\s+(?:a\s+)?very|had\s+given|"
@@ -148,4 +153,154 @@ class CuedNameRecognizer(EntityRecognizer):
                     or (line_start and words >= 2 and re.match(r"[ \t]{2,}|\n", after)))
             if cued:
                 found.append(RecognizerResult("PERSON", start, end, SCORE))
+        found += [RecognizerResult("PERSON", start, end, SCORE)
+                  for start, end in lowercase_names(text)]
         return found
+
+
+# the strongest cues, after which a name is taken in lower case too ("my name is vitoria",
+# "follow up with patricia desrosiers"): people type names as they type everything else
+_LOWER_CUE = re.compile(r"\b(?:name\s+is|name\s*:|named|follow\s+up\s+with|dear)[ \t\"“'‘]+",
+                        re.IGNORECASE)
+_LOWER_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*")
+# words that follow those cues and are no name
+_COMMON = frozenset({
+    "after", "before", "because", "so", "as", "about", "into", "over", "just", "very",
+    "also", "him", "them", "us", "someone", "somebody", "anyone", "everyone", "people",
+    "not", "nothing", "unknown", "missing", "required", "optional", "below", "above",
+    "same", "different", "correct", "wrong", "too", "long", "short", "private", "public",
+    "later", "soon", "again", "next", "last", "first", "one", "two", "three", "sir",
+    "madam", "friend", "friends", "colleague", "colleagues", "all", "both", "in", "on",
+    "at", "for", "until", "within", "via", "regarding", "re", "x", "xx", "n/a",
+})
+# the line a street name sits on: a house number before it, or a street word after it
+_HOUSE_NUMBER = re.compile(r"\d+[a-z]?,?[ \t]+$")
+_STREET_AFTER = re.compile(
+    r"^[ \t]+(?:street|st|road|rd|avenue|ave|route|lane|ln|drive|boulevard|blvd|way|"
+    r"place|square|sq|court|ct|highway|hwy|alley|terrace|crescent|close|gardens|"
+    r"parkway|pkwy|rapids|forges|mews)\b", re.IGNORECASE)
+# a list beside a person: "X, Y and Z", "X & Y"
+_NEXT_IN_LIST = re.compile(r"^(?:,[ \t]+(?:and[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
+_PREVIOUS_IN_LIST = re.compile(r"(?:,|[ \t]+(?:and|&))[ \t]+$")
+RELATED_SCORE = 0.6
+
+
+def lowercase_names(text: str) -> list[tuple[int, int]]:
+    """Spans of lowercase names after the strongest cues (see `_LOWER_CUE`).
+
+    Up to MAX_WORDS words, none a common or function word; a one-letter word is kept
+    only between two others (a middle initial: "benjamin a seiler").
+    """
+    spans = []
+    for cue in _LOWER_CUE.finditer(text):
+        words: list[tuple[int, int]] = []
+        cursor = cue.end()
+        while len(words) < MAX_WORDS:
+            word = _LOWER_WORD.match(text, cursor)
+            initial = len(word.group()) == 1 and bool(words) if word else False
+            if word is None or (word.group().lower() in _STOP | _COMMON and not initial):
+                break
+            words.append((word.start(), word.end()))
+            cursor = word.end()
+            if text[cursor:cursor + 1] != " ":
+                break
+            cursor += 1
+        while words and words[-1][1] - words[-1][0] == 1:
+            words.pop()  # an initial ends no name
+        if words and text[words[0][0]].islower():
+            spans.append((words[0][0], words[-1][1]))
+    return spans
+
+
+def related_people(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Presidio's results with people read from the people already found.
+
+    - a PERSON that sits where a street name does (a house number before it, a street
+      word after it: "5850 Jana Nerudy 894") is a LOCATION;
+    - a capitalised name listed beside a person ("Morrison, Rogers and Torres") is one;
+    - a word of a full name found elsewhere ("Faina D. Yefremova ... early Yefremova")
+      is that person again.
+    A LOCATION or NRP on a span taken for a person this way is dropped.
+    """
+    kept: list[RecognizerResult] = []
+    for result in results:
+        if result.entity_type == "PERSON" and _street(text, result.start, result.end):
+            result.entity_type = "LOCATION"
+        kept.append(result)
+    people = {(r.start, r.end) for r in kept if r.entity_type == "PERSON"}
+    added: set[tuple[int, int]] = set()
+    queue = sorted(people)
+    while queue:
+        start, end = queue.pop()
+        for span in _listed_beside(text, start, end):
+            if span not in people and span not in added:
+                added.add(span)
+                queue.append(span)
+    for start, end in sorted(people):
+        words = [w for w in _WORD.finditer(text[start:end])
+                 if len(w.group().rstrip(".")) >= 3 and _namelike(w.group())]
+        if len(words) < 2:
+            continue
+        for word in words:
+            name = word.group().rstrip(".")
+            for other in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text):
+                span = (other.start(), other.end())
+                if not any(s <= span[0] < e for s, e in people | added):
+                    added.add(span)
+    if not added:
+        return kept
+    kept = [r for r in kept if not (r.entity_type in {"LOCATION", "NRP"}
+                                    and any(s <= r.start < e or r.start <= s < r.end
+                                            for s, e in added))]
+    kept += [RecognizerResult("PERSON", s, e, RELATED_SCORE) for s, e in sorted(added)]
+    return kept
+
+
+def _street(text: str, start: int, end: int) -> bool:
+    if any(c.isdigit() for c in text[start:end]):
+        return True
+    line_before = text[max(0, start - 12):start].rsplit("\n", 1)[-1]
+    return (_HOUSE_NUMBER.search(line_before) is not None
+            or _STREET_AFTER.match(text[end:end + 16]) is not None)
+
+
+def _listed_beside(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Capitalised names in a list right before or after the name at start..end."""
+    found = []
+    after = _NEXT_IN_LIST.match(text[end:end + 8])
+    if after is not None:
+        run = _run_at(text, end + after.end())
+        if run is not None:
+            found.append(run)
+    before = _PREVIOUS_IN_LIST.search(text[max(0, start - 8):start])
+    if before is not None:
+        head = start - (len(text[max(0, start - 8):start]) - before.start())
+        run = _run_ending(text, head)
+        if run is not None:
+            found.append(run)
+    return found
+
+
+def _run_at(text: str, start: int) -> tuple[int, int] | None:
+    """The name of one or two capitalised words starting at `start`, if there is one."""
+    words = []
+    cursor = start
+    for _ in range(2):
+        word = _WORD.match(text, cursor)
+        if word is None or not _namelike(word.group()) or len(word.group()) < 2:
+            break
+        words.append(word)
+        cursor = word.end() + 1
+        if text[word.end():cursor] != " ":
+            break
+    if not words:
+        return None
+    return words[0].start(), words[-1].end()
+
+
+def _run_ending(text: str, end: int) -> tuple[int, int] | None:
+    """The capitalised word ending at `end` (the one before ", " in a list)."""
+    match = re.search(r"[^\W\d_][^\W\d_'’-]*$", text[max(0, end - 40):end])
+    if match is None or not _namelike(match.group()) or len(match.group()) < 2:
+        return None
+    return end - len(match.group()), end

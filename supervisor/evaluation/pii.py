@@ -5,11 +5,19 @@ prediction is correct when it covers at least half of a gold span of its type (o
 gold span covers half of it). Dataset types map to ours where a recognizer exists
 (STREET_ADDRESS and GPE -> LOCATION, DOMAIN_NAME -> URL); ORGANIZATION, TITLE, AGE and
 ZIP_CODE have no recognizer and are reported as not detected, never dropped silently.
+
+`obfuscated` rewrites the numeric identifiers of the target types the way people get
+them past a filter (look-alike dashes, other separators, no separators, spaced digits)
+and moves every span to its new offsets, so recall can be read on both forms. `folds`
+splits the set by template (the generator's sentence pattern), so choices made while
+reading one fold's misses are checked on sentences never read.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +35,12 @@ MAPPING = {
 }
 TARGET = ("PERSON", "CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "IBAN_CODE")
 MIN_SCORE = 0.4
+# numeric identifiers whose separators `obfuscated` rewrites
+NUMERIC = ("CREDIT_CARD", "PHONE_NUMBER", "US_SSN", "IBAN_CODE")
+_SEPARATOR = re.compile(r"[ .\-/]+")
+_LOOKALIKE_DASHES = ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212",
+                     "\ufe63", "\uff0d")
+OBFUSCATIONS = ("dashes", "spaces", "dots", "joined", "spaced", "mixed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,7 @@ class Span:
 class Sample:
     text: str
     spans: tuple[Span, ...]
+    template: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +93,72 @@ def load_synth(path: str | Path | None = None, limit: int | None = None) -> list
     file = Path(path) if path else resolve_root() / "presidio-synth" / "synth_dev_750.json"
     raw = json.loads(file.read_text(encoding="utf-8"))
     samples = [Sample(item["full_text"], tuple(
-        Span(s["entity_type"], s["start_position"], s["end_position"]) for s in item["spans"]))
+        Span(s["entity_type"], s["start_position"], s["end_position"]) for s in item["spans"]),
+        int(item.get("template_id", -1)))
         for item in raw]
     return samples[:limit] if limit else samples
+
+
+def folds(samples: Sequence[Sample], count: int = 2) -> list[list[Sample]]:
+    """`count` parts of the samples, each holding whole templates (template id modulo
+    `count`), so no sentence pattern is in two parts."""
+    if count < 2:
+        raise ValueError(f"folds needs a count of 2 or more (got {count})")
+    parts: list[list[Sample]] = [[] for _ in range(count)]
+    for sample in samples:
+        parts[sample.template % count].append(sample)
+    return parts
+
+
+def obfuscate_identifier(value: str, style: str, rng: random.Random) -> str:
+    """`value` (a card, phone, SSN or IBAN as written) with its separators rewritten.
+
+    dashes: each separator a look-alike dash; spaces: one or two spaces; dots: a dot;
+    joined: no separator; spaced: a space between every two digits and " - " for each
+    separator; mixed: each separator drawn from all of these. A value written without
+    separators is first cut in groups of four, as cards and IBANs are printed.
+    """
+    if style != "joined" and not _SEPARATOR.search(value):
+        value = "-".join(value[i:i + 4] for i in range(0, len(value), 4))
+    if style == "spaced":
+        groups = [re.sub(r"(?<=\d)(?=\d)", " ", g) for g in _SEPARATOR.split(value)]
+        return " - ".join(groups)
+    choices = {
+        "dashes": _LOOKALIKE_DASHES, "spaces": (" ", "  "), "dots": (".",), "joined": ("",),
+        "mixed": ("-", " ", ".", "", "  ", " - ", *_LOOKALIKE_DASHES[:4]),
+    }.get(style)
+    if choices is None:
+        raise ValueError(f"unknown obfuscation {style!r}; use one of {', '.join(OBFUSCATIONS)}")
+    return _SEPARATOR.sub(lambda _: rng.choice(choices), value)
+
+
+def obfuscated(samples: Sequence[Sample], seed: int = 19) -> list[Sample]:
+    """The samples with every NUMERIC span rewritten by `obfuscate_identifier` (a style
+    drawn per span from a generator seeded per sample), and all spans moved to match."""
+    out = []
+    for index, sample in enumerate(samples):
+        rng = random.Random(seed * 100_003 + index)
+        text, spans = sample.text, list(sample.spans)
+        for target in sorted((s for s in spans if s.entity in NUMERIC),
+                             key=lambda s: -s.start):
+            if target not in spans:
+                continue  # a duplicate span already rewritten
+            old = text[target.start:target.end]
+            new = obfuscate_identifier(old, rng.choice(OBFUSCATIONS), rng)
+            shift = len(new) - len(old)
+            text = text[:target.start] + new + text[target.end:]
+            spans = [_moved(s, target, shift) for s in spans]
+        out.append(Sample(text, tuple(spans), sample.template))
+    return out
+
+
+def _moved(span: Span, changed: Span, shift: int) -> Span:
+    """`span` after `changed` grew by `shift` characters (an overlapping span stretches)."""
+    if span.start >= changed.end:
+        return Span(span.entity, span.start + shift, span.end + shift)
+    if span.end >= changed.end:
+        return Span(span.entity, span.start, span.end + shift)
+    return span
 
 
 def _covers(a: Span, b: Span) -> bool:
