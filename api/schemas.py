@@ -70,7 +70,7 @@ class ChatMessage(_Open):
 
 
 class ChatCompletionRequest(_Open):
-    """OpenAI Chat Completions; `model` names the primary model (see README)."""
+    """OpenAI Chat Completions; `model` names the primary model (see docs/http.md)."""
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -90,7 +90,7 @@ class AnthropicMessage(_Open):
 
 
 class MessagesRequest(_Open):
-    """Anthropic Messages; `model` names the primary model (see README)."""
+    """Anthropic Messages; `model` names the primary model (see docs/http.md)."""
 
     model: str = Field(min_length=1)
     max_tokens: int = Field(ge=1)

@@ -30,7 +30,7 @@ class Action(StrEnum):
 
     @property
     def exit_code(self) -> int:
-        """The `supervisor check` exit status for this action (documented in the README)."""
+        """The `supervisor check` exit status for this action (docs/constitutions.md lists them)."""
         return _EXIT_CODES[self]
 
 

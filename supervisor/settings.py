@@ -80,7 +80,7 @@ def _tracing(env: Mapping[str, str]) -> Tracing:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The process's configuration; see README.md, "Configuration", for each variable."""
+    """The process's configuration; docs/configuration.md describes each variable."""
 
     ledger: str = DEFAULT_LEDGER
     constitution: str = "base"

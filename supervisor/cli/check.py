@@ -1,6 +1,7 @@
 """`supervisor check` (supervise an answer you already have) and `supervisor run` (ask the
 primary model, then supervise its answer). Both append every stage's decision to the
-ledger before printing; the exit status says which action was taken (README, "Exit codes").
+ledger before printing; the exit status says which action was taken (docs/constitutions.md,
+"Check an answer").
 
 The models load first (with a line on stderr when that is slow), then the deadline
 (`--deadline`, else SUPERVISOR_DEADLINE) starts; a supervision past it is an `error`
