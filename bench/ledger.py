@@ -132,7 +132,7 @@ def main() -> None:
         import psycopg
 
         with psycopg.connect(PG, autocommit=True) as conn:
-            for suffix in ("", "_index", "_fired", "_labels"):  # the ledger, its index
+            for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
                 conn.execute(f"DROP TABLE {table}{suffix}")
             conn.execute(f"DROP FUNCTION {table}_append_only")
     result["proof"] = proofs_at(args.proof_size)

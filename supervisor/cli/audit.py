@@ -64,7 +64,8 @@ def audit() -> None:
               help="Verify from genesis instead of from the last verified signed checkpoint.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False),
               help="The verifier's state file (default: ~/.cache/constitutional-supervisor/"
-                   "verify/<ledger id>.json; never inside the ledger).")
+                   "verify/<ledger id>.json, or in $SUPERVISOR_VERIFY_STATE_DIR; never "
+                   "inside the ledger).")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Processes for a verify from genesis (default: every core).")
 @click.option("--progress/--no-progress", default=None,

@@ -3,7 +3,8 @@
 The state is the last signed checkpoint record that verified (its seq, its hash and the
 size it signs), the Merkle frontier just after it, and the fingerprint of the public key it
 was verified with. It is kept in the verifier's own place (`~/.cache/constitutional-
-supervisor/verify/<ledger id>.json`, or `--state FILE`), never in the ledger's folder:
+supervisor/verify/<ledger id>.json`, the folder SUPERVISOR_VERIFY_STATE_DIR names instead,
+or `--state FILE`), never in the ledger's folder:
 verify is read-only toward the ledger. It holds only what the verifier computed itself,
 and is used only with the same public key; it is a cache, not evidence, so a state that
 is unreadable or made with another key is ignored and the ledger is verified from genesis.
@@ -64,10 +65,16 @@ def ledger_id(target: str) -> str:
     return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
+STATE_DIR = "SUPERVISOR_VERIFY_STATE_DIR"  # where state files go instead of the cache
+
+
 def default_state_file(target: str) -> Path:
-    """The verifier's own state file for this ledger, under the user's cache folder."""
-    return (Path.home() / ".cache" / "constitutional-supervisor" / "verify"
-            / f"{ledger_id(target)}.json")
+    """The verifier's own state file for this ledger: in the folder SUPERVISOR_VERIFY_STATE_DIR
+    names (tests, a verifier with its own disk), else under the user's cache folder."""
+    folder = os.environ.get(STATE_DIR)
+    base = Path(folder) if folder else \
+        Path.home() / ".cache" / "constitutional-supervisor" / "verify"
+    return base / f"{ledger_id(target)}.json"
 
 
 def load_point(path: Path, key_id: str) -> tuple[VerifiedPoint | None, str]:

@@ -136,6 +136,7 @@ def verifier_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SUPERVISOR_VERIFY_STATE_DIR")  # the default place, in this home
     return home
 
 
