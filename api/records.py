@@ -23,6 +23,7 @@ from supervisor.errors import ConfigError, NotCovered
 from supervisor.ledger import Ledger, verify_proof
 from supervisor.ledger.export import Filter, moment
 from supervisor.ledger.index import Page
+from supervisor.ledger.stored import Record
 
 Via = Literal["api", "console"]
 
@@ -61,9 +62,10 @@ async def everything(ledger: Ledger) -> list[dict[str, Any]]:
     return await asyncio.to_thread(lambda: list(ledger.records_in_order()))
 
 
-async def one(ledger: Ledger, record_id: str) -> dict[str, Any] | None:
+async def one(ledger: Ledger, record_id: str) -> Record | None:
     """One record by id, or None (an index lookup and one read)."""
-    return await asyncio.to_thread(ledger.query.get, record_id)
+    found = await asyncio.to_thread(ledger.query.get, record_id)
+    return None if found is None else Record.of(found)
 
 
 async def matching(ledger: Ledger, keep: Filter) -> list[dict[str, Any]]:

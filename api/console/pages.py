@@ -101,9 +101,10 @@ async def record(record_id: str, service: ServiceDep, user: ReaderDep) -> Respon
     found = await one(service.ledger, record_id)
     if found is None:
         return page("missing.html", user, status=404, record_id=record_id)
-    near = await around(service, found)
+    stored = found.to_dict()
+    near = await around(service, stored)
     await recorded_read(service, user, record_id)
-    return record_page(service, user, found, near)
+    return record_page(service, user, stored, near)
 
 
 async def recorded_read(service: Service, user: Reader, record_id: str) -> None:
@@ -126,4 +127,5 @@ async def proof(record_id: str, service: ServiceDep, user: WriterDep) -> Respons
     found = await one(service.ledger, record_id)  # read after the new checkpoint
     if found is None:  # proved a moment ago; only a store swapped underneath gets here
         return page("missing.html", user, status=404, record_id=record_id)
-    return record_page(service, user, found, await around(service, found), proof=result)
+    stored = found.to_dict()
+    return record_page(service, user, stored, await around(service, stored), proof=result)

@@ -41,9 +41,10 @@ async def review(record_id: str, service: ServiceDep, user: WriterDep,
                  verdict: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                  text: Annotated[str, Form()] = "") -> Response:
     """Record agree / override (with the text to release) / note, then show the record."""
-    decision = await one(service.ledger, record_id)
-    if decision is None:
+    found = await one(service.ledger, record_id)
+    if found is None:
         return page("missing.html", user, status=404, record_id=record_id)
+    decision = found.to_dict()
     try:
         receipt, _ = await add_review(
             service.ledger, decision, verdict=verdict, reviewer=user.name,

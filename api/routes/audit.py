@@ -75,12 +75,13 @@ async def record(record_id: str, service: ServiceDep, caller: AuditorCaller
     reviews = await reviews_of(service.ledger, record_id)
     await recorded(service.ledger, actor=caller.name, what="record", via="api",
                    record=record_id)
-    answer: dict[str, Any] = {"record": found, "reviews": reviews}
-    if (found.get("body") or {}).get("sealed"):  # store_text: encrypted; `record` as stored
-        body, note = opened(service.settings, caller.role, found["body"])
+    stored = found.to_dict()
+    answer: dict[str, Any] = {"record": stored, "reviews": reviews}
+    if found.sealed:  # store_text: encrypted; `record` as stored
+        body, note = opened(service.settings, caller.role, stored["body"])
         answer["opened"] = {"body": None if note else body, "note": note}
-    if found["kind"] == "decision":
-        answer["review_status"] = _status(state_of(found, reviews, service.constitutions))
+    if found.kind == "decision":
+        answer["review_status"] = _status(state_of(stored, reviews, service.constitutions))
     return answer
 
 
@@ -161,12 +162,12 @@ async def review(record_id: str, body: ReviewRequest, response: Response,
     An escalation whose constitution sets `defaults.reviewers` closes only when that many
     different reviewers concur; the same reviewer twice, or any review of a closed
     decision, is a 409 that says so."""
-    decision = await one(service.ledger, record_id)
-    if decision is None:
+    found = await one(service.ledger, record_id)
+    if found is None:
         raise ApiError(404, f"no record {record_id!r} in the ledger", param="record_id")
     try:
         receipt, content = await add_review(
-            service.ledger, decision, verdict=body.verdict, reviewer=caller.name,
+            service.ledger, found.to_dict(), verdict=body.verdict, reviewer=caller.name,
             note=body.note, text=body.text, constitutions=service.constitutions)
     except ReviewRefused as exc:
         raise ApiError(exc.status, str(exc), param="verdict") from None
