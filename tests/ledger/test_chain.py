@@ -140,8 +140,13 @@ async def test_checkpoint_loop_signs_idle_records(tmp_path: Path) -> None:
         ledger=str(path), checkpoint_every=10**9, checkpoint_seconds=0.05))
     await opened.append("access", {"i": 1})
     loop = asyncio.create_task(opened.checkpoint_loop())
-    await asyncio.sleep(0.3)
-    loop.cancel()
-    kinds = [r["kind"] for r in opened.records_in_order()]
+    try:
+        for _ in range(6000):  # poll until the loop's record is there; 60 s is a guard
+            kinds = [r["kind"] for r in opened.records_in_order()]
+            if len(kinds) >= 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
     assert kinds[:2] == ["access", "checkpoint"]
     opened.store.close()
