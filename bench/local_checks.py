@@ -1,11 +1,21 @@
-"""Latency of local supervision (pii + pattern on the healthcare constitution) for
-1,000-character answers, beside bare Presidio `AnalyzerEngine().analyze` on the same texts.
+"""Local checks on a quiet machine and beside CPU hogs, on text never seen before.
 
-Both run in this process, pinned to one core, on the same 20 generated answers, warmed
-first. Target: p50 <= 25 ms on one core and no more than 1.2x bare Presidio. (Anchor: LLM
-Guard's CPU "basic" input scan, Anonymize + Secrets, 220 ms mean on an m5.large.)
+PII + pattern on the healthcare constitution for 1,000-character answers. Each timed call
+gets a fresh text: PII keeps spaCy's pass over recent texts, so a bench that reuses a
+few texts times that cache, not the checks. The cache-hit figure (one text, checked
+again) is reported apart. Every figure is measured quiet and with background load (one
+process spinning per core, `--hogs`), in alternating blocks of the same run, so the
+loaded/quiet ratio compares like with like on a shared machine. Bare Presidio
+`AnalyzerEngine().analyze` on the same fresh texts is the reference.
 
-    .venv/bin/python bench/local_checks.py [--runs 300]
+`--encoder` adds the semantic encoder's pass on fresh text: the shipped path
+(`Encoder.encode`, one torch thread) against a pass spread over every core, quiet and
+loaded.
+
+Targets (issue 21): fresh 1,000-character text with the hogs running, p50 <= 30 ms and
+<= 1.2x the quiet figure of the same run.
+
+    .venv/bin/python bench/local_checks.py [--runs 200] [--hogs 2] [--encoder]
 """
 
 from __future__ import annotations
@@ -14,42 +24,83 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from supervisor.constitution import load_constitution
-from supervisor.detectors.pattern import PatternDetector
-from supervisor.detectors.pii import shared_pii
 
 SENTENCES = [
-    "Your blood pressure reading of 142/91 is above the usual target.",
+    "Your blood pressure reading of {bp} is above the usual target.",
     "Most adults need seven to nine hours of sleep a night.",
     "Metformin is usually taken with meals to reduce stomach upset.",
-    "Call the clinic at 617-555-0148 if the swelling gets worse.",
-    "Dr. Alicia Romero will review the imaging on Thursday.",
-    "The patient's MRN 00482913 is linked to the referral.",
+    "Call the clinic at {phone} if the swelling gets worse.",
+    "Dr. {name} will review the imaging on {day}.",
+    "The patient's MRN {mrn} is linked to the referral.",
     "Ibuprofen should be taken as the label directs, with food.",
-    "A fever above 39 C that lasts more than three days needs a visit.",
+    "A fever above 39 C that lasts more than {days} days needs a visit.",
     "Stretching twice a day can ease lower back stiffness.",
-    "Send your questions to care.team@clinic.org and we will reply within a day.",
+    "Send your questions to {email} and we will reply within a day.",
     "Keep a diary of your symptoms, meals and medication times.",
     "If you notice chest pain or numbness, call emergency services.",
     "The pharmacy can explain how to store insulin pens.",
-    "Your next appointment is on 12 March at the Riverside clinic.",
+    "Your next appointment is on {date} at the {place} clinic.",
     "Vaccines are reviewed every year by the advisory committee.",
 ]
+NAMES = ["Alicia Romero", "Tomas Berg", "Priya Natarajan", "Hannah Okafor", "Liam Chen",
+         "Sofia Marquez", "Jonas Weber", "Amara Diallo", "Ethan Brooks", "Mei Tanaka"]
+PLACES = ["Riverside", "Northgate", "Elm Street", "Harbor View", "Westfield", "Oakmont"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+MONTHS = ["January", "March", "May", "July", "September", "November"]
 
 
-def answers(count: int = 20, size: int = 1000, seed: int = 11) -> list[str]:
-    rng = random.Random(seed)
-    made = []
-    for _ in range(count):
+class Texts:
+    """An endless supply of distinct answers of `size` characters (numbers, names and
+    sentence order drawn anew, so no two are alike and no cache can answer)."""
+
+    def __init__(self, size: int = 1000, seed: int = 11) -> None:
+        self.size = size
+        self.rng = random.Random(seed)
+        self.seen: set[str] = set()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            text = self._one()
+            if text not in self.seen:
+                self.seen.add(text)
+                return text
+
+    def _one(self) -> str:
+        r = self.rng
         parts: list[str] = []
-        while sum(len(p) + 1 for p in parts) < size:
-            parts.append(rng.choice(SENTENCES))
-        made.append(" ".join(parts)[:size])
-    return made
+        while sum(len(p) + 1 for p in parts) < self.size:
+            parts.append(r.choice(SENTENCES).format(
+                bp=f"{r.randint(120, 180)}/{r.randint(70, 110)}",
+                phone=f"{r.randint(201, 989)}-555-{r.randint(0, 9999):04d}",
+                name=r.choice(NAMES), day=r.choice(DAYS), mrn=f"{r.randint(0, 10**8):08d}",
+                days=r.choice(["two", "three", "four"]),
+                email=f"care.{r.randint(1, 999)}@clinic.org",
+                date=f"{r.randint(1, 28)} {r.choice(MONTHS)}", place=r.choice(PLACES)))
+        return " ".join(parts)[:self.size]
+
+
+@contextmanager
+def hogs(count: int) -> Iterator[None]:
+    """`count` processes spinning on the CPU for the duration of the block."""
+    started = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(count)]
+    try:
+        time.sleep(0.5)  # let the scheduler spread them
+        yield
+    finally:
+        for process in started:
+            process.kill()
+        for process in started:
+            process.wait()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -57,24 +108,50 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(runs: int) -> dict[str, Any]:
-    os.sched_setaffinity(0, {0})
-    constitution = load_constitution("healthcare")
-    principles = constitution.stage("output")
-    pii, pattern = shared_pii(), PatternDetector()
-    pii.warm()
+def timed(fn: Callable[[str], object], text: str) -> float:
+    start = time.perf_counter()
+    fn(text)
+    return (time.perf_counter() - start) * 1000
+
+
+def compare(cases: dict[str, Callable[[], float]], runs: int, hog_count: int,
+            blocks: int = 4) -> dict[str, dict[str, dict[str, float]]]:
+    """Each case's timings, quiet and loaded, in `blocks` alternating blocks of each."""
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {"quiet": [], "loaded": []} for name in cases}
+    per_block = max(1, runs // blocks)
+    for block in range(2 * blocks):
+        phase = "quiet" if block % 2 == 0 else "loaded"
+        with hogs(hog_count if phase == "loaded" else 0):
+            for i in range(per_block):
+                names = list(cases) if i % 2 else list(reversed(cases))
+                for name in names:
+                    timings[name][phase].append(cases[name]())
+    return {name: {phase: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
+                   for phase, v in phases.items()} for name, phases in timings.items()}
+
+
+def local_cases(texts: Texts) -> dict[str, Callable[[], float]]:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from supervisor.detectors.pii import spacy_model_path
+    from supervisor.constitution import load_constitution
+    from supervisor.detectors.pattern import PatternDetector
+    from supervisor.detectors.pii import shared_pii, spacy_model_path
+    from supervisor.detectors.recognizers import OfflineEmailRecognizer
 
+    principles = load_constitution("healthcare").stage("output")
+    pii, pattern = shared_pii(), PatternDetector()
+    pii.warm()
     # Presidio's own defaults (full spaCy pipeline, every predefined recognizer, all
     # entities), on the same packaged model: its default en_core_web_lg would download
     engine = NlpEngineProvider(nlp_configuration={
         "nlp_engine_name": "spacy",
         "models": [{"lang_code": "en", "model_name": str(spacy_model_path())}]}).create_engine()
     bare = AnalyzerEngine(nlp_engine=engine)
-    texts = answers()
+    # its EmailRecognizer fetches the public suffix list at first use: the offline one
+    bare.registry.remove_recognizer("EmailRecognizer")
+    bare.registry.add_recognizer(OfflineEmailRecognizer())
     pii_principles = [p for p in principles if "pii" in p.kinds()]
     pattern_principles = [p for p in principles if "pattern" in p.kinds()]
 
@@ -82,40 +159,92 @@ def measure(runs: int) -> dict[str, Any]:
         pii.scan(pii_principles, prompt="What should I do?", text=text)
         pattern.scan(pattern_principles, prompt="What should I do?", text=text)
 
-    def theirs(text: str) -> None:
-        bare.analyze(text, language="en")
+    repeated = next(texts)
+    for _ in range(20):  # warm: first calls build caches and spaCy's buffers
+        ours(next(texts))
+        bare.analyze(next(texts), language="en")
+    return {"ours, fresh text": lambda: timed(ours, next(texts)),
+            "ours, same text (cache hit)": lambda: timed(ours, repeated),
+            "bare Presidio, fresh text": lambda: timed(
+                lambda t: bare.analyze(t, language="en"), next(texts))}
 
-    for text in texts * 3:
-        ours(text)
-        theirs(text)
-    timings: dict[str, list[float]] = {"ours": [], "bare": []}
-    for i in range(runs):
-        text = texts[i % len(texts)]
-        for name, fn in (("ours", ours), ("bare", theirs)) if i % 2 else (
-                ("bare", theirs), ("ours", ours)):
-            start = time.perf_counter()
-            fn(text)
-            timings[name].append((time.perf_counter() - start) * 1000)
-    result = {name: {"p50": pct(v, 0.5), "p99": pct(v, 0.99)} for name, v in timings.items()}
-    return {"runs": runs, "chars": len(texts[0]), "cores": 1, **result,
-            "ratio_p50": result["ours"]["p50"] / result["bare"]["p50"],
-            "targets": {"p50_ms": 25.0, "ratio": 1.2}}
+
+def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
+    """The shipped `Encoder.encode` against the pass it replaced: a lone text's pass spread
+    over every core (torch threads = cores, run by one lead thread), same traced model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import torch
+
+    from supervisor.detectors.embedding import MAX_TOKENS, Encoder
+
+    shipped = Encoder(cache_size=1)
+    model = shipped._load()
+    lead = ThreadPoolExecutor(1)
+    cores = os.cpu_count() or 1
+
+    def spread_pass(text: str) -> np.ndarray:
+        tokens = model.tokenizer([text], padding=True, truncation=True,
+                                 max_length=MAX_TOKENS, return_tensors="pt")
+
+        def run() -> np.ndarray:
+            torch.set_num_threads(cores)
+            with torch.inference_mode():
+                hidden = shipped._transformer(tokens["input_ids"], tokens["attention_mask"])
+                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(pooled, dim=1).numpy()
+
+        return lead.submit(run).result()
+
+    check = next(texts)
+    assert np.allclose(spread_pass(check), shipped.encode([check]), atol=1e-5)
+    for _ in range(10):
+        shipped.encode([next(texts)])
+        spread_pass(next(texts))
+    return {"encoder, shipped (1 thread)": lambda: timed(
+                lambda t: shipped.encode([t]), next(texts)),
+            f"encoder, spread ({cores} threads)": lambda: timed(spread_pass, next(texts))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=300)
-    result = measure(parser.parse_args().runs)
-    print(f"{result['runs']} runs, {result['chars']}-character answers, one core")
-    print(f"{'':34}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'ours: pii + pattern (healthcare)':34}{result['ours']['p50']:>9.2f}"
-          f"{result['ours']['p99']:>9.2f}")
-    print(f"{'bare Presidio analyze':34}{result['bare']['p50']:>9.2f}"
-          f"{result['bare']['p99']:>9.2f}")
-    print(f"ratio p50 ours/bare: {result['ratio_p50']:.2f} (target <= 1.2); p50 target 25 ms: "
-          f"{'met' if result['ours']['p50'] <= 25 else 'MISSED'}")
+    parser.add_argument("--runs", type=int, default=200, help="timed calls per case and phase")
+    parser.add_argument("--hogs", type=int, default=os.cpu_count() or 2,
+                        help="spinning processes for the loaded phase (default: core count)")
+    parser.add_argument("--encoder", action="store_true",
+                        help="also time the semantic encoder's pass")
+    args = parser.parse_args()
+    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    texts = Texts()
+    cases = local_cases(texts)
+    if args.encoder:
+        cases |= encoder_cases(texts)
+    result = compare(cases, args.runs, args.hogs)
+    print(f"{args.runs} calls per case and phase, {texts.size}-character answers, "
+          f"{os.cpu_count()} cores, loaded = {args.hogs} spinning processes")
+    print(f"{'':30}{'quiet p50':>11}{'p95':>8}{'loaded p50':>12}{'p95':>8}"
+          f"{'loaded/quiet':>14}")
+    for name, phases in result.items():
+        quiet, loaded = phases["quiet"], phases["loaded"]
+        phases["ratio_p50"] = {"loaded/quiet": loaded["p50"] / quiet["p50"]}
+        print(f"{name:30}{quiet['p50']:>11.1f}{quiet['p95']:>8.1f}{loaded['p50']:>12.1f}"
+              f"{loaded['p95']:>8.1f}{loaded['p50'] / quiet['p50']:>13.2f}x")
+    fresh = result["ours, fresh text"]
+    met = fresh["loaded"]["p50"] <= 30 and fresh["ratio_p50"]["loaded/quiet"] <= 1.2
+    print(f"target (fresh text, loaded): p50 <= 30 ms and <= 1.2x quiet: "
+          f"{'met' if met else 'MISSED'}")
+    if args.encoder:
+        one, spread = (result[name] for name in result if name.startswith("encoder, s"))
+        print("encoder p50, spread / one thread: " + ", ".join(
+            f"{phase} {spread[phase]['p50'] / one[phase]['p50']:.2f}x"
+            for phase in ("quiet", "loaded")))
     out = Path(__file__).parent / "results" / "local_checks.json"
-    out.write_text(json.dumps(result, indent=2))
+    out.write_text(json.dumps({"runs": args.runs, "chars": texts.size, "hogs": args.hogs,
+                               "cores": os.cpu_count(), "cases": result,
+                               "targets": {"loaded_p50_ms": 30.0, "loaded_over_quiet": 1.2}},
+                              indent=2))
     print(f"saved {out}")
 
 

@@ -1,17 +1,14 @@
-"""The machine's cores, shared by the detectors that compute: who runs on how many, now.
+"""The machine's cores, shared by the detectors that compute: who runs, now.
 
 Two detectors spend real CPU time on a supervision: PII (spaCy's pass and Presidio's
-recognizers, in Python) and the semantic encoder (a transformer pass outside the GIL, on
-as many torch threads as it is given). The pipeline runs them side by side, so each one
-holds its cores here while it computes:
+recognizers, in Python) and the semantic encoder (a transformer pass outside the GIL).
+The pipeline runs them side by side, and a server runs many supervisions at once, so
+each computation holds one core here while it runs, and a claim waits while every core
+is held: the process never runs more computations at once than the machine has cores.
 
-- PII holds one core for its analysis;
-- an encoder pass holds one core, or, for a text embedded alone, every idle core.
-
-So a pass spreads over two cores when nothing else is computing, and keeps to one while
-PII runs beside it: two computations sharing one core slow each other down more than
-the extra thread gains (figures in docs/encoder.md).
-A claim waits only while every core is held.
+Nothing takes more than one core: a pass spread over several threads spin-waits for
+any core something else is using, in this process or another, and was many times
+slower than one thread on a loaded machine (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -37,27 +34,26 @@ class Cores:
         with self._changed:
             return self._free
 
-    def claim(self, *, spread: bool = False) -> int:
-        """Wait for a core; with `spread`, take every idle one. Returns how many were taken."""
+    def claim(self) -> None:
+        """Wait until a core is idle, and take it."""
         with self._changed:
             self._changed.wait_for(lambda: self._free > 0)
-            taken = self._free if spread else 1
-            self._free -= taken
-            return taken
+            self._free -= 1
 
-    def release(self, taken: int) -> None:
+    def release(self) -> None:
+        """Hand back a core `claim` took."""
         with self._changed:
-            self._free += taken
-            self._changed.notify_all()
+            self._free += 1
+            self._changed.notify()
 
     @contextmanager
-    def held(self, *, spread: bool = False) -> Iterator[int]:
-        """`claim` for the duration of a block; yields the number of cores held."""
-        taken = self.claim(spread=spread)
+    def held(self) -> Iterator[None]:
+        """One core for the duration of a block."""
+        self.claim()
         try:
-            yield taken
+            yield
         finally:
-            self.release(taken)
+            self.release()
 
 
 @lru_cache(maxsize=1)

@@ -13,17 +13,13 @@ keeps the vectors much closer to fp32 than one scale per tensor does (figures in
 docs/encoder.md). A calibration file records the encoder version it was fitted with,
 and the detector refuses to mix them.
 
-A text embedded alone gets every idle core: its forward pass runs on as many torch
-threads as there are cores nobody holds (see `cores`: PII analysing beside it holds
-one). The texts of one call (the windows of a long answer, a batch in `eval`) run side
-by side instead, one thread per pass and one pass per core.
-
-A pass never takes a core another pass or detector holds: two passes of two threads
-each on two cores spin-wait for each other (many times slower than one thread each), so
-under a server's load every pass finds the other core busy and runs on one thread.
-Every multi-thread pass is run by the same thread (the lead): torch's helper threads
-belong to the thread that started them, and each thread that starts them adds helpers
-the machine has no cores for (see `Encoder._pass`).
+Every pass runs on one torch thread and holds one of the process's cores while it runs
+(see `cores`: PII analysing beside it holds another). A pass spread over two threads is
+faster only while both cores are idle; beside any other work (another request, another
+process) its threads spin-wait for a busy core and the pass is many times slower than on
+one thread (docs/performance.md), and a server's cores are rarely idle. The texts of one
+call (the windows of a long answer, a batch in `eval`) run side by side instead, one
+pass per core.
 """
 
 from __future__ import annotations
@@ -113,8 +109,7 @@ class Encoder:
         self._cache_size = cache_size
         self._tokenizing = threading.Lock()
         self.cores = cores or shared_cores()
-        # "side": passes one thread each, one per core; "lead": every multi-thread pass
-        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._side: ThreadPoolExecutor | None = None  # passes side by side, one per core
 
     @property
     def version(self) -> str:
@@ -152,47 +147,39 @@ class Encoder:
         # text gets the same vector in `calibrate`, `eval` and a live request
         size = batch_size if self.precision == "fp32" else 1
         batches = [texts[at:at + size] for at in range(0, len(texts), size)]
-        if len(batches) == 1:  # alone: the pass may take every idle core
-            return self._forward(model, batches[0], spread=True)
+        if len(batches) == 1:
+            return self._forward(model, batches[0])
         # side by side, one pass per core: the windows of one long answer are embedded
         # at once, so the answer waits for its slowest window, not for the sum of them
-        return np.concatenate(list(self._executor("side", self.cores.count).map(
-            lambda batch: self._forward(model, batch, spread=False), batches)))
-
-    def _executor(self, role: str, workers: int) -> ThreadPoolExecutor:
-        """The encoder's threads for one role, started on first use."""
         with self._lock:
-            if role not in self._executors:
-                self._executors[role] = ThreadPoolExecutor(
-                    workers, thread_name_prefix=f"encoder-{role}")
-            return self._executors[role]
+            if self._side is None:
+                self._side = ThreadPoolExecutor(self.cores.count,
+                                                thread_name_prefix="encoder-side")
+            side = self._side
+        return np.concatenate(list(side.map(lambda batch: self._forward(model, batch),
+                                            batches)))
 
-    def _forward(self, model: Any, texts: Sequence[str], *, spread: bool) -> Vectors:
+    def _forward(self, model: Any, texts: Sequence[str]) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         called directly so that passes can run side by side: the fast tokenizer is not
         safe to call from two threads at once, the transformer is."""
         with self._tokenizing:
             tokens = model.tokenizer(list(texts), padding=True, truncation=True,
                                      max_length=MAX_TOKENS, return_tensors="pt")
-        with self.cores.held(spread=spread) as cores:
-            if cores == 1:
-                return self._pass(tokens, 1)
-            # the lead thread's helpers are the only ones torch keeps (see above)
-            return self._executor("lead", 1).submit(self._pass, tokens, cores).result()
+        with self.cores.held():
+            return self._pass(tokens)
 
-    def _pass(self, tokens: Any, cores: int) -> Vectors:
-        """Transformer, mean pooling and unit length on `cores` threads, in this thread.
+    def _pass(self, tokens: Any) -> Vectors:
+        """Transformer, mean pooling and unit length on one torch thread, in this thread.
 
         Every torch operator runs here, after the thread count is set: an operator run
-        elsewhere (the pooling once ran in the caller's thread) may start torch helper
-        threads for a thread that has not set its count, and with more such threads than
-        cores every thread waits by sleeping instead of spinning, which made the lead's
-        two-thread pass as slow as one thread.
+        on a thread that has not set it may start helper threads, one per core, that
+        spin against the other computations for cores they do not have.
         """
         import torch
 
         # the count is the calling thread's own (an OpenMP setting), so every pass sets it
-        torch.set_num_threads(cores)
+        torch.set_num_threads(1)
         with torch.inference_mode():  # torch releases the GIL in the pass
             hidden = self._transformer(tokens["input_ids"], tokens["attention_mask"])
             mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -225,7 +212,7 @@ def _load_model(precision: Precision) -> Any:
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-    torch.set_num_threads(1)  # each pass sets its own count (see Encoder._pass)
+    torch.set_num_threads(1)  # each pass sets its own too (see Encoder._pass)
     model: Any = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     model.max_seq_length = MAX_TOKENS
     pooling = model[1].get_config_dict().get("pooling_mode")
