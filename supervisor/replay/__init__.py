@@ -13,13 +13,14 @@ appends one `replay` record naming the run (`replay_body`).
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from supervisor.constitution import Constitution
-from supervisor.replay.exchanges import Exchange, Unreplayable, exchange_of
+from supervisor.replay.exchanges import Replayable, Unreplayable, exchange_of
 from supervisor.replay.runners import Local, Ray, Runner
 from supervisor.replay.work import Job, Outcome
 
@@ -99,7 +100,7 @@ class Selection:
     """Selected decision records as what can be replayed and what cannot: only the texts
     and outcomes a replay needs, so a long selection is held in a fraction of its size."""
 
-    exchanges: tuple[Exchange, ...]
+    exchanges: tuple[Replayable, ...]
     skipped: tuple[Unreplayable, ...]
 
     def __len__(self) -> int:
@@ -108,12 +109,12 @@ class Selection:
 
 def selection(records: Iterable[dict[str, Any]], target: Constitution) -> Selection:
     """The decision records among `records`, sorted into exchanges and unreplayables."""
-    exchanges: list[Exchange] = []
+    exchanges: list[Replayable] = []
     skipped: list[Unreplayable] = []
     for record in records:
         if record.get("kind") == "decision":
             found = exchange_of(record, target)
-            if isinstance(found, Exchange):
+            if isinstance(found, Replayable):
                 exchanges.append(found)
             else:
                 skipped.append(found)
@@ -163,5 +164,14 @@ def _unreplayable(skipped: Sequence[Unreplayable]) -> dict[str, Any]:
     }
 
 
-__all__ = ["Exchange", "Local", "Outcome", "Ray", "Replay", "Runner", "Selection",
+def __getattr__(name: str) -> Any:
+    """`Exchange`, the old name of `Replayable`, with a DeprecationWarning."""
+    if name == "Exchange":
+        warnings.warn("supervisor.replay.Exchange is deprecated; use Replayable (Exchange "
+                      "is the detectors' prompt and answer)", DeprecationWarning, stacklevel=2)
+        return Replayable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Local", "Outcome", "Ray", "Replay", "Replayable", "Runner", "Selection",
            "Unreplayable", "replay", "selection"]

@@ -28,7 +28,7 @@ NO_ANSWER = "no answer was checked (the primary model failed)"
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
+class Replayable:
     """One stored decision to re-decide: the text it checked and what it decided then.
 
     `verbatim` is False when the text is the redacted one; `judged` when a supervisor
@@ -61,7 +61,7 @@ class Unreplayable:
     principles: tuple[str, ...]
 
 
-def exchange_of(record: dict[str, Any], target: Constitution) -> Exchange | Unreplayable:
+def exchange_of(record: dict[str, Any], target: Constitution) -> Replayable | Unreplayable:
     """What can be replayed of one decision record under `target`."""
     body = record.get("body") or {}
     stage: Stage = "input" if body.get("stage") == "input" else "output"
@@ -82,5 +82,5 @@ def exchange_of(record: dict[str, Any], target: Constitution) -> Exchange | Unre
         if blind:
             return Unreplayable(record["id"], record["seq"], action, REDACTED, blind)
     judged = bool((body.get("provenance") or {}).get("judge_template_sha256"))
-    return Exchange(record["id"], record["seq"], stage, prompt, text, action,
+    return Replayable(record["id"], record["seq"], stage, prompt, text, action,
                     tuple(fired(body)), verbatim=verbatim, judged=judged)

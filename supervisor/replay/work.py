@@ -17,7 +17,7 @@ from supervisor.constitution import Constitution
 from supervisor.decision import Decision
 from supervisor.ledger.export import fired
 from supervisor.pipeline import Supervisor
-from supervisor.replay.exchanges import Exchange
+from supervisor.replay.exchanges import Replayable
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Job:
     """A chunk of exchanges to re-decide under one constitution."""
 
     constitution: Constitution
-    exchanges: tuple[Exchange, ...]
+    exchanges: tuple[Replayable, ...]
     supervisor: tuple[str, ...] = ()
     deadline_s: float = 30.0
     call_timeout_s: float = 20.0
@@ -70,7 +70,7 @@ def _supervisor(job: Job) -> Supervisor:
     return _BUILT[key]
 
 
-async def _replay(supervisor: Supervisor, exchanges: Sequence[Exchange]) -> list[Outcome]:
+async def _replay(supervisor: Supervisor, exchanges: Sequence[Replayable]) -> list[Outcome]:
     outcomes = []
     for exchange in exchanges:
         if exchange.stage == "input":
@@ -81,7 +81,7 @@ async def _replay(supervisor: Supervisor, exchanges: Sequence[Exchange]) -> list
     return outcomes
 
 
-def _outcome(exchange: Exchange, decision: Decision) -> Outcome:
+def _outcome(exchange: Replayable, decision: Decision) -> Outcome:
     after = fired({"violated": list(decision.violated),
                    "revisions": [{"principles": list(r.principles)}
                                  for r in decision.revisions]})

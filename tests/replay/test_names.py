@@ -1,0 +1,22 @@
+"""`supervisor.replay.Replayable` was `Exchange`; the old name still works, with a warning."""
+
+from __future__ import annotations
+
+import pytest
+
+import supervisor.replay as replay_package
+from supervisor.replay import Replayable
+
+
+def test_the_old_name_is_the_same_class_with_a_deprecation_warning() -> None:
+    """Code written against `Exchange` keeps running and is told the new name."""
+    with pytest.warns(DeprecationWarning, match="use Replayable"):
+        old = replay_package.Exchange
+    assert old is Replayable
+    assert "Exchange" not in replay_package.__all__
+
+
+def test_other_missing_names_still_fail() -> None:
+    """The alias does not turn every typo into a value."""
+    with pytest.raises(AttributeError, match="Exchang"):
+        replay_package.Exchang  # noqa: B018
