@@ -39,6 +39,7 @@ from supervisor.ledger.merkle import BLOCK, Tree, grow_nodes
 SIDECAR = "index.sqlite"
 SCHEMA = "2"
 CHUNK = 20_000  # rows indexed per transaction, so other processes' reads interleave
+CACHE_KB = 32_768  # SQLite's page cache per connection (its default is 2 MB)
 Row = tuple[Any, ...]
 MAX_SEQ = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
 
@@ -381,6 +382,7 @@ class SqliteIndex:
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KB}")  # a big ledger's index pages stay hot
         conn.executescript(_TABLES)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
         return conn
