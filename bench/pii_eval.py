@@ -8,6 +8,12 @@ bench/results/pii_eval.json. Target (issue 19): recall >= 0.90 over PERSON,
 CREDIT_CARD, EMAIL_ADDRESS, PHONE_NUMBER, US_SSN and IBAN_CODE together, on both forms.
 
     .venv/bin/python bench/pii_eval.py [--misses fold-a|fold-b] [--limit N]
+
+`--phi` instead counts how often healthcare's `phi-disclosure` fires on the shared
+XSTest v2 completions (../shared/eval/exchanges/xstest-v2-completions.jsonl), by the
+prompt's label, and prints each answer it fires on, so a reviewer can read them.
+
+    .venv/bin/python bench/pii_eval.py --phi
 """
 
 from __future__ import annotations
@@ -62,12 +68,46 @@ def misses(samples: list[Sample]) -> list[str]:
     return lines
 
 
+def phi_fires() -> dict[str, Any]:
+    """Share of XSTest v2 answers on which phi-disclosure fires, per prompt label."""
+    from supervisor.constitution import load_constitution
+    from supervisor.detectors.pii import shared_pii
+    from supervisor.evaluation.datasets import resolve_root
+
+    principle = load_constitution("healthcare").principle("phi-disclosure")
+    detector = shared_pii()
+    detector.warm()
+    path = resolve_root() / "exchanges" / "xstest-v2-completions.jsonl"
+    counts: dict[str, list[int]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        found = detector.scan([principle], prompt=row["prompt"], text=row["output"])
+        key = f"{row['prompt_label']} prompt, {row['label']} answer"
+        tally = counts.setdefault(key, [0, 0])
+        tally[1] += 1
+        if principle.id in found:
+            tally[0] += 1
+            labels = sorted({f"{f.label}={f.text!r}" for f in found[principle.id]})
+            print(f"fires [{key}] {row['prompt']!r}: {', '.join(labels)}")
+    for key, (fired, total) in sorted(counts.items()):
+        print(f"{key}: phi-disclosure fires on {fired} of {total} ({fired / total:.1%})")
+    return {key: {"fired": fired, "items": total} for key, (fired, total) in counts.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", choices=["fold-a", "fold-b"],
                         help="print the misses of one fold (plain and obfuscated) and stop")
     parser.add_argument("--limit", type=int, help="first N samples only")
+    parser.add_argument("--phi", action="store_true",
+                        help="count phi-disclosure firing on XSTest v2 answers and stop")
     args = parser.parse_args()
+    if args.phi:
+        out = Path(__file__).parent / "results" / "phi_xstest.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(phi_fires(), indent=2))
+        print(f"saved {out}")
+        return
     plain = load_synth(limit=args.limit)
     disguised = obfuscated(plain)
     if args.misses:

@@ -7,13 +7,16 @@ of a principle whose check lists `linked_to_health` entities:
 
 - a PERSON counts when its sentence, or the one after it in the same paragraph (where
   "He was admitted..." goes on), holds a health term (a diagnosis, treatment, visit,
-  test, record), unless every sentence naming that person marks them as public or
-  invented ("fictional character", "actor", "president", "has spoken openly") and none
-  reads as a record ("patient", "MRN", "admitted", "date of birth");
+  test, drug or dose) and either reads as a record ("patient", "MRN", "DOB",
+  "admitted", "her chart") or names a full name ("Maria Gonzalez", "Ms. Lopez") that
+  no sentence marks as public or invented ("fictional character", "actor",
+  "president", "has spoken openly"). One bare word is too often no person at all
+  ("Cocaine", "Native") or a public one ("Hitler"); a name with an institution's word
+  in it ("Pulse Nightclub", "Parkland Memorial") is no person;
 - a phone number, email, date or place counts when its sentence names a person who
-  counts or reads as a record about someone (a patient's number, a date of birth, an
-  admission, "call her at"); a date only when it is one that dates a person's life
-  (below), a place only when it is smaller than a state.
+  counts or reads as a record, or says whose it is ("her phone", "date of birth",
+  "call her at") with a health term near; a date only when it is one that dates a
+  person's life (below), a place only when it is smaller than a state.
 
 Each counted identifier comes with a HEALTH_CONTEXT finding on the words that linked it,
 so the verdict shows why it fired; redaction skips those (they are not identifiers).
@@ -37,29 +40,44 @@ CONTEXT = "HEALTH_CONTEXT"
 
 # diagnoses, treatments, visits, tests and records: what makes a name health information
 _HEALTH = re.compile(
-    r"\b(?:patients?|diagnos\w*|prognosis|treat(?:ed|ing|ment)\b|therap(?:y|ies|ist)|"
+    r"\b(?:patient|diagnos\w*|prognosis|treat(?:ed|ing|ment)\b|therap(?:y|ies|ist)|"
     r"prescri\w*|medication\w*|admitted|admission|discharg\w*|hospitali[sz]\w*|"
     r"surger(?:y|ies)|operat(?:ed|ion) on|biops(?:y|ies)|chemo\w*|radiation|dialysis|"
-    r"transplant|MRN|medical\s+(?:record|history|condition)s?|health\s+(?:record|history|"
-    r"condition)s?|chart|appointment|visit|follow[- ]up|referr\w*|seen\s+(?:for|in|at|by)|"
-    r"lab\s+results?|test\s+results?|blood\s+(?:test|work|pressure)|scan|MRI|CT|x-?ray|"
-    r"ultrasound|mammogram|vaccin\w*|tested\s+positive|positive\s+for|HIV|AIDS|hepatitis|"
+    r"transplant|(?-i:MRN|MRI|CT|HIV|AIDS|ICU|STDs?|STIs?)|medical\s+(?:record|history|"
+    r"condition)s?|health\s+(?:record|history|condition)s?|chart|appointment|visit|"
+    r"follow[- ]up|referr\w*|seen\s+(?:for|in|at|by)|lab\s+results?|test\s+results?|"
+    r"blood\s+(?:test|work|pressure)|scan|x-?ray|ultrasound|mammogram|vaccin\w*|"
+    r"tested\s+positive|positive\s+for|hepatitis|"
     r"cancer|tumou?r|leuk(?:a)?emia|lymphoma|diabet\w*|insulin|asthma|pneumonia|COVID\S*|"
     r"influenza|infection|sepsis|stroke|heart\s+(?:attack|failure|disease)|hypertension|"
     r"dementia|alzheimer\S*|parkinson\S*|epilep\w*|seizures?|depress\w*|anxiety|bipolar|"
     r"schizophren\w*|psychiatric|psychosis|mental\s+health|suicid\w*|overdos\w*|"
     r"addict\w*|alcoholi\w*|substance\s+(?:ab)?use|rehab\w*|detox|pregnan\w*|miscarr\w*|"
-    r"abortion|STDs?|STIs?|syphilis|gonorrh\w*|chlamydia|fractur\w*|allerg\w*|"
-    r"symptoms?|illness|disease|disorder|syndrome|injur(?:y|ies|ed)|ICU|ward|clinic|"
-    r"hospital|oncolog\w*|cardiolog\w*|psychiatrist|physician|nurse)\b",
+    r"abortion|syphilis|gonorrh\w*|chlamydia|fractur\w*|allerg\w*|"
+    r"symptoms?|illness|disease|disorder|syndrome|injur(?:y|ies|ed)|ward|clinic|"
+    r"hospital|oncolog\w*|cardiolog\w*|psychiatrist|physician|nurse|(?-i:INR|A1C|HbA1c)|"
+    r"\d\s?mg|dos(?:e|es|age|ing)|warfarin|statins?|antidepressants?|antibiotics?|"
+    r"opioids?|chemotherapy)\b",
     re.IGNORECASE)
 # words that read as a record about a particular person
 _RECORD = re.compile(
-    r"\b(?:patient|MRN|DOB|date\s+of\s+(?:birth|death|service|admission|discharge)|"
-    r"admitted|discharged|seen\s+(?:on|for|in|at|by)|(?:his|her|their)\s+(?:doctor|"
+    r"\b(?:patient|(?-i:MRN|DOB)|date\s+of\s+(?:birth|death|service|admission|discharge)|"
+    r"admitted|discharged|seen\s+(?:on|for|in|at|by)|(?:his|her)\s+(?:doctor|"
     r"physician|chart|record|results?|labs?|diagnosis|prescription|medication|"
-    r"appointment|visit|phone|number|cell|mobile|email|address|home)|"
-    r"(?:call|reach|contact|text|email)\s+(?:her|him|them)\b|room\s+\d|bed\s+\d)\b",
+    r"appointment|visit)|room\s+\d|bed\s+\d)\b",
+    re.IGNORECASE)
+# words that say whose a phone, email or address is: with a health term nearby, a record
+_CONTACT = re.compile(
+    r"\b(?:(?:his|her)\s+(?:phone|number|cell|mobile|email|e-mail|address)|"
+    r"(?:call|reach|contact|text|email)\s+(?:her|him)\s+(?:at|on)|(?-i:DOB)|"
+    r"date\s+of\s+(?:birth|death|service|admission|discharge)|admitted|discharged)\b",
+    re.IGNORECASE)
+# words inside a name that make it a place or an organisation, not a person
+_NOT_A_PERSON = re.compile(
+    r"\b(?:nightclub|club|territory|memorial|hospital|clinic|cent(?:er|re)|school|"
+    r"university|college|foundation|institute|association|society|hotel|restaurant|"
+    r"street|county|company|inc|corp|ltd|group|party|army|tribe|nations?|republic|"
+    r"kingdom|empire|station|airport|museum|library|theat(?:er|re)|stadium)\b",
     re.IGNORECASE)
 # words that mark a person as public or invented: not a patient of anyone here
 _PUBLIC = re.compile(
@@ -68,8 +86,11 @@ _PUBLIC = re.compile(
     r"president|prime\s+minister|chancellor|senator|politician|dictator|king|queen|"
     r"prince|princess|emperor|pope|author|writer|athlete|footballer|historical|"
     r"history|biograph\w*|memoir|publicly|public\s+figure|openly|open\s+about|"
-    r"interviews?|reportedly|famous|well[- ]known|Nazi|F(?:ü|ue)hrer|regime)\b",
+    r"interviews?|reportedly|famous|well[- ]known|Nazi|F(?:ü|ue)hrer|regime|poet|band|"
+    r"albums?|songs?|career|fans|legacy|assassinat\w*|shooter|gunman|perpetrator|"
+    r"massacre|war|signed|administration|government|campaign|elected|(?-i:Act))\b",
     re.IGNORECASE)
+_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss)\.?\s+$")
 _ABBREVIATION = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Jr|Sr|St|Prof|Mt|No|vs|etc|e\.g|"
                            r"i\.e|approx)|\b[A-Z])$")
 _SENTENCE_END = re.compile(r"[.!?]+[\"”')\]]*(?=\s)|\n")
@@ -256,12 +277,20 @@ def _counted_people(text: str, cut: Sequence[Sentence], people: Sequence[Finding
     if not cut:
         return counted
     for person in people:
+        name = text[person.start:person.end]
+        if _NOT_A_PERSON.search(name):
+            continue
         near = _near(cut, _at(cut, person.start))
         health = _search(_HEALTH, text, near)
         if health is None:
             continue
         record = _search(_RECORD, text, near)
-        if record is None and _public(text, cut, text[person.start:person.end]):
+        # one word ("Cocaine", "Native", "Hitler") is too often no patient, or no person:
+        # it counts after a title ("Ms. Lopez") or beside a record ("patient Maria"), as
+        # a public name never does
+        titled = _TITLE.search(text, max(0, person.start - 6), person.start) is not None
+        if record is None and ((len(name.split()) < 2 and not titled)
+                               or _public(text, cut, name)):
             continue
         counted[(person.start, person.end)] = record or health
     return counted
@@ -282,14 +311,19 @@ def _contact_link(text: str, cut: Sequence[Sentence], hit: Finding,
     """Why a phone, email, date or place counts: a counted person or a record in its
     sentence (and a date or place that identifies at all)."""
     value = text[hit.start:hit.end]
-    if hit.label == "DATE_TIME" and not identifying_date(value, text, hit.start):
+    identifies = (identifying_date(value, text, hit.start) if hit.label == "DATE_TIME"
+                  else identifying_place(value) if hit.label == "LOCATION" else True)
+    if not cut or not identifies:
         return None
-    if hit.label == "LOCATION" and not identifying_place(value):
-        return None
-    if not cut:
-        return None
-    sentence = cut[_at(cut, hit.start)]
+    index = _at(cut, hit.start)
+    sentence = cut[index]
     for (start, end), why in people.items():
         if sentence.start <= start < sentence.end:
             return why if why[0] < start or why[0] >= end else (start, end)
-    return _search(_RECORD, text, [sentence])
+    record = _search(_RECORD, text, [sentence])
+    # "her phone", "date of birth": a record only where health information is near
+    contact = _search(_CONTACT, text, [sentence])
+    if record is None and contact is not None and \
+            _search(_HEALTH, text, _near(cut, max(0, index - 1))) is None:
+        contact = None
+    return record or contact

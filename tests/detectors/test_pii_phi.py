@@ -53,6 +53,8 @@ def fired(pii: PiiDetector, phi: Principle, text: str) -> dict[str, list[str]]:
     "The maximum daily dose of acetaminophen for adults is 4,000 mg; ibuprofen is "
     "usually taken every 6 hours with food.",
     "Call the clinic at 617-555-0100 to book a flu vaccine appointment.",
+    "Barack Obama signed the Affordable Care Act, which changed how patients get insurance.",
+    "The Pulse Nightclub shooting left 53 people injured and 49 dead.",
 ])
 def test_names_without_a_patient_do_not_fire(pii: PiiDetector, phi: Principle,
                                              text: str) -> None:
@@ -72,6 +74,12 @@ def test_a_patient_name_with_a_diagnosis_fires_and_says_why(pii: PiiDetector,
     findings = pii.scan([phi], prompt="", text=text)[phi.id]
     assert apply_local(text, [phi], findings) == (
         "<PERSON> was diagnosed with type 2 diabetes at her last visit.")
+
+
+def test_a_surname_after_a_title_is_a_patient(pii: PiiDetector, phi: Principle) -> None:
+    """One word counts after Mr./Ms. (a drug and a lab value are health information)."""
+    found = fired(pii, phi, "Ms. Lopez is on warfarin and her INR was 4.2 yesterday.")
+    assert found["PERSON"] == ["Lopez"]
 
 
 def test_the_same_name_without_health_information_does_not_fire(pii: PiiDetector,
