@@ -44,9 +44,12 @@ SPLITS = ("test", "all", "train")
               help="Folder of the shared datasets (default: ../shared/eval beside the repo).")
 @click.option("--curve", is_flag=True,
               help="Also show what every semantic threshold moved up or down would flag.")
+@click.option("--items", "items_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one JSON line per item to this file: label, action, "
+                   "principles fired, each signal's score and threshold.")
 def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_json: bool,
              report_dir: Path | None, limit: int | None, split: str, stage: str,
-             data_root: Path | None, curve: bool) -> None:
+             data_root: Path | None, curve: bool, items_path: Path | None) -> None:
     """Measure a supervisor on labelled data: precision, recall, F1, stop rates, latency."""
     loaded = load_constitution(constitution)
     if dataset == "presidio-synth":
@@ -57,8 +60,16 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
     if curve and not any(p.check("semantic") for p in loaded.stage(stage)):
         raise click.UsageError(f"{loaded.id} has no semantic checks at the {stage} stage, so "
                                "there is no curve to draw; leave out --curve")
+    if items_path is not None and not items_path.parent.is_dir():
+        raise click.UsageError(f"--items: folder {items_path.parent} does not exist; "
+                               "create it or give a path in an existing folder")
     judge = _judge(supervisor)
-    result = run_sync(_run(loaded, data, judge, stage, split, curve))
+    result = run_sync(_run(loaded, data, judge, stage, split, curve, items_path is not None))
+    if items_path is not None:
+        with items_path.open("w", encoding="utf-8") as handle:
+            for traced in result.traces:
+                handle.write(json.dumps(traced.to_json(), ensure_ascii=False) + "\n")
+        Console(stderr=True).print(f"wrote {len(result.traces)} items to {items_path}")
     if report_dir is not None:
         from supervisor.evaluation.report import write_report
 
@@ -71,7 +82,7 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
 
 
 async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
-               split: str, curve: bool) -> Any:
+               split: str, curve: bool, explain: bool) -> Any:
     from supervisor.evaluation.runner import evaluate as run_eval
 
     columns = ("[progress.description]{task.description}", BarColumn(),
@@ -79,7 +90,7 @@ async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{data.name} / {loaded.id}", total=len(data.items))
         return await run_eval(loaded, data, judge=judge, stage=stage,  # type: ignore[arg-type]
-                              split=split, curve=curve,
+                              split=split, curve=curve, explain=explain,
                               on_item=lambda _: progress.advance(task))
 
 

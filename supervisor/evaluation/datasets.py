@@ -24,8 +24,12 @@ repository unless `root` says otherwise; never copied into the project):
 - `presidio-synth`: PII spans, scored by `supervisor.evaluation.pii` (not here).
 - any `*.jsonl` path, the generic format, one object per line:
   `{"id": optional, "prompt": "...", "output": "...", "label": "violation"|"compliant",
-  "principles": optional list of violated principle ids}`. A compliant item is a
-  negative for every principle; a violation is a positive for the listed principles.
+  "principles": optional list of violated principle ids, "stage": optional "input" or
+  "output"}`. A compliant item is a negative for every principle; a violation is a
+  positive for the listed principles. A row's `stage` overrides `eval --stage` for that
+  row (an input row is its prompt checked as a prompt). Other fields are kept as the
+  item's `fields` when they are short scalars (a category, a model name), so
+  `eval --items` can say which group a miss belongs to.
 
 Splits are deterministic: an item is in the training split when
 `int(sha256("<dataset>:<item id>").hexdigest(), 16) % 100 < 60`, else in the test split,
@@ -67,6 +71,8 @@ class Item:
     output: str
     violation: bool
     labels: tuple[tuple[str, bool], ...] = ()
+    stage: Literal["input", "output"] | None = None  # None: the run's stage
+    fields: tuple[tuple[str, str | int | float | bool], ...] = ()
 
     def label(self, principle: str) -> bool | None:
         """Whether the item violates the principle: True, False, or None when unlabelled."""
@@ -169,15 +175,26 @@ def xstest(path: Path, constitution: Constitution) -> Dataset:
                    "prompts checked as output with no prompt; unsafe = violation")
 
 
+GENERIC_KEYS = frozenset({"id", "prompt", "output", "label", "principles", "stage"})
+FIELD_CHARS = 200  # a longer extra field is text, not a group to read misses by
+
+
 def generic(path: Path, constitution: Constitution) -> Dataset:
     """The generic JSONL format (see the module docstring)."""
     ids = {p.id for p in constitution.principles}
     items = []
     for number, row in enumerate(_jsonl(path), start=1):
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"{path}, line {number}: each line must be a JSON object with "
+                              "prompt, output and label")
         label = row.get("label")
         if label not in {"violation", "compliant"} or not isinstance(row.get("output", ""), str):
             raise ConfigError(f"{path}, line {number}: label must be 'violation' or "
                               f"'compliant' (got {label!r}) and output a string")
+        stage = row.get("stage")
+        if stage not in (None, "input", "output"):
+            raise ConfigError(f"{path}, line {number}: stage must be 'input' or 'output' "
+                              f"(got {stage!r}), or left out to use eval's --stage")
         violated = tuple(row.get("principles") or ())
         unknown = [p for p in violated if p not in ids]
         if unknown:
@@ -187,9 +204,14 @@ def generic(path: Path, constitution: Constitution) -> Dataset:
             labels = tuple((pid, False) for pid in sorted(ids))
         else:
             labels = tuple((pid, True) for pid in sorted(set(violated)))
+        extra = tuple((k, v) for k, v in sorted(row.items()) if k not in GENERIC_KEYS
+                      and isinstance(v, str | int | float | bool)
+                      and len(str(v)) <= FIELD_CHARS)
         items.append(Item(str(row.get("id", number)), str(row.get("prompt", "")),
-                          str(row.get("output", "")), label == "violation", labels))
-    return Dataset(path.stem, tuple(items), str(path), "generic JSONL, output stage")
+                          str(row.get("output", "")), label == "violation", labels,
+                          stage, extra))
+    return Dataset(path.stem, tuple(items), str(path),
+                   "generic JSONL, eval's --stage unless a row says its stage")
 
 
 def _exists(path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor.constitution import load_constitution
 from tests.cli.conftest import Run
 
 pytestmark = pytest.mark.slow
@@ -111,3 +112,37 @@ def test_eval_curve_without_semantic_checks_is_a_usage_error(run: Run,
                  "--curve")
     assert result.code == 2 and "no semantic checks at the input stage" in result.err
     assert result.out == ""
+
+
+def test_eval_items_writes_one_line_per_item_with_every_signal(run: Run,
+                                                               tmp_path: Path) -> None:
+    """`--items FILE` writes one JSON line per item: id, label, action, principles
+    fired, and every semantic principle's score beside its threshold, fired or not."""
+    items = tmp_path / "items.jsonl"
+    rows = [dict(r, id=f"r{i}", category="mine") for i, r in enumerate(ROWS)]
+    result = run("eval", "-d", str(dataset(tmp_path, rows)), "-c", "base", "--json",
+                 "--items", str(items))
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in items.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["r0", "r1", "r2", "r3"]
+    semantic = {p.id for p in load_constitution("base").stage("output")
+                if p.check("semantic")}
+    for line in lines:
+        assert {"label", "action", "fired", "signals", "stage"} <= line.keys()
+        assert line["category"] == "mine"
+        scored = {s["principle"] for s in line["signals"] if s["detector"] == "semantic"}
+        assert scored == semantic
+        for signal in line["signals"]:
+            if signal["detector"] == "semantic":
+                assert 0.0 <= signal["score"] <= 1.0 and signal["threshold"] is not None
+                assert signal["fired"] is (signal["score"] >= signal["threshold"])
+    hate = lines[0]
+    assert hate["label"] == "violation" and "hate" in hate["fired"]
+    assert any(s["principle"] == "hate" and s["fired"] for s in hate["signals"])
+
+
+def test_eval_items_in_a_missing_folder_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    """`--items` into a folder that does not exist exits 2 before any work."""
+    result = run("eval", "-d", str(dataset(tmp_path)), "-c", "base",
+                 "--items", str(tmp_path / "nowhere" / "items.jsonl"))
+    assert result.code == 2 and "does not exist" in result.err
