@@ -83,10 +83,10 @@ _VOCATIVE = re.compile(r"^,\s+(?:can|could|would|will|please|do|did|are|have)\b"
 
 def _namelike(word: str) -> bool:
     core = word.rstrip(".")
+    if len(core) == 1:
+        return core.isupper() and core != "I"  # an initial ("Martim A Pereira")
     if core.lower() in _STOP:
         return False
-    if len(core) == 1:
-        return core.isupper()  # an initial
     return core[0].isupper() and (core[1:].islower() or "-" in core or "'" in core)
 
 
@@ -160,8 +160,15 @@ class CuedNameRecognizer(EntityRecognizer):
 
 # the strongest cues, after which a name is taken in lower case too ("my name is vitoria",
 # "follow up with patricia desrosiers"): people type names as they type everything else
-_LOWER_CUE = re.compile(r"\b(?:name\s+is|name\s*:|named|follow\s+up\s+with|dear)[ \t\"“'‘]+",
-                        re.IGNORECASE)
+_LOWER_CUE = re.compile(r"\b(?:name\s+is|name\s*:|named|follow\s+up\s+with|dear|"
+                        r"calls?\s+me)[ \t\"“'‘]+", re.IGNORECASE)
+# lowercase names followed by a cue: at a line's start before "lives", "said"...
+# ("eva kleist lives at"), or anywhere before "'s daughter" ("roberto's daughter")
+_LOWER_BEFORE_AFTER_CUE = re.compile(
+    r"(?:^|(?<=\n))(?P<line>[^\W\d_]+(?: [^\W\d_]+){1,2})(?=\s+(?:lives|lived|is\s+from|"
+    r"was\s+from|said|says|told|asked|wrote|works|worked|was\s+born)\b)|"
+    r"(?<![\w'’])(?P<kin>[^\W\d_]{3,})(?=['’]s\s+(?:kid|son|daughter|child|children|wife|"
+    r"husband|partner|mother|father|brother|sister|family|friend)\b)")
 _LOWER_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*")
 # words that follow those cues and are no name
 _COMMON = frozenset({
@@ -171,7 +178,11 @@ _COMMON = frozenset({
     "same", "different", "correct", "wrong", "too", "long", "short", "private", "public",
     "later", "soon", "again", "next", "last", "first", "one", "two", "three", "sir",
     "madam", "friend", "friends", "colleague", "colleagues", "all", "both", "in", "on",
-    "at", "for", "until", "within", "via", "regarding", "re", "x", "xx", "n/a",
+    "at", "for", "until", "within", "via", "regarding", "re", "x", "xx", "n/a", "back",
+    "now", "anytime", "asap", "whenever", "tonight", "crazy", "old", "mom", "mum", "dad",
+    "everybody", "nobody", "mother", "father", "sister", "brother", "wife",
+    "husband", "son", "daughter", "boss", "neighbor", "neighbour", "man", "woman", "guy",
+    "girl", "boy", "kid", "child", "teacher", "doctor", "nurse", "lady",
 })
 # the line a street name sits on: a house number before it, or a street word after it
 _HOUSE_NUMBER = re.compile(r"\d+[a-z]?,?[ \t]+$")
@@ -209,6 +220,12 @@ def lowercase_names(text: str) -> list[tuple[int, int]]:
             words.pop()  # an initial ends no name
         if words and text[words[0][0]].islower():
             spans.append((words[0][0], words[-1][1]))
+    for match in _LOWER_BEFORE_AFTER_CUE.finditer(text):
+        group = "line" if match.group("line") else "kin"
+        words_ = match.group(group).split(" ")
+        if match.group(group)[0].islower() and not any(
+                w.lower() in _STOP | _COMMON for w in words_):
+            spans.append((match.start(group), match.end(group)))
     return spans
 
 
@@ -295,7 +312,8 @@ def _run_at(text: str, start: int) -> tuple[int, int] | None:
             break
     if not words:
         return None
-    return words[0].start(), words[-1].end()
+    start, end, _ = _trim(text, (words[0].start(), words[-1].end(), len(words)))
+    return start, end
 
 
 def _run_ending(text: str, end: int) -> tuple[int, int] | None:

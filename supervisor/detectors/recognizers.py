@@ -104,7 +104,7 @@ SEP = r"(?:[ ]{1,2}|[ ]?[-./][ ]?)"
 
 
 class CardNumberRecognizer(PatternRecognizer):
-    """12 to 19 digits on the card networks' leading digits (2 to 6), Luhn-checked.
+    """12 to 19 digits on the card networks' leading digits (1 to 6), Luhn-checked.
 
     Presidio's own card pattern misses 19-digit Visa, 12-digit Maestro and 2-series
     Mastercard numbers; with the Luhn check a random digit string passes one time in ten,
@@ -117,7 +117,7 @@ class CardNumberRecognizer(PatternRecognizer):
     def __init__(self) -> None:
         super().__init__(
             supported_entity="CREDIT_CARD", name="CardNumberRecognizer",
-            patterns=[Pattern("card", r"(?<![\d.-])[2-6](?:" + SEP + r"?\d){11,18}"
+            patterns=[Pattern("card", r"(?<![\d.+-])[1-6](?:" + SEP + r"?\d){11,18}"
                               r"(?!" + SEP + r"?\d)", 0.3)],
             context=["card", "credit", "debit", "visa", "mastercard", "amex", "maestro",
                      "payment"])
