@@ -326,7 +326,8 @@ CREATE TABLE IF NOT EXISTS labels (name TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (name, value)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (id);
 CREATE INDEX IF NOT EXISTS records_kind ON records (kind, action, ts);
-CREATE INDEX IF NOT EXISTS records_action ON records (action, ts);
+DROP INDEX IF EXISTS records_action;
+CREATE INDEX IF NOT EXISTS records_action_ts ON records (action, ts, kind);
 CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
 CREATE INDEX IF NOT EXISTS records_constitution ON records (constitution, version);
 CREATE INDEX IF NOT EXISTS records_app ON records (app);
@@ -571,8 +572,11 @@ class SqliteIndex:
                     f"SELECT kind = 'decision', action, count(*) FROM records WHERE {clause} "
                     "GROUP BY 1, 2", params))
             cursor = "" if before is None else " AND seq < ?"
-            shown = self._select(f"{_WHERE} WHERE {clause}{cursor} ORDER BY seq DESC LIMIT ?",
-                                 [*params, *([] if before is None else [before]), limit + 1])
+            # the seqs first, from an index alone; then where those few lines are
+            shown = self._select(
+                f"{_WHERE} WHERE seq IN (SELECT seq FROM records WHERE {clause}{cursor} "
+                "ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC",
+                [*params, *([] if before is None else [before]), limit + 1])
             more = len(shown) > limit
             shown = shown[:limit]
             return Page(shown, total, shown[-1]["seq"] if more and shown else None, actions)
