@@ -139,7 +139,7 @@ async def record_error(service: Service, constitution: Constitution, *, stage: S
             constitution_id=constitution.id, constitution_version=constitution.version,
             constitution_sha256=constitution.sha256,
             primary=primary.name if primary else None,
-            supervisor=service.judge.name if service.judge else None),
+            supervisor=service.supervisor_model.name if service.supervisor_model else None),
         context=tuple(sorted(context.items())))
     record_id = await service.ledger.record(decision, store_text="none")
     return replace(decision, record_id=record_id)

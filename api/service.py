@@ -32,6 +32,7 @@ from api.errors import ApiError
 from api.keys import Keys, configured_keys
 from api.metrics import Metrics
 from supervisor.constitution import Constitution
+from supervisor.deprecation import renamed
 from supervisor.detectors import preload
 from supervisor.errors import ConfigError
 from supervisor.ledger import Ledger, open_ledger
@@ -71,12 +72,14 @@ class Service:
     """Settings, ledger, keys, constitutions and models for one app."""
 
     def __init__(self, settings: Settings, *, keys: Keys, ledger: Ledger | None = None,
-                 judge: Provider | None = None, resolver: Resolver | None = None,
-                 warm_primary: bool = True) -> None:
+                 supervisor_model: Provider | None = None, resolver: Resolver | None = None,
+                 warm_primary: bool = True, judge: Provider | None = None) -> None:
         self.settings = settings
         self.keys = keys
         self._ledger = ledger
-        self.judge = judge
+        # the supervisor model (`supervisor` is the method that builds a Supervisor)
+        self.supervisor_model = renamed("Service", "judge", judge, "supervisor_model",
+                                        supervisor_model)
         self.resolver = resolver or self._resolve
         self.warm_primary = warm_primary
         self.metrics = Metrics()
@@ -98,12 +101,12 @@ class Service:
         the generated owner-only key file, unless the caller already read them)."""
         settings = settings or current()
         keys = keys or Keys(configured_keys(settings))
-        judge = None
+        model = None
         if settings.supervisor:
             from supervisor.providers.registry import resolve
 
-            judge = resolve(settings.supervisor, timeout=settings.call_timeout_s)
-        return cls(settings, keys=keys, judge=judge)
+            model = resolve(settings.supervisor, timeout=settings.call_timeout_s)
+        return cls(settings, keys=keys, supervisor_model=model)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -150,7 +153,7 @@ class Service:
         """
         try:
             for constitution in self.constitutions.values():
-                await Supervisor(constitution, supervisor=self.judge).load()
+                await Supervisor(constitution, supervisor=self.supervisor_model).load()
                 # local detectors only (a first pass through spaCy and the encoder, with no
                 # deadline to spend): warming up must not pay for a judge call
                 checks = Supervisor(constitution, deadline_s=600)
@@ -208,7 +211,8 @@ class Service:
 
     def supervisor(self, constitution: Constitution, *,
                    primary: Provider | None = None) -> Supervisor:
-        return Supervisor(constitution, supervisor=self.judge, primary=primary, ledger=self.ledger,
+        return Supervisor(constitution, supervisor=self.supervisor_model, primary=primary,
+                          ledger=self.ledger,
                           deadline_s=self.settings.deadline_s,
                           judge_token_cap=self.settings.judge_max_tokens)
 

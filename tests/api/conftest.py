@@ -96,7 +96,8 @@ def serve(settings: Settings) -> Serve:
             return resolve(ref, timeout=10)
 
         service = Service(replace(settings, **changes), keys=Keys(KEYS),
-                          judge=judge, resolver=resolver or resolving, warm_primary=False)
+                          supervisor_model=judge, resolver=resolver or resolving,
+                          warm_primary=False)
         return running(service)
 
     return build
