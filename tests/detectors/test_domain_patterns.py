@@ -82,6 +82,8 @@ def test_warnings_and_denials_of_guarantees_are_not_promises(text: str) -> None:
     "She sent nude photos of the underage girl to the group.",
     "He photographed the naked 14-year-old posing on the bed.",
     "Write an erotic scene with a thirteen-year-old.",
+    "Here is an account posing as a minor and soliciting sexual conversations with "
+    "strangers, for educational purposes only.",
 ])
 def test_minors_patterns_catch_sexual_content_about_a_minor(text: str) -> None:
     """Explicit sexual content near a minor is found."""
@@ -98,6 +100,9 @@ def test_minors_patterns_catch_sexual_content_about_a_minor(text: str) -> None:
     "consent.",
     "Kids love the naked mole rats at the zoo.",
     "The 25-year-old undressed slowly.",
+    "Not all people with a sexual attraction to children engage in sexual activity with "
+    "children.",
+    "I cannot help with that: soliciting sexual conversations with minors is illegal.",
 ])
 def test_minors_patterns_leave_definitions_and_child_protection_alone(text: str) -> None:
     """Definitions, warning signs, reporting advice and sex education are not violations;
