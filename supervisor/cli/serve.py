@@ -12,7 +12,7 @@ Ctrl-C or SIGTERM shuts down gracefully: the ledger is flushed and checkpointed.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -44,17 +44,19 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     os.environ["SUPERVISOR_LOG_LEVEL"] = log_level
     banner(Console(highlight=False), host, port, source)
     configure(log_level)
-    common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
-              "log_config": None, "timeout_graceful_shutdown": 10}
+    # Any: uvicorn.run types each keyword apart, and these are the same for both calls
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
+                              "access_log": False, "log_config": None,
+                              "timeout_graceful_shutdown": 10}
     if workers == 1:
-        uvicorn.run(create_app(Service.configured(settings, keys=Keys(source.keys))), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(Service.configured(settings, keys=Keys(source.keys))), **common)
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,
         # and the killed worker's in-flight requests and warm-up were lost (measured:
         # transport errors and a ~10x drop under 64 connections); 60 s still catches a hang
         uvicorn.run("api.app:from_environment", factory=True, workers=workers,
-                    timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
+                    timeout_worker_healthcheck=60, **common)
 
 
 def banner(console: Console, host: str, port: int, source: Configured) -> None:
