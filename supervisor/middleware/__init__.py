@@ -63,9 +63,10 @@ def supervised(client: Any, *, constitution: str | Path | Constitution,
                ledger: DecisionLog | str | None = None) -> Any:
     """Wrap an OpenAI or Anthropic client (sync or async) so every answer is supervised.
 
-    `constitution`: a shipped id, a YAML path or a Constitution. `supervisor`: a model
-    reference (`anthropic:claude-haiku-4-5`, `local:smollm2`, ...) or a Provider for the
-    judge; None checks with the local detectors only. `context` (app, user, conversation
+    `constitution`: a shipped id, a YAML path or a Constitution. `supervisor`: the
+    supervisor model, which judges principles and rewrites answers, as a reference
+    (`anthropic:claude-haiku-4-5`, `local:smollm2`, ...) or a Provider; None checks with
+    the local detectors only. `context` (app, user, conversation
     ids) goes into every ledger record; `request_context(...)` adds per-call values.
     `ledger`: a DecisionLog, a ledger target (directory or postgresql:// URL), or None
     for the one the settings name (SUPERVISOR_LEDGER, default audit_logs/).
