@@ -17,6 +17,7 @@ per-weight doses (mg/kg), which need a weight the answer does not give.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,6 +78,7 @@ ADVICE = re.compile(r"\b(?:take|use|give|swallow|chew|try|you\s+can\s+have)\b")
 CLAUSE = re.compile(r"[,:()]|\b(?:and|but|then|so|if|unless|while)\b")
 SENTENCE = re.compile(r"[!?;\n]|\.(?!\d)")
 WINDOW = 80  # characters around a dose searched for its frequency and its role
+REACH = 2 * WINDOW  # how far in a run-on sentence the dose's drug and warning words are read
 
 Per = Literal["hourly", "daily", "single", "none"]
 Role = Literal["advice", "cap", "ignore"]
@@ -209,14 +211,15 @@ def read(check: DoseCheck, text: str, prompt: str = "") -> list[Reading]:
     """The doses of `text` (normalised, case folded) with their drug, frequency and role."""
     names, by_name = _names(check)
     mentions = [(m.start(), m.end(), by_name[m.group()]) for m in names.finditer(text)]
+    named_at = [start for start, _, _ in mentions]
     asked = {by_name[m.group()].name: by_name[m.group()] for m in names.finditer(prompt)}
     fallback = next(iter(asked.values())) if len(asked) == 1 else None
     bounds = [0, *(m.end() for m in SENTENCE.finditer(text)), len(text)]
-    doses = _doses(check, text, mentions)
+    doses = _doses(check, text)
     readings = []
     for index, given in enumerate(doses):
-        sentence = _sentence(bounds, given.start)
-        drug = given.drug or _drug(mentions, given, sentence) or fallback
+        sentence = _sentence(bounds, given)
+        drug = given.drug or _drug(mentions, named_at, given, sentence) or fallback
         if drug is None or (given.tablets is not None and drug.tablet_mg is None):
             continue
         dose = given if given.tablets is None else Dose(
@@ -235,10 +238,12 @@ def read(check: DoseCheck, text: str, prompt: str = "") -> list[Reading]:
     return readings
 
 
-def _doses(check: DoseCheck, text: str, mentions: list[tuple[int, int, DrugLimit]]
-           ) -> list[Dose]:
+def _doses(check: DoseCheck, text: str) -> list[Dose]:
+    """Every amount and tablet count in the text, in order (counted tablets first claim
+    the strength written after them)."""
     _, by_name = _names(check)
     masses = list(MASS.finditer(text))
+    at = {x.start(): x for x in masses}
     used: set[int] = set()
     doses: list[Dose] = []
     for m in _counted(check).finditer(text):
@@ -247,15 +252,17 @@ def _doses(check: DoseCheck, text: str, mentions: list[tuple[int, int, DrugLimit
             continue
         drug = by_name[m.group("drug")] if m.group("drug") else None
         stated = STRENGTH_AFTER.match(text, m.end())
-        strength = next((x for x in masses if stated and x.start() == stated.end()), None)
+        strength = at.get(stated.end()) if stated else None
         if strength is not None:
             used.add(strength.start())
             amount = mg(number(strength.group("low")), strength.group("unit"))
             doses.append(Dose(m.start(), strength.end(), count * amount, drug))
         else:
             doses.append(Dose(m.start(), m.end(), 0.0, drug, count))
+    starts = [d.start for d in doses]  # counted doses: in order, not overlapping
     for x in masses:
-        if x.start() in used or any(d.start <= x.start() < d.end for d in doses):
+        k = bisect_right(starts, x.start()) - 1
+        if x.start() in used or (k >= 0 and x.start() < doses[k].end):
             continue
         amount = mg(number(x.group("low")), x.group("unit"))
         start, times = x.start(), 1.0
@@ -267,20 +274,23 @@ def _doses(check: DoseCheck, text: str, mentions: list[tuple[int, int, DrugLimit
     return sorted(doses, key=lambda d: d.start)
 
 
-def _sentence(bounds: list[int], at: int) -> tuple[int, int]:
-    start = max(b for b in bounds if b <= at)
-    return start, min(b for b in bounds if b > at) if at < bounds[-1] else bounds[-1]
+def _sentence(bounds: list[int], dose: Dose) -> tuple[int, int]:
+    """The dose's sentence, cut to `REACH` characters either side of it."""
+    k = bisect_right(bounds, dose.start) - 1
+    end = bounds[k + 1] if k + 1 < len(bounds) else bounds[-1]
+    return max(bounds[k], dose.start - REACH), min(end, dose.end + REACH)
 
 
-def _drug(mentions: list[tuple[int, int, DrugLimit]], dose: Dose,
+def _drug(mentions: list[tuple[int, int, DrugLimit]], starts: list[int], dose: Dose,
           sentence: tuple[int, int]) -> DrugLimit | None:
-    """The drug named nearest the dose in its sentence, else the last one named before it."""
-    inside = [(min(abs(s - dose.end), abs(dose.start - e)), drug)
-              for s, e, drug in mentions if sentence[0] <= s < sentence[1]]
+    """The drug named nearest the dose in its sentence, else the last one named before it
+    (`starts`: where each mention starts, in order)."""
+    inside = [(min(abs(s - dose.end), abs(dose.start - e)), drug) for s, e, drug in
+              mentions[bisect_left(starts, sentence[0]):bisect_left(starts, sentence[1])]]
     if inside:
         return min(inside, key=lambda pair: pair[0])[1]
-    before = [drug for s, _, drug in mentions if s < dose.start]
-    return before[-1] if before else None
+    k = bisect_left(starts, dose.start)
+    return mentions[k - 1][2] if k else None
 
 
 def _frequency(text: str, before_start: int, dose: Dose, after_end: int

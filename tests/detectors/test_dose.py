@@ -153,4 +153,6 @@ def test_dose_is_one_check_kind_among_the_others(tmp_path: Path) -> None:
             "source: label}\n        pattern: {regex: [x]}\n")
     with pytest.raises(ConstitutionError) as caught:
         load_constitution(_write(tmp_path, body))
-    assert "judge, semantic, pii, pattern or dose" in str(caught.value)
+    message = str(caught.value)
+    assert "each check names exactly one kind" in message and "(got pattern, dose)" in message
+    assert "pattern, dose" in message.split("(got")[0]
