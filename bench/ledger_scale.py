@@ -314,8 +314,7 @@ def verifies(cached: Cached) -> dict[str, Any]:
     cpu = cpu_seconds() - cpu
     assert report.ok, report.problem
     full = {"jobs": jobs, "records": report.records, "seconds": round(seconds, 2),
-            "records_per_s": round(report.records / seconds), "cpu_s": round(cpu, 1),
-            "records_per_cpu_s": round(report.records / cpu)}
+            "records_per_s": round(report.records / seconds), "cpu_s": round(cpu, 1)}
 
     async def more() -> None:
         ledger = await open_ledger(cached.target, settings=cached.settings)
@@ -332,8 +331,8 @@ def verifies(cached: Cached) -> dict[str, Any]:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (verify's workers): on a shared
-    machine, records per CPU second say what the cores would do if they were ours."""
+    """CPU time of this process and its reaped children (verify's workers; a store's
+    server, PostgreSQL, is not counted)."""
     own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                                          resource.RUSAGE_CHILDREN))
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

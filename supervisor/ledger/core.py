@@ -247,11 +247,14 @@ class Ledger:
         with self._tree_lock:
             if until is not None and frontier.size >= until:
                 return
-            for line in self.store.lines(frontier.size):
-                record = json.loads(line)
-                if until is not None and record["seq"] >= until:
+            hashes = getattr(self.store, "hashes", None)  # PostgreSQL: on its connection
+            found: Iterator[tuple[int, str]] = iter(hashes(frontier.size, until)) \
+                if hashes is not None else ((r["seq"], r["hash"]) for r in map(
+                    json.loads, self.store.lines(frontier.size)))
+            for seq, digest in found:
+                if seq != frontier.size or (until is not None and seq >= until):
                     break
-                frontier.append(bytes.fromhex(record["hash"]))
+                frontier.append(bytes.fromhex(digest))
             if until is not None and frontier.size < until:
                 raise LedgerError(f"{self.store.name} holds {frontier.size} records, but "
                                   f"its head says {until}; run `supervisor audit verify`")

@@ -108,6 +108,10 @@ class Query(Protocol):
         """A stored Merkle subtree hash (see `supervisor.ledger.merkle.Nodes`)."""
         ...
 
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored ones of several Merkle subtree hashes, in one look."""
+        ...
+
     def close(self) -> None:
         """Release files or connections."""
         ...
@@ -293,6 +297,10 @@ class ScanQuery:
         if (index + 1) << level > len(self._tree):
             return None
         return self._tree.hash(index << level, (index + 1) << level)
+
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found = {key: self.node(*key) for key in wanted}
+        return {key: digest for key, digest in found.items() if digest is not None}
 
     def close(self) -> None:
         pass
@@ -660,6 +668,10 @@ class SqliteIndex:
             row = self._conn.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?",
                                      (level, index)).fetchone()
         return bytes(row[0]) if row else None
+
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found = {key: self.node(*key) for key in wanted}  # local lookups: cheap one by one
+        return {key: digest for key, digest in found.items() if digest is not None}
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):

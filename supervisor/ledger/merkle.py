@@ -235,6 +235,10 @@ class Nodes(Protocol):
         """The stored hash of perfect subtree `index` at `level` (>= NODE_LEVEL), if kept."""
         ...
 
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored ones of the subtrees (level, index) `wanted`, in one look."""
+        ...
+
 
 class StoredTree:
     """RFC 6962 roots, proofs and frontiers over `Nodes`: a few dozen lookups and at most
@@ -245,6 +249,25 @@ class StoredTree:
     def __init__(self, nodes: Nodes) -> None:
         self.nodes = nodes
         self._blocks: dict[int, list[bytes]] = {}
+        self._known: dict[tuple[int, int], bytes] = {}
+
+    def _plan(self, start: int, end: int, wanted: list[tuple[int, int]]) -> None:
+        """The stored subtrees MTH of [start, end) is made of, added to `wanted`."""
+        n = end - start
+        if n == 0:
+            return
+        if n & (n - 1) == 0 and start % n == 0:
+            if n >= BLOCK:
+                wanted.append((n.bit_length() - 1, start // n))
+            return
+        k = _split(n)
+        self._plan(start, start + k, wanted)
+        self._plan(start + k, end, wanted)
+
+    def _fetch(self, wanted: list[tuple[int, int]]) -> None:
+        missing = [key for key in dict.fromkeys(wanted) if key not in self._known]
+        if missing:
+            self._known.update(self.nodes.nodes(missing))
 
     def _block(self, number: int) -> list[bytes]:
         """Levels 0..NODE_LEVEL-1 of a block: its leaf hashes and its complete parents."""
@@ -257,7 +280,7 @@ class StoredTree:
     def perfect(self, level: int, index: int) -> bytes:
         """The hash of the perfect subtree of 2**level leaves starting at index << level."""
         if level >= NODE_LEVEL:
-            found = self.nodes.node(level, index)
+            found = self._known.get((level, index)) or self.nodes.node(level, index)
             if found is not None:
                 return found
             return node_hash(self.perfect(level - 1, 2 * index),
@@ -286,6 +309,17 @@ class StoredTree:
         """The audit path for leaf `index` in the tree of the first `size` leaves."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
+        wanted: list[tuple[int, int]] = []
+        start, end = 0, size
+        while end - start > 1:  # the siblings' stored subtrees, fetched in one look
+            k = _split(end - start)
+            if index < start + k:
+                self._plan(start + k, end, wanted)
+                end = start + k
+            else:
+                self._plan(start, start + k, wanted)
+                start += k
+        self._fetch(wanted)
         path: list[bytes] = []
         start, end = 0, size
         while end - start > 1:  # top down; the path lists siblings bottom up
@@ -300,6 +334,9 @@ class StoredTree:
 
     def frontier(self, size: int) -> Frontier:
         """The frontier of the first `size` leaves: one perfect subtree per set bit."""
+        self._fetch([(level, (size >> (level + 1)) << 1) for level in range(NODE_LEVEL,
+                                                                          size.bit_length())
+                     if size >> level & 1])
         hashes, start = [], 0
         for level in range(size.bit_length() - 1, -1, -1):
             if size >> level & 1:

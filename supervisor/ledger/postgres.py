@@ -140,6 +140,18 @@ class PostgresStore:
             sql.Literal(f"{int(self.lock_timeout * 1000)}ms")))
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
 
+    def hashes(self, start: int, end: int | None = None) -> list[tuple[int, str]]:
+        """(seq, hash) of the records in [start, end) (end None: to the last), read on the
+        store's own connection (inside an append's transaction too): a Ledger following
+        another process's appends needs no new connection for them."""
+        t = sql.Identifier(self.table)
+        if end is None:
+            query = sql.SQL("SELECT seq, hash FROM {} WHERE seq >= %s ORDER BY seq").format(t)
+            return [(int(s), str(h)) for s, h in self._conn.execute(query, (start,))]
+        query = sql.SQL("SELECT seq, hash FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq"
+                        ).format(t)
+        return [(int(s), str(h)) for s, h in self._conn.execute(query, (start, end))]
+
     def lines(self, start: int = 0) -> Iterator[bytes]:
         """Stored lines from seq `start` on, in order (an index range scan)."""
         with psycopg.connect(self.url) as conn, conn.cursor(name="ledger_read") as cursor:

@@ -10,8 +10,9 @@ batches, from the ledger's own lines. Pages use keyset pagination on seq.
 `<table>_counts` keeps how many records there are per (kind, action), updated in the
 append's transaction, so totals of an unfiltered page are a few rows. `<table>_nodes`
 keeps the Merkle tree's perfect subtrees of `BLOCK` leaves and up (see
-`supervisor.ledger.merkle.StoredTree`), grown by readers from the ledger's hashes, so
-proofs and a Ledger's frontier need no record in memory.
+`supervisor.ledger.merkle.StoredTree`), and each complete block's record hashes packed
+in one row (level PACKED), grown by readers from the ledger's hashes, so proofs and a
+Ledger's frontier need no record in memory and read a few rows.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from supervisor.ledger.index import (
     where,
 )
 from supervisor.ledger.merkle import BLOCK, NODE_LEVEL, grow_nodes
+
+PACKED = -1  # `<table>_nodes` rows at this level hold a complete block's record hashes
 
 BATCH = 5000
 
@@ -155,11 +158,20 @@ class PostgresQuery:
         if indexed < last and not self.read_only:
             self._fill(indexed)
         if (last + 1) // BLOCK > filled and not self.read_only:
+            packed: list[tuple[int, int, bytes]] = []
+
+            def reading(start: int, end: int) -> bytes:  # kept packed, a row per block
+                data = self._ledger_leaves(start, end)
+                packed.extend((PACKED, number, data[(number * BLOCK - start) * 32:
+                                                    ((number + 1) * BLOCK - start) * 32])
+                              for number in range(start // BLOCK, end // BLOCK))
+                return data
+
             with self._conn.transaction(), self._conn.cursor() as cursor:
-                made = grow_nodes(filled, last + 1, self.leaves, self.node)
+                made = grow_nodes(filled, last + 1, reading, self.node)
                 cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT "
                                            "DO NOTHING").format(sql.Identifier(self._nodes)),
-                                   made)
+                                   made + packed)
         return int(last) + 1
 
     def size(self) -> int:
@@ -167,6 +179,13 @@ class PostgresQuery:
             return self.refresh()
 
     def leaves(self, start: int, end: int) -> bytes:
+        if start % BLOCK == 0 and end - start == BLOCK:
+            found = self.node(PACKED, start // BLOCK)
+            if found is not None and len(found) == BLOCK * 32:
+                return found
+        return self._ledger_leaves(start, end)
+
+    def _ledger_leaves(self, start: int, end: int) -> bytes:
         with self._lock:
             rows = self._conn.execute(sql.SQL(
                 "SELECT hash FROM {} WHERE seq >= %s AND seq < %s ORDER BY seq").format(
@@ -179,6 +198,17 @@ class PostgresQuery:
                 "SELECT hash FROM {} WHERE level = %s AND idx = %s").format(
                     sql.Identifier(self._nodes)), (level, index)).fetchone()
         return bytes(row[0]) if row else None
+
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not wanted:
+            return {}
+        with self._lock:
+            rows = self._conn.execute(sql.SQL(
+                "SELECT n.level, n.idx, n.hash FROM {} n JOIN unnest(%s::int[], %s::bigint[]) "
+                "AS w(level, idx) ON n.level = w.level AND n.idx = w.idx").format(
+                    sql.Identifier(self._nodes)),
+                ([level for level, _ in wanted], [index for _, index in wanted])).fetchall()
+        return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
 
     def _records(self, seqs: list[int]) -> list[dict[str, Any]]:
         rows = self._conn.execute(sql.SQL("SELECT seq, line FROM {} WHERE seq = ANY(%s)")

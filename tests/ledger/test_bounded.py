@@ -56,18 +56,21 @@ class Kept:
 
     def __init__(self, data: bytes, rng: random.Random) -> None:
         self.data, self.size = data, 0
-        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.kept: dict[tuple[int, int], bytes] = {}
         while self.size < len(data) // 32:
             grown = min(len(data) // 32, self.size + rng.randint(1, 2 * BLOCK))
             filled, self.size = self.size // BLOCK, grown
             for level, index, digest in grow_nodes(filled, grown, self.leaves, self.node):
-                self.nodes[level, index] = digest
+                self.kept[level, index] = digest
 
     def leaves(self, start: int, end: int) -> bytes:
         return self.data[start * 32:min(end, self.size) * 32]
 
     def node(self, level: int, index: int) -> bytes | None:
-        return self.nodes.get((level, index))
+        return self.kept.get((level, index))
+
+    def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return {key: self.kept[key] for key in wanted if key in self.kept}
 
 
 def test_stored_tree_answers_as_the_whole_tree() -> None:
@@ -80,7 +83,7 @@ def test_stored_tree_answers_as_the_whole_tree() -> None:
         for leaf in leaves:
             tree.append(leaf)
         kept = Kept(b"".join(leaves), rng)
-        assert len(kept.nodes) == 2 * (n // BLOCK) - (n // BLOCK).bit_count()
+        assert len(kept.kept) == 2 * (n // BLOCK) - (n // BLOCK).bit_count()
         for at in {n, max(1, n // 2), max(1, n - 1)}:
             stored = StoredTree(kept)
             assert stored.root(at) == tree.root(at)
