@@ -332,8 +332,13 @@ CREATE TABLE IF NOT EXISTS fired (principle TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (principle, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS labels (name TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (name, value)) WITHOUT ROWID;
+-- (kind), (kind, action) and (action) end in seq, so the newest page of a kind or an
+-- action is read in order; (action, ts, kind) counts an action in a period by itself
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (id);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind, action, ts);
+DROP INDEX IF EXISTS records_kind;
+CREATE INDEX IF NOT EXISTS records_kind_seq ON records (kind);
+CREATE INDEX IF NOT EXISTS records_kind_action ON records (kind, action);
+CREATE INDEX IF NOT EXISTS records_action_seq ON records (action);
 DROP INDEX IF EXISTS records_action;
 CREATE INDEX IF NOT EXISTS records_action_ts ON records (action, ts, kind);
 CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
