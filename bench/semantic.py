@@ -66,7 +66,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def encoder_passes(encoder: Encoder, texts: list[str]) -> dict[str, list[float]]:
-    """The shipped pass (traced, on every idle core) beside the eager one-thread pass."""
+    """The shipped pass (traced, one thread) beside the eager one-thread pass."""
     import torch
 
     model = encoder._load()
@@ -74,7 +74,7 @@ def encoder_passes(encoder: Encoder, texts: list[str]) -> dict[str, list[float]]
     timed: dict[str, list[float]] = {"shipped": [], "eager_one_thread": []}
     for text in texts:  # both: word pieces and transformer
         started = time.perf_counter()
-        encoder._forward(model, [text], spread=True)
+        encoder._forward(model, [text])
         timed["shipped"].append((time.perf_counter() - started) * 1000)
         torch.set_num_threads(1)
         started = time.perf_counter()
