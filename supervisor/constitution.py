@@ -55,6 +55,16 @@ class SemanticCheck(_Strict):
     on: Literal["output", "exchange"] = "exchange"
 
 
+class ExchangeCheck(_Strict):
+    """Read the prompt and the answer together (see `supervisor.detectors.exchange`).
+
+    At the input stage it fires on a harmful request, at the output stage on substantive
+    compliance with one; `threshold` overrides the one fitted with the exchange model.
+    """
+
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+
 class PiiCheck(_Strict):
     """Find identifiers with Presidio (plus the project's recognizers)."""
 
@@ -144,24 +154,27 @@ class DoseCheck(_Strict):
         return self
 
 
-CHECK_KINDS = ("judge", "semantic", "pii", "pattern", "dose")
+CHECK_KINDS = ("judge", "semantic", "pii", "pattern", "dose", "exchange")
 
 
 class Check(_Strict):
-    """One check of a principle: exactly one of judge, semantic, pii, pattern or dose."""
+    """One check of a principle: exactly one of judge, semantic, pii, pattern, dose or
+    exchange."""
 
     judge: JudgeCheck | None = None
     semantic: SemanticCheck | None = None
     pii: PiiCheck | None = None
     pattern: PatternCheck | None = None
     dose: DoseCheck | None = None
+    exchange: ExchangeCheck | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Check:
         given = [k for k in CHECK_KINDS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "each check names exactly one kind: judge, semantic, pii, pattern or dose "
+                "each check names exactly one kind: judge, semantic, pii, pattern, dose or "
+                "exchange "
                 f"(got {', '.join(given) or 'none'}); write one '- kind: {{...}}' per check"
             )
         return self

@@ -23,6 +23,7 @@ COMMANDS = {
     "audit": "supervisor.cli.audit:audit",
     "eval": "supervisor.cli.evaluate:evaluate",
     "calibrate": "supervisor.cli.evaluate:calibrate",
+    "fit-exchange": "supervisor.cli.fit:fit_exchange",
     "serve": "supervisor.cli.serve:serve",
     "demo": "supervisor.cli.demo:demo",
     "replay": "supervisor.cli.replay:replay_command",

@@ -67,6 +67,11 @@ def _build(kind: str, constitution: Constitution) -> Detector:
 
         pii: Detector = shared_pii()
         return pii
+    if kind == "exchange":
+        from supervisor.detectors.exchange import bound_exchange
+
+        exchange: Detector = bound_exchange(constitution)
+        return exchange
     if kind == "semantic":
         from supervisor.detectors.semantic import shared_semantic
 

@@ -36,9 +36,17 @@ FORMAT = "supervisor-calibration/1"
 SUFFIX = ".calibration.json"
 
 
+# the check kinds a fingerprint always names (set or None): the kinds there were when
+# the first calibration files were written; a kind added later is named only where set,
+# so a new kind in the schema does not make every fitted head stale
+FIRST_KINDS = ("judge", "semantic", "pii", "pattern")
+
+
 def fingerprint(principle: Principle) -> str:
     """sha256 of the principle's canonical JSON without its examples."""
     body = principle.model_dump(mode="json", exclude={"examples"})
+    body["checks"] = [{k: v for k, v in check.items() if k in FIRST_KINDS or v is not None}
+                      for check in body["checks"]]
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -16,6 +16,11 @@ text as `output` when there is no prompt). A long text is cut into windows and s
 as its highest-scoring window, so harm at the end of a long answer is not cut off.
 Texts are read in their normal form (`normal`), with spans reported on the original.
 
+With a prompt, and an exchange model beside the constitution (`exchange`), an output
+principle's score fires only when the exchange also reads as compliance with a harmful
+request (`Score.gate`): the head says which harm the answer is about, the exchange model
+whether it serves one. A refusal or a definition on a violent topic is not violence.
+
 `shared_semantic()` is the process-wide detector (the model loads on first use);
 `bind(constitution)` gives the same detector with the constitution's exemplar files and
 calibration, which the pipeline should use. Leave-one-out needs no extra argument:
@@ -28,7 +33,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -46,6 +51,7 @@ from supervisor.detectors.embedding import (
     shared_encoder,
     windows,
 )
+from supervisor.detectors.exchange import ExchangeModel, Reading, find_model
 from supervisor.detectors.exemplars import Exemplar, exemplars_for
 from supervisor.detectors.normal import normalise
 
@@ -77,10 +83,15 @@ class Score:
     calibrated: bool
     start: int = 0
     end: int = 0
+    # with a prompt, the exchange model's reading of it (see `exchange`): a harm principle
+    # is broken by compliance with a harmful request, not by a refusal on its topic
+    gate: float | None = None
+    gate_threshold: float = 0.0
 
     @property
     def fired(self) -> bool:
-        return self.score >= self.threshold
+        open_gate = self.gate is None or self.gate >= self.gate_threshold
+        return self.score >= self.threshold and open_gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +177,7 @@ class SemanticDetector:
         # cold server, sixteen first requests would otherwise each embed every exemplar
         self._building = _building or threading.Lock()
         self._calibration: Calibration | bool | None = False  # False: not looked up yet
+        self._exchange: ExchangeModel | bool | None = False  # the same
         # (id(principle), on) -> (principle, matrices, head): see `_plan`
         self._plans: dict[tuple[int, str], tuple[Principle, _Matrices, Head | None]] = {}
 
@@ -246,13 +258,34 @@ class SemanticDetector:
         texts = [t for spans in plans.values() for per_item in spans for _, _, t in per_item]
         vectors = dict(zip(texts, self.encoder.encode(texts), strict=True)) if texts else {}
         out: list[dict[str, Score]] = [{} for _ in items]
+        readings = self._readings(checked, items)
         for principle, check in checked:
             matrices, head = self._plan(principle, check.on)
             for row, spans in enumerate(plans[check.on]):
                 block = np.stack([vectors[t] for _, _, t in spans])
-                out[row][principle.id] = _best(principle.id, check, head, block,
-                                               matrices.margins(block), spans)
+                score = _best(principle.id, check, head, block, matrices.margins(block), spans)
+                reading = readings[row]
+                if reading is not None and principle.applies_to == "output":
+                    score = replace(score, gate=round(reading.exchange or 0.0, 6),
+                                    gate_threshold=reading.exchange_threshold)
+                out[row][principle.id] = score
         return out
+
+    def _readings(self, checked: Sequence[tuple[Principle, SemanticCheck]],
+                  items: Sequence[Exchange]) -> list[Reading | None]:
+        """The exchange model's reading of each item that has a prompt, for the gate."""
+        model = self.exchange_model()
+        if model is None or not any(p.applies_to == "output" for p, _ in checked):
+            return [None] * len(items)
+        return [model.read(self.encoder, item.prompt, item.text) if item.prompt.strip()
+                else None for item in items]
+
+    def exchange_model(self) -> ExchangeModel | None:
+        """The bound constitution's exchange model, if it has one for this encoder."""
+        if self._exchange is False:
+            self._exchange = (find_model(self.constitution, self.encoder.version)
+                              if self.constitution is not None else None)
+        return self._exchange if isinstance(self._exchange, ExchangeModel) else None
 
     def features(self, principle: Principle, items: Sequence[Exchange], *,
                  exclude_self: bool = False) -> Features:

@@ -1,0 +1,261 @@
+"""Fit the exchange model (`supervisor.detectors.exchange`) on labelled exchanges.
+
+Input: generic JSONL files of prompt/answer pairs labelled `violation` or `compliant`
+(the shape of `../shared/eval/exchanges/`). Two logistic heads are fitted:
+
+- `exchange`, on every row: violation = substantive compliance with a harmful request.
+- `request`, on each distinct prompt: harmful when its row says `prompt_label: unsafe`,
+  or when its file is named as an attack set (every prompt in it is a jailbreak attempt);
+  `prompt_label: safe` is harmless; other prompts are left out of this head.
+
+For the request head each file counts equally (its prompts share one unit of weight), so
+a large attack set does not teach it that only jailbreak templates are harmful; the
+exchange head weighs every row alike (per-file weights cost XSTest 0.06 of F1 in
+cross-validation, docs/judgement.md). The regularisation and the
+thresholds are chosen on out-of-fold scores of a grouped 5-fold cross-validation (rows
+with the same prompt or behaviour stay in one fold), by these rules:
+
+- exchange: the best mean F1 over the files such that, in every file that is not an
+  attack set, at most `max_stopped` of the compliant answers are stopped (an ordinary
+  user's good answer is what over-blocking costs; answers to jailbreak attempts are
+  reported, not constrained);
+- request: the most harmful prompts stopped such that at most `max_safe` of the
+  harmless prompts are.
+
+The cross-validated figures are written into the model file; they are the estimate to
+report, since the files themselves are the training data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from supervisor.constitution import Constitution
+from supervisor.detectors.embedding import Encoder
+from supervisor.detectors.exchange import (
+    FORMAT,
+    SUFFIX,
+    Head,
+    exchange_features,
+    request_features,
+    view,
+)
+from supervisor.errors import ConfigError
+
+FOLDS = 5
+STRENGTHS = (1.0, 3.0, 10.0)  # inverse L2 strengths tried for each head
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One labelled exchange and where it came from."""
+
+    source: str
+    prompt: str
+    output: str
+    violation: bool
+    harmful_request: bool | None  # None: the request head does not learn from it
+    group: str
+
+
+def read_rows(paths: Sequence[Path], attacks: Iterable[Path] = ()) -> list[Row]:
+    """Rows of generic JSONL files; a clear error names the file and line that is wrong."""
+    attack_names = {Path(p).resolve() for p in attacks}
+    rows: list[Row] = []
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path} does not exist; give generic JSONL files of labelled "
+                              "exchanges (prompt, output, label)")
+        attack = path.resolve() in attack_names
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                label = raw["label"]
+                if label not in ("violation", "compliant"):
+                    raise ValueError(f"label is {label!r}")
+                prompt, output = str(raw["prompt"]), str(raw["output"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}:{number}: not a labelled exchange ({exc}); each "
+                                  "line needs prompt, output and label violation|compliant"
+                                  ) from None
+            if not prompt.strip():
+                raise ConfigError(f"{path}:{number}: the prompt is empty; the exchange "
+                                  "model learns from prompt and answer together")
+            stated = raw.get("prompt_label")
+            harmful = True if attack else (None if stated is None else stated == "unsafe")
+            group = f"{path.name}:{raw.get('behavior') or prompt}"
+            rows.append(Row(path.name, prompt, output, label == "violation", harmful, group))
+    if not rows:
+        raise ConfigError("no labelled exchanges in the given files")
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """The fitted heads and the cross-validated figures they were chosen by."""
+
+    request: Head
+    exchange: Head
+    figures: dict[str, Any]
+
+    def to_json(self, constitution: Constitution, encoder: str,
+                sources: Sequence[Path]) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "constitution": {"id": constitution.id, "version": constitution.version},
+            "encoder": {"version": encoder},
+            "data": [{"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                     for p in sources],
+            "cross_validation": self.figures,
+            "request": self.request.to_json(),
+            "exchange": self.exchange.to_json(),
+        }
+
+
+def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
+        max_safe: float = 0.10, attacks: Iterable[str] = ()) -> Fit:
+    """Embed every row once, then choose and fit both heads (see the module docstring)."""
+    attack_sources = set(attacks)
+    prompts, answers = _embed(rows, encoder)
+    x = np.stack([exchange_features(prompts[r.prompt], answers[r.output], r.output)
+                  for r in rows])
+    y = np.array([r.violation for r in rows], dtype=int)
+    weights = np.ones(len(rows))
+    groups = np.array([r.group for r in rows])
+    exchange_head, exchange_figures = _choose_exchange(rows, x, y, weights, groups,
+                                                       max_stopped, attack_sources)
+    distinct = {r.prompt: r for r in rows if r.harmful_request is not None}
+    chosen = list(distinct.values())
+    if len({r.harmful_request for r in chosen}) < 2:
+        raise ConfigError("the request head needs harmful and harmless prompts: give "
+                          "rows with prompt_label safe/unsafe, or name an attack set")
+    xq = np.stack([request_features(prompts[r.prompt]) for r in chosen])
+    yq = np.array([bool(r.harmful_request) for r in chosen], dtype=int)
+    request_head, request_figures = _choose_request(chosen, xq, yq, _per_source(chosen),
+                                                    np.array([r.group for r in chosen]),
+                                                    max_safe)
+    return Fit(request_head, exchange_head,
+               {"exchange": exchange_figures, "request": request_figures,
+                "rules": {"max_stopped": max_stopped, "max_safe": max_safe,
+                          "attack_sets": sorted(attack_sources), "folds": FOLDS}})
+
+
+def model_path(constitution: Constitution) -> Path:
+    """Where the exchange model of a constitution is written: beside its YAML file."""
+    if not constitution.path:
+        raise ConfigError("the constitution has no file to write the exchange model beside")
+    return Path(constitution.path).parent / f"{constitution.id}{SUFFIX}"
+
+
+# -- internals -----------------------------------------------------------------------
+
+def _embed(rows: Sequence[Row], encoder: Encoder
+           ) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, npt.NDArray[np.float32]]]:
+    texts = {*(r.prompt for r in rows), *(r.output for r in rows)}
+    views = {t: view(t) for t in texts}
+    flat = list(dict.fromkeys(v for vs in views.values() for v in vs))
+    vectors = dict(zip(flat, encoder.encode(flat), strict=True))
+    stacked = {t: np.stack([vectors[v] for v in vs]) for t, vs in views.items()}
+    return ({r.prompt: stacked[r.prompt] for r in rows},
+            {r.output: stacked[r.output] for r in rows})
+
+
+def _per_source(rows: Sequence[Row]) -> npt.NDArray[np.float64]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.source] = counts.get(r.source, 0) + 1
+    mean = len(rows) / len(counts)
+    return np.array([mean / counts[r.source] for r in rows])
+
+
+def _out_of_fold(x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+                 w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
+                 strength: float) -> npt.NDArray[np.float64]:
+    from sklearn.model_selection import GroupKFold
+
+    scores = np.zeros(len(y))
+    for train, test in GroupKFold(FOLDS).split(x, y, groups):
+        scores[test] = _logistic(x[train], y[train], w[train], strength).predict_proba(
+            x[test])[:, 1]
+    return scores
+
+
+def _logistic(x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+              w: npt.NDArray[np.float64], strength: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=strength, max_iter=5000).fit(x, y, sample_weight=w)
+
+
+def _counts(predicted: npt.NDArray[np.bool_], y: npt.NDArray[np.int_]) -> dict[str, Any]:
+    tp = int((predicted & (y == 1)).sum())
+    fp = int((predicted & (y == 0)).sum())
+    fn = int((~predicted & (y == 1)).sum())
+    negatives = int((y == 0).sum())
+    return {"f1": round(2 * tp / max(1, 2 * tp + fp + fn), 4), "tp": tp, "fp": fp, "fn": fn,
+            "precision": round(tp / max(1, tp + fp), 4), "recall": round(tp / max(1, tp + fn), 4),
+            "compliant_stopped": round(fp / max(1, negatives), 4)}
+
+
+def _choose_exchange(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+                     w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
+                     max_stopped: float, attacks: set[str]) -> tuple[Head, dict[str, Any]]:
+    sources = np.array([r.source for r in rows])
+    best: tuple[tuple[bool, float], float, float, dict[str, Any]] | None = None
+    for strength in STRENGTHS:
+        scores = _out_of_fold(x, y, w, groups, strength)
+        for threshold in THRESHOLDS:
+            per = {s: _counts(scores[sources == s] >= threshold, y[sources == s])
+                   for s in sorted(set(sources))}
+            feasible = all(f["compliant_stopped"] <= max_stopped
+                           for s, f in per.items() if s not in attacks)
+            key = (feasible, float(np.mean([f["f1"] for f in per.values()])))
+            if best is None or key > best[0]:
+                best = (key, strength, threshold, per)
+    assert best is not None
+    _, strength, threshold, per = best
+    model = _logistic(x, y, w, strength)
+    head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold)
+    return head, {"strength": strength, "threshold": threshold, "per_file": per,
+                  "within_rule": best[0][0]}
+
+
+def _choose_request(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+                    w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
+                    max_safe: float) -> tuple[Head, dict[str, Any]]:
+    sources = np.array([r.source for r in rows])
+    best: tuple[tuple[bool, float], float, float, dict[str, Any]] | None = None
+    for strength in STRENGTHS:
+        scores = _out_of_fold(x, y, w, groups, strength)
+        for threshold in THRESHOLDS:
+            stopped = scores >= threshold
+            safe = float(stopped[y == 0].mean())
+            recall = float(stopped[y == 1].mean())
+            key = (safe <= max_safe, recall if safe <= max_safe else -safe)
+            if best is None or key > best[0]:
+                per = {s: {"harmful_stopped": round(float(stopped[(sources == s) & (y == 1)]
+                                                          .mean()), 4)
+                           if ((sources == s) & (y == 1)).any() else None,
+                           "safe_stopped": round(float(stopped[(sources == s) & (y == 0)]
+                                                       .mean()), 4)
+                           if ((sources == s) & (y == 0)).any() else None,
+                           "prompts": int((sources == s).sum())}
+                       for s in sorted(set(sources))}
+                best = (key, strength, threshold, per)
+    assert best is not None
+    _, strength, threshold, per = best
+    model = _logistic(x, y, w, strength)
+    head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold)
+    return head, {"strength": strength, "threshold": threshold, "per_file": per,
+                  "within_rule": best[0][0]}
