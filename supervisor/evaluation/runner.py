@@ -141,7 +141,7 @@ async def evaluate(constitution: Constitution, dataset: Dataset, *,
     also draw the semantic checks' operating curve over the same texts; with `explain`,
     keep a `Trace` of every item's signals."""
     chosen = dict(local_detectors(constitution) if detectors is None else detectors)
-    supervisor = Supervisor(constitution, judge=judge, detectors=chosen)
+    supervisor = Supervisor(constitution, supervisor=judge, detectors=chosen)
     semantic = chosen.get("semantic")
     if isinstance(semantic, SemanticDetector):  # model and exemplars, outside the timings
         await asyncio.to_thread(semantic.warm, constitution.principles)
