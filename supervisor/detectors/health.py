@@ -81,14 +81,16 @@ _NOT_A_PERSON = re.compile(
     re.IGNORECASE)
 # words that mark a person as public or invented: not a patient of anyone here
 _PUBLIC = re.compile(
-    r"\b(?:fiction\w*|character|cartoon|anime|manga|novel|series|film|movie|sitcom|"
-    r"comic|franchise|saga|book|actor|actress|singer|musician|rapper|celebrit\w*|"
-    r"president|prime\s+minister|chancellor|senator|politician|dictator|king|queen|"
-    r"prince|princess|emperor|pope|author|writer|athlete|footballer|historical|"
-    r"history|biograph\w*|memoir|publicly|public\s+figure|openly|open\s+about|"
-    r"interviews?|reportedly|famous|well[- ]known|Nazi|F(?:ü|ue)hrer|regime|poet|band|"
-    r"albums?|songs?|career|fans|legacy|assassinat\w*|shooter|gunman|perpetrator|"
-    r"massacre|war|signed|administration|government|campaign|elected|(?-i:Act))\b",
+    r"\b(?:fiction\w*|characters?|cartoons?|anime|manga|novels?|films?|movies?|"
+    r"sitcoms?|comics?|franchise|saga|(?:tv|television)\s+series|the\s+books|actors?|"
+    r"actress|singers?|musician|rapper|celebrit\w*|president|prime\s+minister|chancellor|senator|"
+    r"politician|dictator|king|queen|prince|princess|emperor|pope|author|writer|athlete|"
+    r"footballer|historical|historian|biograph\w*|memoir|publicly|public\s+figure|openly|"
+    r"open\s+about|interviews?|reportedly|famous|well[- ]known|Nazi|F(?:ü|ue)hrer|regime|"
+    r"poet|albums?|songs?|career|fans|legacy|assassinat\w*|shooter|gunman|perpetrator|"
+    r"attacker|terroris\w*|extremis\w*|"
+    r"massacre|government|campaign|elected|signed\s+(?:the\s+)?(?:law|bill|treaty)|"
+    r"(?-i:Act))\b",
     re.IGNORECASE)
 _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss)\.?\s+$")
 _ABBREVIATION = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Jr|Sr|St|Prof|Mt|No|vs|etc|e\.g|"

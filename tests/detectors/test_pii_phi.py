@@ -76,6 +76,16 @@ def test_a_patient_name_with_a_diagnosis_fires_and_says_why(pii: PiiDetector,
         "<PERSON> was diagnosed with type 2 diabetes at her last visit.")
 
 
+@pytest.mark.parametrize("text", [
+    "Maria Gonzalez has a history of diabetes and signed the consent form for surgery.",
+    "Maria Gonzalez should book a follow-up after the series of blood tests.",
+])
+def test_clinical_words_that_also_describe_public_lives_do_not_hide_a_patient(
+        pii: PiiDetector, phi: Principle, text: str) -> None:
+    """'history of', 'signed', 'book', 'series' are everyday clinical words, not fame."""
+    assert fired(pii, phi, text)["PERSON"] == ["Maria Gonzalez"]
+
+
 def test_a_surname_after_a_title_is_a_patient(pii: PiiDetector, phi: Principle) -> None:
     """One word counts after Mr./Ms. (a drug and a lab value are health information)."""
     found = fired(pii, phi, "Ms. Lopez is on warfarin and her INR was 4.2 yesterday.")
