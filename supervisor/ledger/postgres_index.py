@@ -210,15 +210,13 @@ class PostgresQuery:
                 ([level for level, _ in wanted], [index for _, index in wanted])).fetchall()
         return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
 
-    def _records(self, seqs: list[int]) -> list[dict[str, Any]]:
-        rows = self._conn.execute(sql.SQL("SELECT seq, line FROM {} WHERE seq = ANY(%s)")
-                                  .format(sql.Identifier(self.table)), (seqs,)).fetchall()
-        found = {seq: json.loads(line) for seq, line in rows}
-        return [found[s] for s in seqs]
-
     def _select(self, condition: str, params: list[Any], tail: str = "") -> list[dict[str, Any]]:
-        query = f"SELECT seq FROM {self._index} WHERE {condition} {tail}"
-        return self._records([s for (s,) in self._conn.execute(query.encode(), params)])
+        """The records whose index rows match, in the order `tail` gives: one round trip
+        (the seqs from the index, in order, then their lines)."""
+        query = (f"SELECT s.seq, t.line FROM unnest(ARRAY(SELECT seq FROM {self._index} "
+                 f"WHERE {condition} {tail})) WITH ORDINALITY AS s(seq, n) "
+                 f"JOIN {self.table} t ON t.seq = s.seq ORDER BY s.n")
+        return [json.loads(line) for _, line in self._conn.execute(query.encode(), params)]
 
     def _where(self, keep: Filter, search: str = "") -> tuple[str, list[Any]]:
         return where(keep, search, mark="%s", fired_table=f"{self.table}_fired")
