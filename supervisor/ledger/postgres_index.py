@@ -63,6 +63,7 @@ def index_tables(table: str) -> list[sql.Composed]:
     ]
     for name, columns in (("id", "id"), ("kind", "kind, action, seq"), ("action", "action, seq"),
                           ("ts", "ts"), ("action_ts", "action, ts"),
+                          ("kind_action_ts", "kind, action, ts"),
                           ("constitution", "constitution, version, seq"),
                           ("app", "app, seq"), ("user", "user_ref, seq"),
                           ("stage", "stage, seq"), ("decision", "decision")):
