@@ -1,6 +1,8 @@
 """HTTP throughput: `/v1/moderations` with the local detectors and the durable JSONL ledger,
 beside a bare FastAPI endpoint doing no supervision, in the same run, at 16 and 64
 concurrent connections. Target (issue 5): >= 100 requests/s with p99 < 250 ms at 16.
+Each server's resident memory (with its workers) is read after its runs (issue 21:
+the service <= 600 MiB after 100 requests).
 
 Both servers run as `uvicorn` subprocesses (one worker each, the service through
 `supervisor serve`); the load comes from this process (asyncio + httpx2, keep-alive
@@ -109,6 +111,22 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
             "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2) if ordered else None}
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and every process under it (uvicorn's workers), MiB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        total += next(int(line.split()[1]) for line in status.splitlines()
+                      if line.startswith("VmRSS:"))
+    return round(total / 1024, 1)
+
+
 def measure(url: str, seconds: float) -> list[dict[str, Any]]:
     asyncio.run(load(url, 16, 10))  # warm every code path, connection and worker
     return [asyncio.run(load(url, c, seconds)) for c in (16, 64)]
@@ -124,6 +142,7 @@ def main() -> None:
     env = {**os.environ, "SUPERVISOR_LEDGER": f"{scratch}/ledger", "HF_HUB_OFFLINE": "1",
            "SUPERVISOR_API_KEYS": f"app:{KEY}", "PYTHONPATH": str(root)}
     results: dict[str, Any] = {}
+    memory: dict[str, dict[str, float]] = {}  # after the warm-up and every level
     for name, command, ready in (
         ("bare", [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_app:create",
                   "--log-level", "warning", "--no-access-log"], "/openapi.json"),
@@ -138,6 +157,8 @@ def main() -> None:
         try:
             _wait(f"http://127.0.0.1:{port}", ready)
             results[name] = measure(f"http://127.0.0.1:{port}", args.seconds)
+            memory[name] = {"rss_mib": rss_mib(server.pid),
+                            "requests": sum(r["requests"] for r in results[name])}
         finally:
             server.terminate()
             try:
@@ -156,9 +177,13 @@ def main() -> None:
     for bare, supervised in zip(results["bare"], results["supervised"], strict=True):
         print(f"at {bare['connections']} connections the supervised endpoint serves "
               f"{supervised['rps'] / bare['rps']:.2f}x the bare endpoint's requests/s")
+    for name, used in memory.items():
+        print(f"{name} server RSS after {used['requests']:,.0f} timed requests (and the "
+              f"warm-up): {used['rss_mib']:,.0f} MiB"
+              + (" (target <= 600 MiB)" if name == "supervised" else ""))
     out = root / "bench" / "results" / "http.json"
     out.write_text(json.dumps({"seconds": args.seconds, "workers": args.workers,
-                               "results": results}, indent=2))
+                               "results": results, "memory": memory}, indent=2))
     print(f"saved {out}")
 
 
