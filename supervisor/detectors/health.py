@@ -31,6 +31,7 @@ states and countries are not. Ledger redaction uses the same two tests.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -233,6 +234,7 @@ def link(text: str, hits: Sequence[Finding], linked: Iterable[str]) -> list[Find
     if not any(h.label in linked for h in hits):
         return list(hits)
     cut = sentences(text)
+    starts = [s.start for s in cut]
     kept: list[Finding] = []
     people = _counted_people(text, cut, [h for h in hits if h.label == "PERSON"]) \
         if "PERSON" in linked else {}
@@ -243,7 +245,7 @@ def link(text: str, hits: Sequence[Finding], linked: Iterable[str]) -> list[Find
         if hit.label == "PERSON":
             why = people.get((hit.start, hit.end))
         else:
-            why = _contact_link(text, cut, hit, people)
+            why = _contact_link(text, cut, starts, hit, people)
         if why is not None:
             kept.append(hit)
             kept.append(Finding(hit.principle, hit.detector, CONTEXT, why[0], why[1],
@@ -251,8 +253,10 @@ def link(text: str, hits: Sequence[Finding], linked: Iterable[str]) -> list[Find
     return kept
 
 
-def _at(cut: Sequence[Sentence], offset: int) -> int:
-    return next((i for i, s in enumerate(cut) if s.start <= offset < s.end), len(cut) - 1)
+def _at(starts: Sequence[int], offset: int) -> int:
+    """Index of the sentence holding `offset` (the one before, between two sentences),
+    from the sentences' `starts`."""
+    return max(0, min(bisect_right(starts, offset) - 1, len(starts) - 1))
 
 
 def _near(cut: Sequence[Sentence], index: int) -> list[Sentence]:
@@ -278,11 +282,15 @@ def _counted_people(text: str, cut: Sequence[Sentence], people: Sequence[Finding
     counted: dict[tuple[int, int], tuple[int, int]] = {}
     if not cut:
         return counted
+    starts = [s.start for s in cut]
+    # the sentences that mark someone public, read once for every name
+    marked = [s for s in cut if _PUBLIC.search(text, s.start, s.end) is not None]
+    public: dict[str, bool] = {}
     for person in people:
         name = text[person.start:person.end]
         if _NOT_A_PERSON.search(name):
             continue
-        near = _near(cut, _at(cut, person.start))
+        near = _near(cut, _at(starts, person.start))
         health = _search(_HEALTH, text, near)
         if health is None:
             continue
@@ -291,24 +299,25 @@ def _counted_people(text: str, cut: Sequence[Sentence], people: Sequence[Finding
         # it counts after a title ("Ms. Lopez") or beside a record ("patient Maria"), as
         # a public name never does
         titled = _TITLE.search(text, max(0, person.start - 6), person.start) is not None
-        if record is None and ((len(name.split()) < 2 and not titled)
-                               or _public(text, cut, name)):
+        if record is None and len(name.split()) >= 2 and name not in public:
+            public[name] = _public(text, marked, name)
+        if record is None and ((len(name.split()) < 2 and not titled) or public.get(name)):
             continue
         counted[(person.start, person.end)] = record or health
     return counted
 
 
-def _public(text: str, cut: Sequence[Sentence], name: str) -> bool:
-    """Whether a sentence naming this person (any word of the name) marks them public."""
-    words = [w for w in re.findall(r"[^\W\d_]{3,}", name)]
+def _public(text: str, marked: Sequence[Sentence], name: str) -> bool:
+    """Whether one of the `marked` sentences (those with a word of fame or fiction)
+    names this person (any word of the name)."""
+    words = re.findall(r"[^\W\d_]{3,}", name)
     if not words:
         return False
     mention = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
-    return any(_PUBLIC.search(text, s.start, s.end) is not None
-               for s in cut if mention.search(text, s.start, s.end) is not None)
+    return any(mention.search(text, s.start, s.end) is not None for s in marked)
 
 
-def _contact_link(text: str, cut: Sequence[Sentence], hit: Finding,
+def _contact_link(text: str, cut: Sequence[Sentence], starts: Sequence[int], hit: Finding,
                   people: dict[tuple[int, int], tuple[int, int]]) -> tuple[int, int] | None:
     """Why a phone, email, date or place counts: a counted person or a record in its
     sentence (and a date or place that identifies at all)."""
@@ -317,7 +326,7 @@ def _contact_link(text: str, cut: Sequence[Sentence], hit: Finding,
                   else identifying_place(value) if hit.label == "LOCATION" else True)
     if not cut or not identifies:
         return None
-    index = _at(cut, hit.start)
+    index = _at(starts, hit.start)
     sentence = cut[index]
     for (start, end), why in people.items():
         if sentence.start <= start < sentence.end:
