@@ -204,12 +204,12 @@ def build(cached: Cached) -> dict[str, Any]:
     builder.fill(cached.records, progress)
     seconds = time.perf_counter() - started
     store.close()
-    if cached.kind == "postgres":  # planner statistics, as autovacuum would gather them
+    if cached.kind == "postgres":  # statistics and visibility, as autovacuum would make
         import psycopg
 
         with psycopg.connect(PG, autocommit=True) as conn:
             for suffix in ("", "_index", "_fired", "_nodes", "_counts"):
-                conn.execute(f"ANALYZE scale_{cached.records}{suffix}")
+                conn.execute(f"VACUUM ANALYZE scale_{cached.records}{suffix}")
     info = {"records": cached.records, "build_s": round(seconds, 1),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
     cached.marker.write_text(json.dumps(info))

@@ -62,13 +62,21 @@ def index_tables(table: str) -> list[sql.Composed]:
                 "n bigint NOT NULL, PRIMARY KEY (kind, action))").format(counts),
     ]
     for name, columns in (("id", "id"), ("kind", "kind, action, seq"), ("action", "action, seq"),
-                          ("ts", "ts"), ("action_ts", "action, ts"),
-                          ("kind_action_ts", "kind, action, ts"),
+                          ("ts", "ts"),
                           ("constitution", "constitution, version, seq"),
                           ("app", "app, seq"), ("user", "user_ref, seq"),
                           ("stage", "stage, seq"), ("decision", "decision")):
         statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + columns + ")")
                           .format(sql.Identifier(f"{table}_index_{name}"), i))
+    # an action (of a kind) in a period, counted and paged from the index alone
+    for name, columns in (("action_period", "action, ts"),
+                          ("kind_action_period", "kind, action, ts")):
+        statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + columns
+                                  + ") INCLUDE (kind, seq)").format(
+                                      sql.Identifier(f"{table}_index_{name}"), i))
+    for old in ("action_ts", "kind_action_ts"):  # made by earlier versions, without INCLUDE
+        statements.append(sql.SQL("DROP INDEX IF EXISTS {}").format(
+            sql.Identifier(f"{table}_index_{old}")))
     return statements
 
 
