@@ -365,6 +365,27 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def settle(server: subprocess.Popen[bytes], ready: Callable[[], Any]) -> None:
+    """Wait until the server is ready (/readyz 200) and its memory has settled (models
+    warmed, start-up reads done): RSS still within 2 MB after 10 s."""
+    deadline = time.monotonic() + 900
+    while True:
+        try:
+            ready()
+            break
+        except OSError:  # refused, or 503 until ready
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("supervisor serve did not get ready") from None
+            time.sleep(0.5)
+    settled = vm(server.pid, "VmRSS")
+    while time.monotonic() < deadline:
+        time.sleep(10)
+        now = vm(server.pid, "VmRSS")
+        if abs(now - settled) < 2:
+            return
+        settled = now
+
+
 def served_rss(env: dict[str, str], record_id: str, week: Filter) -> dict[str, Any]:
     """Start `supervisor serve` on a ledger, log in to the console, open the records page,
     a filtered page, a record and its proof, the queue and an API page; VmRSS after."""
@@ -392,15 +413,7 @@ def served_rss(env: dict[str, str], record_id: str, week: Filter) -> dict[str, A
         return body
 
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                get("/healthz", "healthz")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("supervisor serve did not start") from None
-                time.sleep(0.5)
+        settle(server, lambda: get("/readyz", "readyz"))
         started_mb = vm(server.pid, "VmRSS")
         form = get("/console/login", "login_form").decode()
         get("/console/login", "login", urllib.parse.urlencode(
@@ -479,20 +492,35 @@ def measure(cached: Cached, info: dict[str, Any], args: argparse.Namespace) -> N
         result["verify"] = verifies(cached)
         print("verify done", flush=True)
     if not args.no_serve:
-        with tempfile.TemporaryDirectory(prefix="scale-empty-") as empty:
-            env = {"SUPERVISOR_LEDGER": str(Path(empty) / "ledger"),
-                   "SUPERVISOR_KEY_DIR": str(Path(empty) / "keys")}
-            baseline = served_rss(env, asyncio.run(one_decision(env)), week)
-        big = served_rss(cached.env() if cached.kind == "jsonl" else
-                         {**cached.env(), "SUPERVISOR_LEDGER": cached.target},
-                         result["served_id"], week)
-        result["server"] = {
-            "empty": baseline, "ledger": big,
+        result["server"] = server_memory(cached, result["served_id"], week)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    report(result)
+
+
+def serve_only(cached: Cached) -> None:
+    """Measure the server's memory alone and put it into the saved result for this ledger
+    (a run before this one made the rest)."""
+    out = Path(__file__).parent / "results" / f"ledger_scale_{cached.kind}_{cached.records}.json"
+    result = json.loads(out.read_text())
+    middle = stamp(cached.records // 2)[:10]
+    until = (datetime.fromisoformat(middle) + timedelta(days=6)).date().isoformat()
+    week = Filter(action="block", since=middle, until=until)
+    result["server"] = server_memory(cached, result["served_id"], week)
+    result["server_load_average_1m"] = round(os.getloadavg()[0], 2)
+    report(result)
+
+
+def server_memory(cached: Cached, record_id: str, week: Filter) -> dict[str, Any]:
+    """VmRSS of `supervisor serve` with the console open on this ledger and on an empty one."""
+    with tempfile.TemporaryDirectory(prefix="scale-empty-") as empty:
+        env = {"SUPERVISOR_LEDGER": str(Path(empty) / "ledger"),
+               "SUPERVISOR_KEY_DIR": str(Path(empty) / "keys")}
+        baseline = served_rss(env, asyncio.run(one_decision(env)), week)
+    big = served_rss(cached.env(), record_id, week)
+    return {"empty": baseline, "ledger": big,
             "rss_above_empty_mb": round(big["rss_mb"] - baseline["rss_mb"], 1),
             "rss_after_queue_above_empty_mb": round(
                 big["rss_after_queue_mb"] - baseline["rss_after_queue_mb"], 1)}
-    result["load_average_1m"] = round(os.getloadavg()[0], 2)
-    report(result)
 
 
 def report(result: dict[str, Any]) -> None:
@@ -548,12 +576,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--no-serve", action="store_true", help="skip the server's memory")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="only the server's memory, added to the saved result")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip full and incremental verify (bench/verify.py times them)")
     args = parser.parse_args()
     cached = Cached(args.store, args.records, Path(args.cache))
     info = json.loads(cached.marker.read_text()) if cached.built() else build(cached)
     if args.build_only:
+        return
+    if args.serve_only:
+        serve_only(cached)
         return
     measure(cached, info, args)
 
