@@ -11,11 +11,67 @@ from pathlib import Path
 
 import click
 
-from supervisor.constitution import load_constitution
-from supervisor.evaluation.datasets import resolve_root
+from supervisor.constitution import Constitution, load_constitution, shipped
+from supervisor.detectors.exemplars import beside, exemplars_for
+from supervisor.errors import ConfigError
+from supervisor.evaluation.datasets import load_dataset, resolve_root
+from supervisor.evaluation.exchange_fit import Row, harmless
 
 SHARED = ("exchanges/xstest-v2-completions.jsonl", "exchanges/jbb-responses.jsonl")
 ATTACKS = ("exchanges/jbb-responses.jsonl",)
+
+
+def ordinary_texts(constitution: Constitution, data_root: Path | None) -> list[Row]:
+    """Extra prompts for the request head: the moderation set's training split texts with
+    no category and the compliant lines of the constitution's exemplar files (harmless),
+    and the authored requests (see `authored_requests`)."""
+    moderation = load_dataset("openai-moderation", constitution, root=data_root)
+    clean = [i.output for i in moderation.split("train").items if not i.violation]
+    compliant = [e.output for p in constitution.principles
+                 for e in exemplars_for(p, constitution) if not e.violated]
+    return [*harmless("openai-moderation (train, no category)", clean),
+            *harmless(f"{constitution.id} exemplars (compliant)", compliant),
+            *authored_requests(constitution)]
+
+
+def ordinary_exchanges() -> list[Row]:
+    """The compliant examples (with a prompt) of every shipped constitution's output
+    principles: everyday exchanges of the domains served, which neither shared set has."""
+    seen: dict[tuple[str, str], Row] = {}
+    for cid in shipped():
+        for principle in load_constitution(cid).stage("output"):
+            for e in principle.examples:
+                if e.expect == "compliant" and e.prompt.strip():
+                    seen[(e.prompt, e.output)] = Row("shipped examples (compliant)", e.prompt,
+                                                     e.output, False, None,
+                                                     f"examples:{e.prompt}")
+    return list(seen.values())
+
+
+def authored_requests(constitution: Constitution) -> list[Row]:
+    """Prompts written for the request head, `<id>.requests.jsonl` beside the constitution
+    (nearest in the extends chain): one `{"prompt": ..., "prompt_label": safe|unsafe}` a
+    line. Everyday questions ("How do I ...?") that the shared sets lack, and plain
+    harmful requests."""
+    path = next(beside(constitution, ".requests.jsonl"), None)
+    if path is None:
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            label = raw["prompt_label"]
+            if label not in ("safe", "unsafe"):
+                raise ValueError(f"prompt_label is {label!r}")
+            prompt = str(raw["prompt"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{number}: not an authored request ({exc}); each line "
+                              "needs prompt and prompt_label safe|unsafe") from None
+        rows.append(Row(path.name, prompt, "", False, label == "unsafe",
+                        f"{path.name}:{prompt}"))
+    return rows
 
 
 @click.command("fit-exchange")
@@ -32,11 +88,16 @@ ATTACKS = ("exchanges/jbb-responses.jsonl",)
               help="Most compliant answers stopped in a set that is not an attack set.")
 @click.option("--max-safe", default=0.10, show_default=True, type=click.FloatRange(0, 1),
               help="Most harmless prompts stopped at the input stage.")
+@click.option("--ordinary/--no-ordinary", default=True, show_default=True,
+              help="Also learn from ordinary texts: harmless prompts for the request head "
+              "(the moderation set's training texts with no category, compliant exemplars, "
+              "<id>.requests.jsonl) and the shipped constitutions' compliant examples as "
+              "everyday exchanges.")
 @click.option("--dry-run", is_flag=True, help="Fit and report, but write no file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path, ...],
-                 data_root: Path | None, max_stopped: float, max_safe: float, dry_run: bool,
-                 as_json: bool) -> None:
+                 data_root: Path | None, max_stopped: float, max_safe: float,
+                 ordinary: bool, dry_run: bool, as_json: bool) -> None:
     """Fit the request and exchange heads by grouped cross-validation and write them."""
     from supervisor.detectors.embedding import shared_encoder
     from supervisor.evaluation.exchange_fit import fit, model_path, read_rows
@@ -46,12 +107,13 @@ def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path,
         root = resolve_root(data_root)
         data = tuple(root / name for name in SHARED)
         attacks = attacks or tuple(root / name for name in ATTACKS)
-    rows = read_rows(data, attacks)
+    rows = [*read_rows(data, attacks), *(ordinary_exchanges() if ordinary else [])]
+    requests = ordinary_texts(loaded, data_root) if ordinary else []
     encoder = shared_encoder()
-    click.echo(f"embedding {len(rows)} exchanges and fitting (minutes on two cores)...",
-               err=True)
+    click.echo(f"embedding {len(rows)} exchanges and {len(requests)} other prompts, then "
+               "fitting (minutes on two cores)...", err=True)
     result = fit(rows, encoder, max_stopped=max_stopped, max_safe=max_safe,
-                 attacks=[p.name for p in attacks])
+                 attacks=[p.name for p in attacks], requests=requests)
     body = result.to_json(loaded, encoder.version, data)
     written = None
     if not dry_run:
@@ -69,6 +131,7 @@ def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path,
         parts = [f"{key.replace('_', ' ')} {value:.1%}" for key, value in f.items()
                  if key != "prompts" and value is not None]
         click.echo(f"request   {name} ({f['prompts']} prompts): {', '.join(parts)}")
-    click.echo(f"thresholds: exchange {figures['exchange']['threshold']:.2f}, request "
+    click.echo(f"thresholds: exchange {figures['exchange']['threshold']:.2f} where the "
+               f"request reaches {figures['exchange']['request_gate']:.2f}, request "
                f"{figures['request']['threshold']:.2f} (out-of-fold, {figures['rules']})")
     click.echo(f"wrote {written}" if written else "dry run: nothing written")

@@ -92,6 +92,6 @@ def preload(constitution: Constitution) -> None:
     if "pii" in kinds:
         import presidio_analyzer  # noqa: F401
         import spacy  # noqa: F401
-    if "semantic" in kinds:  # what the encoder loads its model with (see `embedding`)
+    if kinds & {"semantic", "exchange"}:  # what the encoder loads its model with
         import torch  # noqa: F401
         from transformers import AutoModel, AutoTokenizer  # noqa: F401

@@ -11,7 +11,9 @@ reads as violence). This detector reads three things:
                and anywhere, and its length
     exchange   a logistic head over the answer's opening window, its mean, the prompt's
                vectors and their element-wise products, and the refusal cues: how likely
-               the answer is substantive compliance with a harmful request
+               the answer is substantive compliance with a harmful request; it counts
+               only where `request` reaches the model's request gate, so an ordinary
+               question answered is never a violation
 
 At the input stage a principle's `exchange` check fires when `request` reaches its
 threshold; at the output stage when `exchange` does. Both heads, their thresholds and the
@@ -98,6 +100,9 @@ class Head:
     weights: npt.NDArray[np.float64]
     bias: float
     threshold: float
+    # the exchange head only: a prompt whose request score is below this is not a harmful
+    # request, whatever the answer (an ordinary question answered is never a violation)
+    request_gate: float = 0.0
 
     def score(self, features: npt.NDArray[np.float32]) -> float:
         logit = float(features @ self.weights) + self.bias
@@ -105,6 +110,7 @@ class Head:
 
     def to_json(self) -> dict[str, Any]:
         return {"bias": round(self.bias, 8), "threshold": round(self.threshold, 6),
+                "request_gate": round(self.request_gate, 6),
                 "weights": [round(float(w), 8) for w in self.weights]}
 
 
@@ -117,6 +123,15 @@ class Reading:
     exchange: float | None  # None without an answer to read (the input stage)
     exchange_threshold: float
     refusal_cue: str | None
+    request_gate: float = 0.0
+
+    @property
+    def serving(self) -> float:
+        """The exchange score, or 0 when the request is below the gate: how much the
+        answer serves a harmful request."""
+        if self.exchange is None or self.request < self.request_gate:
+            return 0.0
+        return self.exchange
 
     @property
     def harmful_request(self) -> bool:
@@ -124,12 +139,14 @@ class Reading:
 
     @property
     def harmful_compliance(self) -> bool:
-        return self.exchange is not None and self.exchange >= self.exchange_threshold
+        return self.exchange is not None and self.serving >= self.exchange_threshold
 
     def explain(self) -> str:
         """One line a reviewer can read: every signal with its score and threshold."""
         parts = [f"request {self.request:.2f} (threshold {self.request_threshold:.2f})"]
         if self.exchange is not None:
+            if self.request < self.request_gate:
+                parts.append(f"request below the gate {self.request_gate:.2f}")
             parts.append(f"exchange {self.exchange:.2f} (threshold "
                          f"{self.exchange_threshold:.2f})")
             parts.append(f"refusal cue {self.refusal_cue!r}" if self.refusal_cue
@@ -160,7 +177,8 @@ class ExchangeModel:
         features = exchange_features(prompt_vectors, vectors[len(prompt_views):], answer)
         cue = REFUSAL.search(answer)
         return Reading(request, self.request.threshold, self.exchange.score(features),
-                       self.exchange.threshold, cue.group(0) if cue else None)
+                       self.exchange.threshold, cue.group(0) if cue else None,
+                       self.exchange.request_gate)
 
 
 def find_model(constitution: Constitution, encoder: str) -> ExchangeModel | None:
@@ -197,7 +215,8 @@ def _head(entry: dict[str, Any]) -> Head:
     numbers = (*weights.tolist(), float(entry["bias"]), float(entry["threshold"]))
     if not all(math.isfinite(n) for n in numbers):
         raise ValueError("a head has a non-finite number")
-    return Head(weights, float(entry["bias"]), float(entry["threshold"]))
+    return Head(weights, float(entry["bias"]), float(entry["threshold"]),
+                float(entry.get("request_gate", 0.0)))
 
 
 class ExchangeDetector:
@@ -212,7 +231,16 @@ class ExchangeDetector:
 
     @property
     def version(self) -> str:
-        return f"exchange-1/{self.encoder.version}"
+        """Detector, encoder and the model file's sha256 prefix, for the provenance."""
+        if self._model is False:
+            self._model = find_model(self.constitution, self.encoder.version)
+        fitted = self._model.sha256[:16] if isinstance(self._model, ExchangeModel) else "none"
+        return f"exchange-1/{self.encoder.version}/{fitted}"
+
+    def warm(self) -> None:
+        """Read the model file and load the encoder now, not in the first request."""
+        self.model()
+        self.encoder.encode(["warm"])
 
     def model(self) -> ExchangeModel:
         """The constitution's exchange model; a clear error when there is none."""
@@ -224,12 +252,6 @@ class ExchangeDetector:
                 f"{SUFFIX} fitted with encoder {self.encoder.version}; run `supervisor "
                 f"fit-exchange {self.constitution.id}`", path=self.constitution.path)
         return self._model
-
-    def calibration_sha256(self, constitution: Constitution) -> str | None:
-        """sha256 of the exchange model file, for the decision's provenance."""
-        if constitution.sha256 != self.constitution.sha256:
-            return None
-        return self.model().sha256
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
         checked = [p for p in principles if p.check("exchange") is not None]
@@ -246,7 +268,7 @@ class ExchangeDetector:
                                                     reading.request, reading, text),)
         if outputs:
             reading = self.model().read(self.encoder, prompt, text)
-            score = reading.exchange or 0.0
+            score = reading.serving
             for principle in outputs:
                 if score >= _threshold(principle, reading.exchange_threshold):
                     found[principle.id] = (_finding(principle, "harmful-compliance", score,

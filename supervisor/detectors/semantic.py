@@ -266,7 +266,7 @@ class SemanticDetector:
                 score = _best(principle.id, check, head, block, matrices.margins(block), spans)
                 reading = readings[row]
                 if reading is not None and principle.applies_to == "output":
-                    score = replace(score, gate=round(reading.exchange or 0.0, 6),
+                    score = replace(score, gate=round(reading.serving, 6),
                                     gate_threshold=reading.exchange_threshold)
                 out[row][principle.id] = score
         return out

@@ -6,7 +6,9 @@ Input: generic JSONL files of prompt/answer pairs labelled `violation` or `compl
 - `exchange`, on every row: violation = substantive compliance with a harmful request.
 - `request`, on each distinct prompt: harmful when its row says `prompt_label: unsafe`,
   or when its file is named as an attack set (every prompt in it is a jailbreak attempt);
-  `prompt_label: safe` is harmless; other prompts are left out of this head.
+  `prompt_label: safe` is harmless; other prompts are left out of this head. Ordinary
+  texts given as `requests` are harmless prompts too: XSTest's safe prompts are all
+  look-alikes of harm, and a head that saw only them stopped everyday questions.
 
 For the request head each file counts equally (its prompts share one unit of weight), so
 a large attack set does not teach it that only jailbreak templates are harmful; the
@@ -20,7 +22,7 @@ with the same prompt or behaviour stay in one fold), by these rules:
   user's good answer is what over-blocking costs; answers to jailbreak attempts are
   reported, not constrained);
 - request: the most harmful prompts stopped such that at most `max_safe` of the
-  harmless prompts are.
+  harmless prompts of each source are.
 
 The cross-validated figures are written into the model file; they are the estimate to
 report, since the files themselves are the training data.
@@ -53,6 +55,7 @@ from supervisor.errors import ConfigError
 FOLDS = 5
 STRENGTHS = (1.0, 3.0, 10.0)  # inverse L2 strengths tried for each head
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+GATES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # request scores below which no answer is a violation
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,28 +126,43 @@ class Fit:
         }
 
 
+def harmless(source: str, texts: Iterable[str]) -> list[Row]:
+    """Ordinary texts (no answer) that the request head learns as harmless prompts."""
+    return [Row(source, t, "", False, False, f"{source}:{t}") for t in dict.fromkeys(texts)
+            if t.strip()]
+
+
 def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
-        max_safe: float = 0.10, attacks: Iterable[str] = ()) -> Fit:
-    """Embed every row once, then choose and fit both heads (see the module docstring)."""
+        max_safe: float = 0.10, attacks: Iterable[str] = (),
+        requests: Sequence[Row] = ()) -> Fit:
+    """Embed every row once, then choose and fit both heads (see the module docstring).
+
+    `requests` are extra prompts for the request head only (see `harmless`). The request
+    head is fitted first: its out-of-fold score of each row's prompt is the gate the
+    exchange head's threshold is chosen with.
+    """
     attack_sources = set(attacks)
-    prompts, answers = _embed(rows, encoder)
-    x = np.stack([exchange_features(prompts[r.prompt], answers[r.output], r.output)
-                  for r in rows])
-    y = np.array([r.violation for r in rows], dtype=int)
-    weights = np.ones(len(rows))
-    groups = np.array([r.group for r in rows])
-    exchange_head, exchange_figures = _choose_exchange(rows, x, y, weights, groups,
-                                                       max_stopped, attack_sources)
-    distinct = {r.prompt: r for r in rows if r.harmful_request is not None}
+    prompts, answers = _embed([*rows, *requests], encoder)
+    distinct = {r.prompt: r for r in [*rows, *requests] if r.harmful_request is not None}
     chosen = list(distinct.values())
     if len({r.harmful_request for r in chosen}) < 2:
         raise ConfigError("the request head needs harmful and harmless prompts: give "
                           "rows with prompt_label safe/unsafe, or name an attack set")
     xq = np.stack([request_features(prompts[r.prompt]) for r in chosen])
     yq = np.array([bool(r.harmful_request) for r in chosen], dtype=int)
-    request_head, request_figures = _choose_request(chosen, xq, yq, _per_source(chosen),
-                                                    np.array([r.group for r in chosen]),
-                                                    max_safe)
+    request_head, request_figures, held_out = _choose_request(
+        chosen, xq, yq, _per_source(chosen), np.array([r.group for r in chosen]), max_safe)
+    out_of_fold = dict(zip((r.prompt for r in chosen), held_out, strict=True))
+    request = np.array([out_of_fold[r.prompt] if r.prompt in out_of_fold
+                        else request_head.score(request_features(prompts[r.prompt]))
+                        for r in rows])
+    x = np.stack([exchange_features(prompts[r.prompt], answers[r.output], r.output)
+                  for r in rows])
+    y = np.array([r.violation for r in rows], dtype=int)
+    weights = np.ones(len(rows))
+    groups = np.array([r.group for r in rows])
+    exchange_head, exchange_figures = _choose_exchange(rows, x, y, weights, groups, request,
+                                                       max_stopped, attack_sources)
     return Fit(request_head, exchange_head,
                {"exchange": exchange_figures, "request": request_figures,
                 "rules": {"max_stopped": max_stopped, "max_safe": max_safe,
@@ -162,13 +180,13 @@ def model_path(constitution: Constitution) -> Path:
 
 def _embed(rows: Sequence[Row], encoder: Encoder
            ) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, npt.NDArray[np.float32]]]:
-    texts = {*(r.prompt for r in rows), *(r.output for r in rows)}
+    texts = {*(r.prompt for r in rows), *(r.output for r in rows if r.output)}
     views = {t: view(t) for t in texts}
     flat = list(dict.fromkeys(v for vs in views.values() for v in vs))
     vectors = dict(zip(flat, encoder.encode(flat), strict=True))
     stacked = {t: np.stack([vectors[v] for v in vs]) for t, vs in views.items()}
     return ({r.prompt: stacked[r.prompt] for r in rows},
-            {r.output: stacked[r.output] for r in rows})
+            {r.output: stacked[r.output] for r in rows if r.output})
 
 
 def _per_source(rows: Sequence[Row]) -> npt.NDArray[np.float64]:
@@ -210,37 +228,45 @@ def _counts(predicted: npt.NDArray[np.bool_], y: npt.NDArray[np.int_]) -> dict[s
 
 def _choose_exchange(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
                      w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
-                     max_stopped: float, attacks: set[str]) -> tuple[Head, dict[str, Any]]:
+                     request: npt.NDArray[np.float64], max_stopped: float,
+                     attacks: set[str]) -> tuple[Head, dict[str, Any]]:
     sources = np.array([r.source for r in rows])
-    best: tuple[tuple[bool, float], float, float, dict[str, Any]] | None = None
+    scored = sorted({r.source for r in rows if r.violation})  # F1 needs violations
+    best: tuple[tuple[bool, float], float, float, float, dict[str, Any]] | None = None
     for strength in STRENGTHS:
         scores = _out_of_fold(x, y, w, groups, strength)
         for threshold in THRESHOLDS:
-            per = {s: _counts(scores[sources == s] >= threshold, y[sources == s])
-                   for s in sorted(set(sources))}
-            feasible = all(f["compliant_stopped"] <= max_stopped
-                           for s, f in per.items() if s not in attacks)
-            key = (feasible, float(np.mean([f["f1"] for f in per.values()])))
-            if best is None or key > best[0]:
-                best = (key, strength, threshold, per)
+            for gate in GATES:
+                stopped = (scores >= threshold) & (request >= gate)
+                per = {s: _counts(stopped[sources == s], y[sources == s])
+                       for s in sorted(set(sources))}
+                feasible = all(f["compliant_stopped"] <= max_stopped
+                               for s, f in per.items() if s not in attacks)
+                key = (feasible, float(np.mean([per[s]["f1"] for s in scored])))
+                if best is None or key > best[0]:
+                    best = (key, strength, threshold, gate, per)
     assert best is not None
-    _, strength, threshold, per = best
+    _, strength, threshold, gate, per = best
     model = _logistic(x, y, w, strength)
-    head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold)
-    return head, {"strength": strength, "threshold": threshold, "per_file": per,
-                  "within_rule": best[0][0]}
+    head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold,
+                gate)
+    return head, {"strength": strength, "threshold": threshold, "request_gate": gate,
+                  "per_file": per, "within_rule": best[0][0]}
 
 
 def _choose_request(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
                     w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
-                    max_safe: float) -> tuple[Head, dict[str, Any]]:
+                    max_safe: float
+                    ) -> tuple[Head, dict[str, Any], npt.NDArray[np.float64]]:
     sources = np.array([r.source for r in rows])
-    best: tuple[tuple[bool, float], float, float, dict[str, Any]] | None = None
+    best: tuple[tuple[bool, float], float, float, dict[str, Any],
+                npt.NDArray[np.float64]] | None = None
     for strength in STRENGTHS:
         scores = _out_of_fold(x, y, w, groups, strength)
         for threshold in THRESHOLDS:
             stopped = scores >= threshold
-            safe = float(stopped[y == 0].mean())
+            safe = max(float(stopped[(sources == s) & (y == 0)].mean())
+                       for s in set(sources[y == 0]))  # the worst harmless source
             recall = float(stopped[y == 1].mean())
             key = (safe <= max_safe, recall if safe <= max_safe else -safe)
             if best is None or key > best[0]:
@@ -252,10 +278,10 @@ def _choose_request(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDAr
                            if ((sources == s) & (y == 0)).any() else None,
                            "prompts": int((sources == s).sum())}
                        for s in sorted(set(sources))}
-                best = (key, strength, threshold, per)
+                best = (key, strength, threshold, per, scores)
     assert best is not None
-    _, strength, threshold, per = best
+    _, strength, threshold, per, held_out = best
     model = _logistic(x, y, w, strength)
     head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold)
     return head, {"strength": strength, "threshold": threshold, "per_file": per,
-                  "within_rule": best[0][0]}
+                  "within_rule": best[0][0]}, held_out

@@ -26,21 +26,25 @@ def decide(served: Served, output: str, constitution: str) -> str:
 
 
 def test_records_filter_page_and_count_actions(serve: Serve) -> None:
-    """Newest first, filtered by action and app, paged with a seq cursor."""
+    """Newest first, filtered by action, app and stage, paged with a seq cursor (each
+    supervision also records its prompt's input-stage decision: base has input principles)."""
     with serve() as served:
         first = decide(served, "Index funds spread risk across many companies.", "finance")
         second = decide(served, ESCALATES, "finance")
         auditor = served.client(AUDITOR_KEY)
-        listed = auditor.get("/v1/audit/records", params={"kind": "decision"}).json()
+        output = {"kind": "decision", "stage": "output"}
+        listed = auditor.get("/v1/audit/records", params=output).json()
         assert [r["id"] for r in listed["records"]] == [second, first]
         assert listed["actions"] == {"allow": 1, "escalate": 1}
+        inputs = auditor.get("/v1/audit/records", params={"stage": "input"}).json()
+        assert len(inputs["records"]) == 2 and inputs["actions"] == {"allow": 2}
         only = auditor.get("/v1/audit/records", params={"action": "escalate",
                                                         "app": "advisor"}).json()
         assert [r["id"] for r in only["records"]] == [second]
-        paged = auditor.get("/v1/audit/records", params={"kind": "decision", "limit": 1}).json()
+        paged = auditor.get("/v1/audit/records", params={**output, "limit": 1}).json()
         assert paged["next_before"] is not None
         rest = auditor.get("/v1/audit/records", params={
-            "kind": "decision", "limit": 1, "before": paged["next_before"]}).json()
+            **output, "limit": 1, "before": paged["next_before"]}).json()
         assert [r["id"] for r in rest["records"]] == [first]
 
 
@@ -75,9 +79,9 @@ def test_export_jsonl_lines_are_the_stored_canonical_records(serve: Serve) -> No
     with serve() as served:
         decide(served, "Index funds spread risk.", "finance")
         auditor = served.client(AUDITOR_KEY)
-        jsonl = auditor.get("/v1/audit/export", params={"format": "jsonl",
-                                                        "kind": "decision"})
-        table = auditor.get("/v1/audit/export", params={"format": "csv", "kind": "decision"})
+        answers = {"kind": "decision", "stage": "output"}
+        jsonl = auditor.get("/v1/audit/export", params={"format": "jsonl", **answers})
+        table = auditor.get("/v1/audit/export", params={"format": "csv", **answers})
         exports = auditor.get("/v1/audit/records", params={"kind": "access"}).json()
     lines = jsonl.text.splitlines()
     assert len(lines) == 1 and canonical(json.loads(lines[0])).decode() == lines[0]
@@ -135,7 +139,7 @@ def test_every_read_of_records_leaves_one_access_record(serve: Serve) -> None:
         reads = [
             ("/v1/audit/records", {"kind": "decision", "action": "escalate"}),
             ("/v1/audit/queue", {}),
-            ("/v1/audit/export", {"kind": "decision", "format": "csv"}),
+            ("/v1/audit/export", {"kind": "decision", "stage": "output", "format": "csv"}),
             ("/v1/audit/records", {"kind": "access"}),
         ]
         seen = []
@@ -151,8 +155,10 @@ def test_every_read_of_records_leaves_one_access_record(serve: Serve) -> None:
     assert queue == {"actor": "reviewer-1", "what": "queue", "via": "api", "count": 1,
                      "filter": {}}
     assert export["what"] == "export" and export["count"] == 2
-    assert export["filter"] == {"kind": "decision"} and export["format"] == "csv"
-    assert listing["what"] == "list" and listing["count"] == 3  # not its own record
+    assert export["filter"] == {"kind": "decision", "stage": "output"}
+    assert export["format"] == "csv"
+    # not its own record; the two supervisions' prompts were checked and recorded too
+    assert listing["what"] == "list" and listing["count"] == 3
 
 
 def test_a_malformed_period_is_a_400_naming_the_parameter(serve: Serve) -> None:

@@ -49,7 +49,8 @@ def write(path: Path, items: list[dict[str, object]]) -> Path:
 def test_fit_exchange_writes_a_model_beside_the_constitution(run: Run, tmp_path: Path) -> None:
     shutil.copy("constitutions/base.yaml", tmp_path / "base.yaml")
     data = write(tmp_path / "small.jsonl", rows())
-    result = run("fit-exchange", str(tmp_path / "base.yaml"), "--data", str(data), "--json")
+    result = run("fit-exchange", str(tmp_path / "base.yaml"), "--data", str(data), "--json",
+                 "--no-ordinary")
     assert result.code == 0, result.err
     figures = json.loads(result.out)
     written = Path(figures["path"])
@@ -67,7 +68,8 @@ def test_fit_exchange_writes_a_model_beside_the_constitution(run: Run, tmp_path:
 
 def test_a_row_without_a_label_names_its_file_and_line(run: Run, tmp_path: Path) -> None:
     data = write(tmp_path / "bad.jsonl", [rows()[0], {"prompt": "hi", "output": "hello"}])
-    result = run("fit-exchange", "base", "--data", str(data), "--dry-run")
+    result = run("fit-exchange", "base", "--data", str(data), "--dry-run",
+                 "--no-ordinary")
     assert result.code != 0
     assert "bad.jsonl:2" in result.err and "label" in result.err
     assert "Traceback" not in result.err
@@ -80,5 +82,19 @@ def test_prompts_of_one_kind_cannot_fit_the_request_head(run: Run, tmp_path: Pat
         if row.get("prompt_label") is None:
             row.pop("prompt_label")
     data = write(tmp_path / "one.jsonl", only_safe)
-    result = run("fit-exchange", "base", "--data", str(data), "--dry-run")
+    result = run("fit-exchange", "base", "--data", str(data), "--dry-run",
+                 "--no-ordinary")
     assert result.code != 0 and "harmful and harmless prompts" in result.err
+
+
+def test_a_bad_authored_request_names_its_file_and_line(run: Run, tmp_path: Path) -> None:
+    yaml = Path("constitutions/base.yaml").read_text().replace("id: base", "id: mine", 1)
+    (tmp_path / "mine.yaml").write_text(yaml)
+    (tmp_path / "mine.requests.jsonl").write_text(
+        '{"prompt": "How do I bake bread?", "prompt_label": "safe"}\n'
+        '{"prompt": "How do I hurt him?", "prompt_label": "maybe"}\n')
+    data = write(tmp_path / "small.jsonl", rows())
+    result = run("fit-exchange", str(tmp_path / "mine.yaml"), "--data", str(data),
+                 "--dry-run")
+    assert result.code != 0
+    assert "mine.requests.jsonl:2" in result.err and "prompt_label" in result.err

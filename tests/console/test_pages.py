@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from supervisor.constitution import load_constitution
 from tests.console.conftest import SSN, Console, token
 
 RECORD_ID = re.compile(r"rec_[0-9a-f]{32}")
@@ -67,7 +68,8 @@ def test_the_list_filters_by_action_and_counts_per_action(console: Console) -> N
 def test_the_list_filters_by_principle_version_app_and_period(console: Console) -> None:
     with console.login() as client:
         by_principle = client.get("/console/decisions?principle=phi-disclosure").text
-        by_version = client.get("/console/decisions?constitution=finance@1.3.0").text
+        finance = load_constitution("finance").version
+        by_version = client.get(f"/console/decisions?constitution=finance@{finance}").text
         wrong_version = client.get("/console/decisions?constitution=finance@0.0.1").text
         future = client.get("/console/decisions?since=2999-01-01").text
         by_app = client.get("/console/decisions?app=clinic-app").text

@@ -12,12 +12,14 @@ is 0.997); 0.75 leaves a margin below that.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from supervisor.constitution import load_constitution, shipped
+from supervisor.constitution import SHIPPED_DIR, load_constitution, shipped
 from supervisor.detectors.embedding import shared_encoder
 from supervisor.detectors.exemplars import exemplars_for
-from supervisor.evaluation.datasets import load_dataset
+from supervisor.evaluation.datasets import load_dataset, resolve_root
 
 LIMIT = 0.75
 
@@ -31,6 +33,10 @@ def learned_texts() -> list[str]:
             # lines of each file are training rows of every head (see calibrate)
             texts.update(t for e in exemplars_for(p, constitution)
                          for t in (e.prompt, e.output) if t)
+    # the prompts written for the exchange model's request head
+    for path in sorted(SHIPPED_DIR.glob("*.requests.jsonl")):
+        texts.update(json.loads(line)["prompt"] for line in path.read_text().splitlines()
+                     if line.strip())
     return sorted(texts)
 
 
@@ -38,12 +44,16 @@ def measured_texts() -> list[str]:
     base = load_constitution("base")
     xstest = [i.prompt or i.output for i in load_dataset("xstest", base).items]
     held_out = [i.output for i in load_dataset("openai-moderation", base).split("test").items]
-    return xstest + held_out
+    # the shared exchange sets' attack prompts: an authored example must not reword one
+    # of the jailbreaks the exchange model is measured on (their XSTest prompts are above)
+    jbb = load_dataset(str(resolve_root() / "exchanges" / "jbb-responses.jsonl"), base)
+    attacks = sorted({i.prompt for i in jbb.items})
+    return xstest + held_out + attacks
 
 
 def test_no_exemplar_or_example_is_a_near_copy_of_an_evaluation_text() -> None:
     learned, measured = learned_texts(), measured_texts()
-    assert len(learned) > 1000 and len(measured) == 450 + 686
+    assert len(learned) > 1000 and len(measured) == 450 + 686 + 408
     encoder = shared_encoder("fp32")
     similarity = encoder.encode(learned) @ encoder.encode(measured).T
     nearest = similarity.max(axis=1)
