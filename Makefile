@@ -17,6 +17,9 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # machines), so it is built portable (GGML_NATIVE=OFF: AVX2 and FMA, no AMX) once per
 # machine into a wheel folder of its own: pip's own cache would hand back a native build.
 LLAMA := llama-cpp-python==0.3.36
+# the project with the extras tests need; a variable, since a comma in a $(call)
+# argument would split it
+PROJECT := '.[dev,eval]'
 LLAMA_WHEELS := $(HOME)/.cache/constitutional-supervisor/llama-cpp-python-0.3.36-portable
 
 # Setup says what each step installs and shows pip's own lines (what it downloads, builds
@@ -63,7 +66,7 @@ $(STAMP): pyproject.toml
 	  echo "setup: compiling $(LLAMA) once per machine: this takes minutes (4 to 7 on 2 cores)"; \
 	  $(MAKE) --no-print-directory llama-wheel; fi
 	$(call step,installing $(LLAMA) from its built wheel,$(PIP) install $(PIP_OPTS) --no-deps $(LLAMA_WHEELS)/*.whl)
-	$(call step,installing the project and its dependencies,$(PIP) install $(PIP_OPTS) $(TORCH) $(LLAMA) -e '.[dev,eval]')
+	$(call step,installing the project and its dependencies,$(PIP) install $(PIP_OPTS) $(TORCH) $(LLAMA) -e $(PROJECT))
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 	@echo "setup: done (pip's full output: $(SETUP_LOG))"
