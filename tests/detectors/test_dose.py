@@ -155,4 +155,4 @@ def test_dose_is_one_check_kind_among_the_others(tmp_path: Path) -> None:
         load_constitution(_write(tmp_path, body))
     message = str(caught.value)
     assert "each check names exactly one kind" in message and "(got pattern, dose)" in message
-    assert "pattern, dose" in message.split("(got")[0]
+    assert "pattern, dose" in message.split("(got", maxsplit=1)[0]
