@@ -191,7 +191,8 @@ def trace(constitution: Constitution, detectors: Mapping[str, Detector], item: I
         if isinstance(detector, SemanticDetector):
             scores = detector.score_many(subset, [checked])[0]
             signals += [Signal(s.principle, "semantic", s.score, s.fired, s.threshold,
-                               "calibrated" if s.calibrated else "uncalibrated")
+                               ("calibrated" if s.calibrated else "uncalibrated")
+                               + _gated(s.gate, s.gate_threshold))
                         for s in scores.values()]
             continue
         found = detector.scan(subset, prompt=checked.prompt, text=checked.text)
@@ -204,6 +205,14 @@ def trace(constitution: Constitution, detectors: Mapping[str, Detector], item: I
     return Trace(item.id, item.violation, stage, outcome.action, outcome.stopped,
                  outcome.violated, expected, tuple(signals), outcome.latency_ms,
                  item.fields)
+
+
+def _gated(gate: float | None, threshold: float) -> str:
+    """Why a semantic score that reached its threshold did not fire: the exchange model
+    read the answer as not serving a harmful request (see `detectors.semantic`)."""
+    if gate is None or gate >= threshold:
+        return ""
+    return f"; gated: exchange {gate:.2f} below {threshold:.2f}"
 
 
 def _signal(finding: Finding, principle: Principle) -> Signal:

@@ -135,7 +135,10 @@ def test_eval_items_writes_one_line_per_item_with_every_signal(run: Run,
         for signal in line["signals"]:
             if signal["detector"] == "semantic":
                 assert 0.0 <= signal["score"] <= 1.0 and signal["threshold"] is not None
-                assert signal["fired"] is (signal["score"] >= signal["threshold"])
+                gated = "gated" in signal.get("label", "")  # an answer read as not
+                # serving a harmful request (the exchange gate) fires no semantic check
+                assert signal["fired"] is (signal["score"] >= signal["threshold"]
+                                           and not gated)
     hate = lines[0]
     assert hate["label"] == "violation" and "hate" in hate["fired"]
     assert any(s["principle"] == "hate" and s["fired"] for s in hate["signals"])

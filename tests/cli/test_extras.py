@@ -27,6 +27,8 @@ def test_scikit_learn_and_matplotlib_are_in_the_eval_extra_only() -> None:
 def test_a_missing_eval_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Importing scikit-learn where it is absent gives the pip command for `[eval]`."""
     monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    # (and its submodule, which an earlier test in the process may have imported)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
     with pytest.raises(ModuleNotFoundError) as caught:
         from sklearn.linear_model import LogisticRegression  # noqa: F401
     assert missing_extra(caught.value) == (
