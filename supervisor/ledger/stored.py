@@ -3,7 +3,7 @@
 The stores and the index hand back the stored JSON object (`dict[str, Any]`); `Record.of`
 turns it into a value whose fields are named and typed and whose body cannot be changed
 by the code that shows it. `to_dict` gives back exactly the stored object, so a record
-read this way still hashes to its `hash` and serialises as before: the format is the
+read this way still hashes to its `hash` and serialises unchanged: the format is the
 stored one, old records included.
 """
 

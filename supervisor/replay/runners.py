@@ -38,7 +38,7 @@ class Runner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Local:
-    """A pool of `workers` processes on this machine (default: one per core); with one
+    """A pool of `workers` processes on the local host (default: one per core); with one
     worker, a thread of this process."""
 
     workers: int = 0
@@ -60,7 +60,7 @@ class Local:
 
 @dataclass(frozen=True, slots=True)
 class Ray:
-    """Ray tasks on the cluster at `address` (`local` starts one on this machine, `auto`
+    """Ray tasks on the cluster at `address` (`local` starts one on the local host, `auto`
     finds a running one). A Ray already initialised in this process is used as it is."""
 
     address: str
@@ -82,7 +82,7 @@ class Ray:
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise ConfigError(f"cannot reach a Ray cluster at {self.address!r} ({exc}); "
                                   "give its address (HOST:PORT or ray://HOST:10001), 'auto' "
-                                  "for the one on this machine, or 'local' to start one"
+                                  "for the one on the local host, or 'local' to start one"
                                   ) from None
         try:
             task = ray.remote(num_cpus=1)(replay_chunk)
