@@ -51,7 +51,10 @@ FORMAT = "supervisor-exchange/1"
 SUFFIX = ".exchange.json"
 OPENING = 300  # characters of the answer in which a refusal usually shows
 LONG = 3000  # answer length (characters) at which the length cue saturates
-NUMBER = re.compile(r"\d(?:[ .\-/]?\d){5,}")  # masked as the semantic detector masks it
+# Long digit runs (card, account, phone numbers) carry no meaning a principle judges, yet
+# they pull a small encoder towards fraud and theft exemplars: a bank saying which card
+# is on file read as illicit activity. Every view masks them alike (semantic's too).
+NUMBER = re.compile(r"\d(?:[ .\-/]?\d){5,}")
 REFUSAL = re.compile(
     r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i can(?:no|')t|i cannot|i won'?t|i will not"
     r"|as an ai|i'?m not able|i am not able|i'?m unable|i am unable|not appropriate"

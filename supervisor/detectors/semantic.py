@@ -30,7 +30,6 @@ one example (as `constitution test` does) is never matched against that example.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -51,17 +50,13 @@ from supervisor.detectors.embedding import (
     shared_encoder,
     windows,
 )
-from supervisor.detectors.exchange import ExchangeModel, Reading, find_model
+from supervisor.detectors.exchange import NUMBER, ExchangeModel, Reading, find_model
 from supervisor.detectors.exemplars import Exemplar, exemplars_for
 from supervisor.detectors.normal import normalise
 
 PROMPT_CHARS = 400  # how much of the prompt goes in front of each window of an exchange
 EVIDENCE_CHARS = 160
 SELF = 0.9999  # cosine similarity above which two texts are taken to be the same text
-# Long digit runs (card, account, phone numbers) carry no meaning a principle judges, yet
-# they pull a small encoder towards fraud and theft exemplars: a bank saying which card
-# is on file read as illicit activity. Every view masks them the same way, exemplars too.
-NUMBER = re.compile(r"\d(?:[ .\-/]?\d){5,}")
 
 
 @dataclass(frozen=True, slots=True)
