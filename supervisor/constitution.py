@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from supervisor.errors import ConstitutionError
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "constitutions"
+SHIPPED_DIR = Path(__file__).resolve().parent / "constitutions"  # package data
 
 PII_ENTITIES = (
     "PERSON", "US_SSN", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE",

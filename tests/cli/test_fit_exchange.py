@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.constitution import load_constitution
+from supervisor.constitution import SHIPPED_DIR, load_constitution
 from supervisor.detectors.exchange import read_model
 from tests.cli.conftest import Run
 
@@ -47,7 +47,7 @@ def write(path: Path, items: list[dict[str, object]]) -> Path:
 
 
 def test_fit_exchange_writes_a_model_beside_the_constitution(run: Run, tmp_path: Path) -> None:
-    shutil.copy("constitutions/base.yaml", tmp_path / "base.yaml")
+    shutil.copy(SHIPPED_DIR / "base.yaml", tmp_path / "base.yaml")
     data = write(tmp_path / "small.jsonl", rows())
     result = run("fit-exchange", str(tmp_path / "base.yaml"), "--data", str(data), "--json",
                  "--no-ordinary")
@@ -88,7 +88,7 @@ def test_prompts_of_one_kind_cannot_fit_the_request_head(run: Run, tmp_path: Pat
 
 
 def test_a_bad_authored_request_names_its_file_and_line(run: Run, tmp_path: Path) -> None:
-    yaml = Path("constitutions/base.yaml").read_text().replace("id: base", "id: mine", 1)
+    yaml = (SHIPPED_DIR / "base.yaml").read_text().replace("id: base", "id: mine", 1)
     (tmp_path / "mine.yaml").write_text(yaml)
     (tmp_path / "mine.requests.jsonl").write_text(
         '{"prompt": "How do I bake bread?", "prompt_label": "safe"}\n'

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supervisor.constitution import load_constitution
+from supervisor.constitution import SHIPPED_DIR, load_constitution
 from supervisor.detectors.exchange import (
     FORMAT,
     ExchangeDetector,
@@ -113,7 +113,7 @@ def test_a_broken_model_file_says_how_to_rewrite_it(tmp_path: Path) -> None:
 
 
 def test_a_model_fitted_with_another_encoder_is_not_used(tmp_path: Path) -> None:
-    yaml = Path("constitutions/base.yaml").read_text().replace("id: base", "id: mine", 1)
+    yaml = (SHIPPED_DIR / "base.yaml").read_text().replace("id: base", "id: mine", 1)
     (tmp_path / "mine.yaml").write_text(yaml)
     head = {"weights": [0.0] * 4, "bias": 0.0, "threshold": 0.5}
     (tmp_path / "mine.exchange.json").write_text(json.dumps(
