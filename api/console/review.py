@@ -22,6 +22,7 @@ from api.console.session import PATH, ReaderDep, WriterDep
 from api.records import one, recorded
 from api.reviews import ReviewRefused, add_review, open_escalations
 from supervisor.ledger.export import fired
+from supervisor.ledger.quorum import quorums
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -29,7 +30,8 @@ router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=Fals
 @router.get("/queue")
 async def queue(service: ServiceDep, user: ReaderDep) -> Response:
     """Escalated decisions not closed yet, newest first, with "1 of 2 reviews"; recorded."""
-    escalated = await asyncio.to_thread(service.ledger.query.escalations)
+    escalated = await asyncio.to_thread(service.ledger.query.escalations,
+                                        reviewers=quorums(service.constitutions))
     waiting = open_escalations(escalated, service.constitutions)
     await recorded(service.ledger, actor=user.name, what="queue", via="console",
                    count=len(waiting))

@@ -30,6 +30,7 @@ from api.schemas import ReviewRequest
 from api.sealed import opened
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import TIME_FORMAT, Filter, to_csv, to_jsonl
+from supervisor.ledger.quorum import quorums
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Since = Annotated[str, Query(description=f"Lower bound (inclusive): {TIME_FORMAT}")]
@@ -146,7 +147,8 @@ async def queue(service: ServiceDep, caller: AuditorCaller, since: Since = "",
     """Escalated decisions waiting for a reviewer, newest first (escalated within the
     period, when one is given). The read is recorded."""
     keep = _filter(since, until, "", "", "", "", "")
-    escalated = await asyncio.to_thread(service.ledger.query.escalations, keep)
+    escalated = await asyncio.to_thread(service.ledger.query.escalations, keep,
+                                        reviewers=quorums(service.constitutions))
     waiting = open_escalations(escalated, service.constitutions)
     await recorded(service.ledger, actor=caller.name, what="queue", via="api", keep=keep,
                    count=len(waiting))

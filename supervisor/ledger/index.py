@@ -17,8 +17,9 @@ over side tables the store writes with each append.
 Both also hold what the Ledger needs for checkpoints and proofs without keeping anything
 per record in memory (`supervisor.ledger.merkle.Nodes`): each record's hash and the
 hashes of the Merkle tree's perfect subtrees of `BLOCK` leaves and up, computed as
-records are indexed; and counts per (kind, action), so an unfiltered page's totals are a
-few rows, not a count over the ledger.
+records are indexed; counts per (kind, action), so an unfiltered page's totals are a
+few rows, not a count over the ledger; and each escalation with the closing reviews behind
+it, so the review queue reads the open ones only (`supervisor.ledger.quorum`).
 """
 
 from __future__ import annotations
@@ -28,16 +29,17 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from supervisor.ledger.export import Filter, fired
 from supervisor.ledger.merkle import BLOCK, Tree, grow_nodes
+from supervisor.ledger.quorum import backers, backing, needed, still_open, under
 
 SIDECAR = "index.sqlite"
-SCHEMA = "2"
+SCHEMA = "3"  # 3: escalations and the reviews behind them
 CHUNK = 20_000  # rows indexed per transaction, so other processes' reads interleave
 CACHE_KB = 32_768  # SQLite's page cache per connection (its default is 2 MB)
 Row = tuple[Any, ...]
@@ -75,9 +77,14 @@ class Query(Protocol):
         """The review records linked to a decision, oldest first."""
         ...
 
-    def escalations(self, keep: Filter | None = None
+    def escalations(self, keep: Filter | None = None, *,
+                    reviewers: Mapping[str, int] | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Escalated decisions (matching `keep`) newest first, each with its reviews."""
+        """Escalated decisions (matching `keep`) newest first, each with its reviews.
+
+        With `reviewers` (each constitution's `defaults.reviewers` by id), decisions
+        already closed are left out, in the index (`supervisor.ledger.quorum`), so the
+        queue costs what is open; `api.reviews.state_of` decides on the rest."""
         ...
 
     def matching(self, keep: Filter, *, start: int = 0) -> Iterator[dict[str, Any]]:
@@ -135,27 +142,48 @@ class Entry:
     principles: tuple[str, ...]
     version_label: str | None  # `id@version` as the console lists it
     app_label: str | None
+    backing: tuple[str, str, str] | None = None  # a closing review's (verdict, text, reviewer)
+    under: str = ""  # an escalation's constitution, as its reviewers are looked up
+
+    @property
+    def escalation(self) -> bool:
+        return self.kind == "decision" and self.action == "escalate"
 
 
 def entry_of(record: dict[str, Any]) -> Entry:
-    """The indexed fields of a record, read exactly as `Filter` reads them."""
-    body = record.get("body") or {}
-    stamp = (body.get("provenance") or {}).get("constitution") or {}
-    context = body.get("context") or {}
+    """The indexed fields of a record, read exactly as `Filter` reads them (a part of
+    the body that is not an object where one is expected counts as absent)."""
+    body = _object(record.get("body"))
+    stamp = _object(_object(body.get("provenance")).get("constitution"))
+    context = _object(body.get("context"))
     decision = record["kind"] == "decision"
+    review = record["kind"] == "review"
     app = context.get("app_id")
     return Entry(
         record["seq"], record["id"], record["ts"], record["kind"], _text(body.get("action")),
         _text(body.get("stage")), _text(stamp.get("id")), _text(stamp.get("version")),
         _text(app), _text(context.get("user_ref")),
-        _text(body.get("decision")) if record["kind"] == "review" else None,
-        tuple(dict.fromkeys(p for p in fired(body) if isinstance(p, str))),
+        _text(body.get("decision")) if review else None,
+        tuple(dict.fromkeys(p for p in _fired(body) if isinstance(p, str))),
         f"{stamp.get('id')}@{stamp.get('version')}" if decision and stamp else None,
-        str(app) if decision and app else None)
+        str(app) if decision and app else None,
+        backing(body) if review else None,
+        under(body) if decision else "")
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _fired(body: dict[str, Any]) -> list[Any]:
+    try:
+        return fired(body)
+    except (AttributeError, TypeError):  # `violated` or `revisions` of another shape
+        return []
 
 
 def where(keep: Filter, search: str = "", *, mark: str = "?",
@@ -252,7 +280,8 @@ class ScanQuery:
         return [r for r in self._all() if r["kind"] == "review"
                 and (r.get("body") or {}).get("decision") == record_id]
 
-    def escalations(self, keep: Filter | None = None
+    def escalations(self, keep: Filter | None = None, *,
+                    reviewers: Mapping[str, int] | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         escalated: list[dict[str, Any]] = []
         reviews: dict[Any, list[dict[str, Any]]] = {}
@@ -263,7 +292,12 @@ class ScanQuery:
                 escalated.append(record)
             elif record["kind"] == "review":
                 reviews.setdefault(body.get("decision"), []).append(record)
-        return [(r, reviews.get(r["id"], [])) for r in reversed(escalated)]
+        found = [(r, reviews.get(r["id"], [])) for r in reversed(escalated)]
+        if reviewers is None:
+            return found
+        return [(r, linked) for r, linked in found
+                if backers(_object(v.get("body")) for v in linked)
+                < needed(entry_of(r).under, reviewers)]
 
     def matching(self, keep: Filter, *, start: int = 0) -> Iterator[dict[str, Any]]:
         return (r for r in self._all() if r["seq"] >= start and keep(r))
@@ -332,6 +366,14 @@ CREATE TABLE IF NOT EXISTS fired (principle TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (principle, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS labels (name TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (name, value)) WITHOUT ROWID;
+-- every escalated decision, with the most distinct reviewers behind one outcome
+-- (supervisor.ledger.quorum), and each closing review's (verdict, text, reviewer)
+CREATE TABLE IF NOT EXISTS escalations (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,
+  constitution TEXT NOT NULL, backers INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS escalations_open ON escalations (backers, seq);
+CREATE TABLE IF NOT EXISTS backings (decision TEXT NOT NULL, verdict TEXT NOT NULL,
+  outcome TEXT NOT NULL, reviewer TEXT NOT NULL,
+  PRIMARY KEY (decision, verdict, outcome, reviewer)) WITHOUT ROWID;
 -- (kind), (kind, action) and (action) end in seq, so the newest page of a kind or an
 -- action is read in order; (action, ts, kind) counts an action in a period by itself
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (id);
@@ -474,6 +516,8 @@ class SqliteIndex:
             mark.last_hash
         count = 0
         added: list[Entry] = []
+        escalated: list[tuple[int, str, str]] = []
+        backed: list[tuple[str, str, str, str]] = []
         for path in segments[first:]:
             start = end if path.name == mark.segment else 0
             if path.name == mark.segment and _size(path) < start:
@@ -500,6 +544,10 @@ class SqliteIndex:
                     fired_rows += [(p, entry.seq) for p in entry.principles]
                     label_rows += [("version", v) for v in (entry.version_label,) if v]
                     label_rows += [("app", a) for a in (entry.app_label,) if a]
+                    if entry.escalation:
+                        escalated.append((entry.seq, entry.id, entry.under))
+                    if entry.backing is not None and entry.decision is not None:
+                        backed.append((entry.decision, *entry.backing))
                     offset += len(line)
                     next_seq, last_hash = next_seq + 1, str(record.get("hash"))
                     count += 1
@@ -515,12 +563,26 @@ class SqliteIndex:
         self._conn.executemany(
             "INSERT INTO counts VALUES (?, ?, ?) ON CONFLICT (kind, action) DO UPDATE SET "
             "n = n + excluded.n", tallies(added))
+        self._reviewed(escalated, backed)
         self._conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", grow_nodes(
             mark.next_seq // BLOCK, next_seq, self.leaves, self.node))
         self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
             ("next_seq", str(next_seq)), ("segment", segment), ("end", str(end)),
             ("last_hash", last_hash)])
         return count < CHUNK
+
+    def _reviewed(self, escalated: list[tuple[int, str, str]],
+                  backed: list[tuple[str, str, str, str]]) -> None:
+        """Index new escalations and closing reviews; recount the reviewers behind each
+        escalation they concern (`supervisor.ledger.quorum`)."""
+        self._conn.executemany("INSERT OR IGNORE INTO escalations (seq, id, constitution) "
+                               "VALUES (?, ?, ?)", escalated)
+        self._conn.executemany("INSERT OR IGNORE INTO backings VALUES (?, ?, ?, ?)", backed)
+        self._conn.executemany(
+            "UPDATE escalations SET backers = (SELECT coalesce(max(n), 0) FROM (SELECT "
+            "count(*) AS n FROM backings WHERE decision = escalations.id GROUP BY verdict, "
+            "outcome)) WHERE id = ?",
+            [(i,) for i in dict.fromkeys([e[1] for e in escalated] + [b[0] for b in backed])])
 
     def _segment_no(self, name: str) -> int:
         self._conn.execute("INSERT OR IGNORE INTO segments (name) VALUES (?)", (name,))
@@ -607,14 +669,20 @@ class SqliteIndex:
             f"{_WHERE} WHERE decision = ? AND kind = 'review' ORDER BY seq", [record_id]))
         return found
 
-    def escalations(self, keep: Filter | None = None
+    def escalations(self, keep: Filter | None = None, *,
+                    reviewers: Mapping[str, int] | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         clause, params = where(keep or Filter())
+        waiting, counts = ("1=1", []) if reviewers is None else still_open(
+            reviewers, backers_column="e.backers", constitution_column="e.constitution")
 
         def work() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+            # driven by the escalations (open ones only, by `backers`), each checked
+            # against the filter by its seq
             decisions = self._select(
-                f"{_WHERE} WHERE kind = 'decision' AND action = 'escalate' AND {clause} "
-                "ORDER BY seq DESC", params)
+                f"{_WHERE} WHERE seq IN (SELECT e.seq FROM escalations e WHERE {waiting} "
+                f"AND EXISTS (SELECT 1 FROM records WHERE records.seq = e.seq AND {clause}))"
+                " ORDER BY seq DESC", [*counts, *params])
             reviews: dict[str, list[dict[str, Any]]] = {}
             ids = [d["id"] for d in decisions]
             for start in range(0, len(ids), 500):

@@ -35,7 +35,7 @@ from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
 from supervisor.ledger.index import NO_ACTION
 from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
-from supervisor.ledger.postgres_index import index_rows, index_tables
+from supervisor.ledger.postgres_index import fill_reviews, index_rows, index_tables
 
 DEFAULT_TABLE = "supervisor_ledger"
 IDLE_LIMIT = 3  # idle-in-transaction limit, in lock timeouts
@@ -91,10 +91,16 @@ class PostgresStore:
                 "RAISE EXCEPTION 'the audit ledger is append-only: % refused', TG_OP; END $$"
             ).format(guard))
             counts = sql.Identifier(f"{self.table}_counts")
-            row = self._conn.execute("SELECT to_regclass(%s) IS NULL OR to_regclass(%s) IS NULL",
-                                     (f"{self.table}_counts", f"{self.table}_index")).fetchone()
+            row = self._conn.execute(
+                "SELECT to_regclass(%s) IS NULL OR to_regclass(%s) IS NULL, "
+                "to_regclass(%s) IS NULL AND to_regclass(%s) IS NOT NULL",
+                (f"{self.table}_counts", f"{self.table}_index", f"{self.table}_backings",
+                 f"{self.table}_index")).fetchone()
             for statement in index_tables(self.table):
                 self._conn.execute(statement)
+            if row is not None and row[1]:  # an index from before escalations were kept
+                with self._conn.cursor() as cursor:
+                    fill_reviews(cursor, self.table)
             if row is not None and row[0]:  # an index from before counts, or a new index
                 self._conn.execute(sql.SQL("DELETE FROM {}").format(counts))
                 self._conn.execute(sql.SQL(

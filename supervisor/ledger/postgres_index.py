@@ -8,7 +8,9 @@ written before the index existed (or by an older version) are back-filled on rea
 batches, from the ledger's own lines. Pages use keyset pagination on seq.
 
 `<table>_counts` keeps how many records there are per (kind, action), updated in the
-append's transaction, so totals of an unfiltered page are a few rows. `<table>_nodes`
+append's transaction, so totals of an unfiltered page are a few rows; `<table>_escalations`
+and `<table>_backings` keep each escalation and the closing reviews behind it, so the
+review queue reads only the open ones (`supervisor.ledger.quorum`). `<table>_nodes`
 keeps the Merkle tree's perfect subtrees of `BLOCK` leaves and up (see
 `supervisor.ledger.merkle.StoredTree`), and each complete block's record hashes packed
 in one row (level PACKED), grown by readers from the ledger's hashes, so proofs and a
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
@@ -37,6 +39,7 @@ from supervisor.ledger.index import (
     where,
 )
 from supervisor.ledger.merkle import BLOCK, NODE_LEVEL, grow_nodes
+from supervisor.ledger.quorum import still_open
 
 PACKED = -1  # `<table>_nodes` rows at this level hold a complete block's record hashes
 
@@ -45,8 +48,8 @@ BATCH = 5000
 
 def index_tables(table: str) -> list[sql.Composed]:
     """Statements creating the side tables and their indexes (idempotent)."""
-    i, f, lab, nodes, counts = (sql.Identifier(f"{table}_{n}") for n in (
-        "index", "fired", "labels", "nodes", "counts"))
+    i, f, lab, nodes, counts, esc, backs = (sql.Identifier(f"{table}_{n}") for n in (
+        "index", "fired", "labels", "nodes", "counts", "escalations", "backings"))
     statements = [
         sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text NOT NULL, "
                 "ts text COLLATE \"C\" NOT NULL, kind text NOT NULL, action text, stage text, "
@@ -60,6 +63,13 @@ def index_tables(table: str) -> list[sql.Composed]:
                 "hash bytea NOT NULL, PRIMARY KEY (level, idx))").format(nodes),
         sql.SQL("CREATE TABLE IF NOT EXISTS {} (kind text NOT NULL, action text NOT NULL, "
                 "n bigint NOT NULL, PRIMARY KEY (kind, action))").format(counts),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigint PRIMARY KEY, id text UNIQUE NOT "
+                "NULL, constitution text NOT NULL, backers int NOT NULL DEFAULT 0)").format(esc),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (backers, seq)").format(
+            sql.Identifier(f"{table}_escalations_open"), esc),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (decision text NOT NULL, verdict text NOT "
+                "NULL, outcome text NOT NULL, reviewer text NOT NULL, PRIMARY KEY (decision,"
+                " verdict, outcome, reviewer))").format(backs),
     ]
     for name, columns in (("id", "id"), ("kind", "kind, action, seq"), ("action", "action, seq"),
                           ("ts", "ts"),
@@ -111,6 +121,59 @@ def index_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, 
     if labels:
         cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING")
                            .format(sql.Identifier(f"{table}_labels")), sorted(labels))
+    fresh = [e for e in entries if e.seq in inserted]
+    escalated = [(e.seq, e.id, e.under) for e in fresh if e.escalation]
+    backed = [(e.decision, *e.backing) for e in fresh
+              if e.backing is not None and e.decision is not None]
+    if escalated:
+        cursor.executemany(sql.SQL("INSERT INTO {} (seq, id, constitution) VALUES "
+                                   "(%s, %s, %s) ON CONFLICT DO NOTHING").format(
+                                       sql.Identifier(f"{table}_escalations")), escalated)
+    if backed:
+        cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT DO "
+                                   "NOTHING").format(sql.Identifier(f"{table}_backings")),
+                           backed)
+    count_backers(cursor, table, [*(e[1] for e in escalated), *(b[0] for b in backed)])
+
+
+def count_backers(cursor: psycopg.Cursor[Any], table: str, ids: list[str] | None) -> None:
+    """Set each escalation's `backers` (`supervisor.ledger.quorum`) from its reviews: those
+    with an id in `ids`, or every one (None)."""
+    if ids is not None and not ids:
+        return
+    esc, backs = (sql.Identifier(f"{table}_{n}") for n in ("escalations", "backings"))
+    cursor.execute(sql.SQL(
+        "UPDATE {} e SET backers = s.n FROM (SELECT decision, max(n) AS n FROM (SELECT "
+        "decision, count(*) AS n FROM {} WHERE (%s::text[] IS NULL OR decision = "
+        "ANY(%s::text[])) "
+        "GROUP BY decision, verdict, outcome) c GROUP BY decision) s "
+        "WHERE e.id = s.decision AND e.backers <> s.n").format(esc, backs), (ids, ids))
+
+
+def fill_reviews(cursor: psycopg.Cursor[Any], table: str) -> None:
+    """Fill the escalations and their reviews' backings from an index made before they
+    were kept (once, when their tables are created), reading those records' lines."""
+    i, t = sql.Identifier(f"{table}_index"), sql.Identifier(table)
+    after = -1
+    while True:
+        rows = cursor.execute(sql.SQL(
+            "SELECT t.seq, t.line FROM {} i JOIN {} t ON t.seq = i.seq WHERE (i.kind = "
+            "'review' OR i.kind = 'decision' AND i.action = 'escalate') AND i.seq > %s "
+            "ORDER BY i.seq LIMIT %s").format(i, t), (after, BATCH)).fetchall()
+        if not rows:
+            break
+        after = rows[-1][0]
+        entries = [entry_of(json.loads(line)) for _, line in rows]
+        for name, found in (
+                ("escalations", [(e.seq, e.id, e.under) for e in entries if e.escalation]),
+                ("backings", [(e.decision, *e.backing) for e in entries
+                              if e.backing is not None and e.decision is not None])):
+            if found:
+                cursor.executemany(sql.SQL(
+                    "INSERT INTO {} VALUES (" + ", ".join(["%s"] * len(found[0]))
+                    + ") ON CONFLICT DO NOTHING").format(sql.Identifier(f"{table}_{name}")),
+                    found)
+    count_backers(cursor, table, None)
 
 
 class PostgresQuery:
@@ -130,9 +193,10 @@ class PostgresQuery:
         """Whether every ledger row has its index row (one count: at open only)."""
         row = self._conn.execute(sql.SQL(
             "SELECT (SELECT count(*) FROM {}), (SELECT coalesce(max(seq), -1) + 1 FROM {}), "
-            "to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL"
+            "to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AND "
+            "to_regclass(%s) IS NOT NULL"
         ).format(sql.Identifier(self._index), sql.Identifier(self.table)),
-            (f"{self.table}_counts", self._nodes)).fetchone()
+            (f"{self.table}_counts", self._nodes, f"{self.table}_backings")).fetchone()
         return row is not None and row[0] == row[1] and bool(row[2])
 
     def _fill(self, after: int) -> None:
@@ -219,11 +283,13 @@ class PostgresQuery:
                 ([level for level, _ in wanted], [index for _, index in wanted])).fetchall()
         return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
 
-    def _select(self, condition: str, params: list[Any], tail: str = "") -> list[dict[str, Any]]:
-        """The records whose index rows match, in the order `tail` gives: one round trip
-        (the seqs from the index, in order, then their lines)."""
-        query = (f"SELECT s.seq, t.line FROM unnest(ARRAY(SELECT seq FROM {self._index} "
-                 f"WHERE {condition} {tail})) WITH ORDINALITY AS s(seq, n) "
+    def _select(self, condition: str, params: list[Any], tail: str = "", *,
+                source: str = "") -> list[dict[str, Any]]:
+        """The records whose index rows (or rows of `source`) match, in the order `tail`
+        gives: one round trip (the seqs from the index, in order, then their lines)."""
+        query = (f"SELECT s.seq, t.line FROM unnest(ARRAY(SELECT seq FROM "
+                 f"{source or self._index} WHERE {condition} {tail})) "
+                 f"WITH ORDINALITY AS s(seq, n) "
                  f"JOIN {self.table} t ON t.seq = s.seq ORDER BY s.n")
         return [json.loads(line) for _, line in self._conn.execute(query.encode(), params)]
 
@@ -268,13 +334,21 @@ class PostgresQuery:
             return self._select("decision = %s AND kind = 'review'", [record_id],
                                 "ORDER BY seq")
 
-    def escalations(self, keep: Filter | None = None
+    def escalations(self, keep: Filter | None = None, *,
+                    reviewers: Mapping[str, int] | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         clause, params = self._where(keep or Filter())
+        waiting, counts = ("TRUE", []) if reviewers is None else still_open(
+            reviewers, backers_column="e.backers", constitution_column="e.constitution",
+            mark="%s")
         with self._lock:
             self.refresh()
-            decisions = self._select(f"kind = 'decision' AND action = 'escalate' AND {clause}",
-                                     params, "ORDER BY seq DESC")
+            # driven by the escalations (open ones only, by `backers`), each checked
+            # against the filter by its seq
+            decisions = self._select(
+                f"{waiting} AND EXISTS (SELECT 1 FROM {self._index} i WHERE i.seq = e.seq "
+                f"AND {clause})", [*counts, *params], "ORDER BY seq DESC",
+                source=f"{self.table}_escalations e")
             reviews: dict[str, list[dict[str, Any]]] = {}
             ids = [d["id"] for d in decisions]
             for review in self._select("kind = 'review' AND decision = ANY(%s)", [ids],

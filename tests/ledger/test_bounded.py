@@ -228,7 +228,8 @@ def pg_table() -> Iterator[str]:
     name = f"bounded_test_{uuid.uuid4().hex[:10]}"
     yield f"{SERVER}?table={name}"
     with psycopg.connect(SERVER, autocommit=True) as conn:
-        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
+        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
+                       "_escalations", "_backings"):
             conn.execute(f"DROP TABLE IF EXISTS {name}{suffix}")
         conn.execute(f"DROP FUNCTION IF EXISTS {name}_append_only")
 

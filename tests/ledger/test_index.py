@@ -32,7 +32,10 @@ def bodies(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, dict[str, Any]]:
                                  "checkpoint"]))
     if kind == "review":
         return kind, ts, {"decision": draw(st.sampled_from([*ids, "rec_gone"])) if ids
-                          else "rec_gone", "verdict": "agree", "reviewer": "ann"}
+                          else "rec_gone",
+                          "verdict": draw(st.sampled_from(["agree", "override", "note"])),
+                          "reviewer": draw(st.sampled_from(["ann", "bob"])),
+                          "text_sha256": draw(st.sampled_from([None, "t1", "t2"]))}
     if kind == "checkpoint":
         return kind, ts, {"size": len(ids)}
     if kind == "access":
@@ -101,6 +104,10 @@ def same_answers(index: Query, scan: Query, keep: Filter, ids: list[str],
     start = data.draw(st.integers(0, len(ids) + 1))
     assert list(index.matching(keep, start=start)) == list(scan.matching(keep, start=start))
     assert index.escalations(keep) == scan.escalations(keep)
+    reviewers = data.draw(st.sampled_from([{}, {"finance": 2}, {"healthcare": 2, "finance": 1},
+                                           {"healthcare": 3, "finance": 2}]))
+    assert index.escalations(keep, reviewers=reviewers) == \
+        scan.escalations(keep, reviewers=reviewers)
     for record_id in [*ids[:3], *ids[-3:], "rec_gone"]:
         assert index.get(record_id) == scan.get(record_id)
         assert index.reviews_of(record_id) == scan.reviews_of(record_id)

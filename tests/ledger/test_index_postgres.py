@@ -25,7 +25,8 @@ SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
 def drop(table: str) -> None:
     with psycopg.connect(SERVER, autocommit=True) as conn:
-        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
+        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
+                       "_escalations", "_backings"):
             conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
         conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 

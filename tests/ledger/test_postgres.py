@@ -24,7 +24,8 @@ def url() -> Iterator[str]:
     table = f"ledger_test_{uuid.uuid4().hex[:10]}"
     yield f"{SERVER}?table={table}"
     with psycopg.connect(SERVER, autocommit=True) as conn:
-        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
+        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
+                       "_escalations", "_backings"):
             conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
         conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 

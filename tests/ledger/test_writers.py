@@ -94,7 +94,8 @@ async def test_two_postgres_writers_with_frequent_checkpoints_finish_and_verify(
         await _check_shared(f"{server}?table={table}", tmp_path / "keys", 200)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
-            for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
+            for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
+                           "_escalations", "_backings"):
                 conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 
