@@ -82,6 +82,7 @@ def verdicts(*violated: str, ids: tuple[str, ...] = ("no-bombs", "cite-sources")
 
 def asked(request: ChatRequest) -> list[str]:
     """The principle ids a judge request asks about (from its schema enum)."""
+    # a judge request's schema is typed as a plain mapping of objects
     item = request.schema["properties"]["verdicts"]["items"]  # type: ignore[index]
     return list(item["properties"]["principle"]["enum"])
 

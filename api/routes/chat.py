@@ -26,7 +26,7 @@ from api.routes.proxy import (
     withheld_event,
 )
 from api.schemas import ChatCompletionRequest, ChatMessage
-from supervisor.providers import Message
+from supervisor.providers import Message, Role
 from supervisor.wire.chat import CHAT
 
 router = APIRouter(tags=["proxy"])
@@ -58,14 +58,18 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                         headers=outcome.headers())
 
 
+# the roles a supervised conversation carries; a developer message is the new system one
+ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user",
+                         "assistant": "assistant"}
+
+
 def _messages(given: list[ChatMessage]) -> list[Message]:
     out: list[Message] = []
     for index, message in enumerate(given):
-        if message.role in ("tool", "function"):
+        role = ROLES.get(message.role)
+        if role is None:  # tool and function
             raise ApiError(400, f"messages[{index}] is a {message.role} message; the "
                            "supervising proxy does not carry tool calls",
                            param=f"messages[{index}].role")
-        # tool and function roles were refused above: what is left is a Message role
-        role = "system" if message.role == "developer" else message.role
-        out.append(Message(role, plain_text(message.content, f"messages[{index}]")))  # type: ignore[arg-type]
+        out.append(Message(role, plain_text(message.content, f"messages[{index}]")))
     return out

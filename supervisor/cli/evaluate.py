@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from supervisor.constitution import Constitution, load_constitution
-from supervisor.evaluation.datasets import Dataset, load_dataset
+from supervisor.decision import Stage
+from supervisor.evaluation.datasets import Dataset, Split, load_dataset
 from supervisor.syncio import run_sync
 
 SPLITS = ("test", "all", "train")
@@ -48,14 +49,14 @@ SPLITS = ("test", "all", "train")
               help="Also write one JSON line per item to this file: label, action, "
                    "principles fired, each signal's score and threshold.")
 def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_json: bool,
-             report_dir: Path | None, limit: int | None, split: str, stage: str,
+             report_dir: Path | None, limit: int | None, split: Split, stage: Stage,
              data_root: Path | None, curve: bool, items_path: Path | None) -> None:
     """Measure a supervisor on labelled data: precision, recall, F1, stop rates, latency."""
     loaded = load_constitution(constitution)
     if dataset == "presidio-synth":
         _presidio(loaded, data_root, limit, as_json)
         return
-    data = load_dataset(dataset, loaded, root=data_root).split(split).head(limit)  # type: ignore[arg-type]
+    data = load_dataset(dataset, loaded, root=data_root).split(split).head(limit)
     _warn_if_trained_on(loaded, data, split)
     if curve and not any(p.check("semantic") for p in loaded.stage(stage)):
         raise click.UsageError(f"{loaded.id} has no semantic checks at the {stage} stage, so "
@@ -81,7 +82,7 @@ def evaluate(dataset: str, constitution: str, supervisor: tuple[str, ...], as_js
         _print(figures, report_dir)
 
 
-async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
+async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: Stage,
                split: str, curve: bool, explain: bool) -> Any:
     from supervisor.evaluation.runner import evaluate as run_eval
 
@@ -89,7 +90,7 @@ async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: str,
                MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{data.name} / {loaded.id}", total=len(data.items))
-        return await run_eval(loaded, data, judge=judge, stage=stage,  # type: ignore[arg-type]
+        return await run_eval(loaded, data, judge=judge, stage=stage,
                               split=split, curve=curve, explain=explain,
                               on_item=lambda _: progress.advance(task))
 

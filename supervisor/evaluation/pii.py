@@ -19,12 +19,16 @@ import json
 import random
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supervisor.evaluation.datasets import resolve_root
 from supervisor.evaluation.metrics import percentile
+
+if TYPE_CHECKING:
+    from presidio_analyzer import RecognizerResult
 
 MAPPING = {
     "PERSON": "PERSON", "CREDIT_CARD": "CREDIT_CARD", "EMAIL_ADDRESS": "EMAIL_ADDRESS",
@@ -167,7 +171,8 @@ def _covers(a: Span, b: Span) -> bool:
     return overlap > 0 and overlap * 2 >= b.end - b.start
 
 
-def score_pii(samples: Sequence[Sample], analyze: object | None = None) -> PiiScores:
+def score_pii(samples: Sequence[Sample],
+              analyze: Callable[..., Sequence[RecognizerResult]] | None = None) -> PiiScores:
     """Run the pii detector (or `analyze(text, entities, min_score)`) over the samples."""
     if analyze is None:
         from supervisor.detectors.pii import shared_pii
@@ -183,7 +188,7 @@ def score_pii(samples: Sequence[Sample], analyze: object | None = None) -> PiiSc
     latencies: list[float] = []
     for sample in samples:
         start = time.perf_counter()
-        results = analyze(text=sample.text, entities=ours, min_score=MIN_SCORE)  # type: ignore[operator]
+        results = analyze(text=sample.text, entities=ours, min_score=MIN_SCORE)
         latencies.append((time.perf_counter() - start) * 1000)
         preds = [Span(r.entity_type, r.start, r.end) for r in results]
         for gold in sample.spans:

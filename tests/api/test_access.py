@@ -51,6 +51,7 @@ def test_keys_are_held_as_hashes() -> None:
     """The plaintext key is not kept in the Keys object."""
     keys = Keys(parse(f"app:{APP_KEY},auditor:alice:{AUDITOR_KEY}"))
     assert keys.identify(APP_KEY) is not None
+    # identify() is Optional; the key was added just above
     assert keys.identify(AUDITOR_KEY).name == "alice"  # type: ignore[union-attr]
     assert keys.identify(APP_KEY + "x") is None
     assert APP_KEY not in repr(vars(keys))

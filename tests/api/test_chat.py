@@ -21,15 +21,18 @@ HEALTHCARE = {"x-supervisor-constitution": "healthcare"}
 
 def sdk(served: Served, **kwargs: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=served.url + "/v1", api_key=APP_KEY, max_retries=0,
+                         # the SDK types each client option; tests pass a few through **kwargs
                          **kwargs)  # type: ignore[arg-type]
 
 
 def ask(client: openai.OpenAI, **kwargs: object) -> object:
     return client.chat.completions.with_raw_response.create(
         model="fake:primary", messages=[{"role": "user", "content": "Is my pulse normal?"}],
+        # create() is overloaded on stream=; tests pass it through **kwargs
         **kwargs)  # type: ignore[call-overload]
 
 
+# a ledger record's JSON: the shape varies by kind
 async def stored(served: Served, record_id: str) -> dict:  # type: ignore[type-arg]
     """The record as a fresh reader of the ledger on disk sees it."""
     ledger = await open_ledger(served.service.settings.ledger,
@@ -47,10 +50,13 @@ async def test_allowed_answer_comes_back_unchanged_with_a_durable_record(serve: 
     primary = FakeProvider([NORMAL])
     with serve(primaries={"fake:primary": primary}) as served:
         raw = ask(sdk(served, default_headers=HEALTHCARE), temperature=0.2, max_tokens=50)
+        # with_raw_response.create returns a raw response the helper types as object
         completion = raw.parse()  # type: ignore[attr-defined]
         assert completion.choices[0].message.content == NORMAL
         assert completion.choices[0].finish_reason == "stop"
+        # with_raw_response.create returns a raw response the helper types as object
         assert raw.headers["x-supervisor-action"] == "allow"  # type: ignore[attr-defined]
+        # with_raw_response.create returns a raw response the helper types as object
         record = await stored(served, raw.headers["x-supervisor-record-id"])  # type: ignore[attr-defined]
     assert record["body"]["provenance"]["constitution"]["id"] == "healthcare"
     assert record["body"]["context"]["app_id"] == "clinic-app"
@@ -61,8 +67,10 @@ def test_identifiers_are_redacted_before_the_app_sees_them(serve: Serve) -> None
     """An answer leaking an SSN comes back revised, without the SSN."""
     with serve(primaries={"fake:primary": FakeProvider([PHI])}) as served:
         raw = ask(sdk(served, default_headers=HEALTHCARE))
+        # with_raw_response.create returns a raw response the helper types as object
         text = raw.parse().choices[0].message.content  # type: ignore[attr-defined]
     assert "536-22-8193" not in text
+    # with_raw_response.create returns a raw response the helper types as object
     assert raw.headers["x-supervisor-action"] == "revise"  # type: ignore[attr-defined]
 
 
@@ -70,9 +78,11 @@ def test_blocked_answer_is_the_refusal_with_content_filter(serve: Serve) -> None
     """A dangerous dose never reaches the app; the finish reason says it was filtered."""
     with serve(primaries={"fake:primary": FakeProvider([OVERDOSE])}) as served:
         raw = ask(sdk(served, default_headers=HEALTHCARE))
+        # with_raw_response.create returns a raw response the helper types as object
         choice = raw.parse().choices[0]  # type: ignore[attr-defined]
     assert "6,000" not in choice.message.content
     assert choice.finish_reason == "content_filter"
+    # with_raw_response.create returns a raw response the helper types as object
     assert raw.headers["x-supervisor-action"] == "block"  # type: ignore[attr-defined]
 
 
@@ -133,6 +143,7 @@ def test_tool_messages_are_refused_naming_the_field(serve: Serve) -> None:
         sdk(served).chat.completions.create(model="fake:primary", messages=[
             {"role": "user", "content": "hi"},
             {"role": "tool", "content": "42", "tool_call_id": "c1"}])
+    # the SDK types an error body as object; ours is the OpenAI error JSON
     assert caught.value.body["param"] == "messages[1].role"  # type: ignore[index]
 
 
@@ -141,6 +152,7 @@ def test_unknown_model_vendor_is_a_400_on_model(serve: Serve) -> None:
     with serve() as served, pytest.raises(openai.BadRequestError) as caught:
         sdk(served).chat.completions.create(model="nosuch:model", messages=[
             {"role": "user", "content": "hi"}])
+    # the SDK types an error body as object; ours is the OpenAI error JSON
     assert caught.value.body["param"] == "model"  # type: ignore[index]
     assert "unknown model vendor" in caught.value.message
 
@@ -154,6 +166,7 @@ def test_a_request_cannot_make_the_server_load_a_file_as_a_model(serve: Serve) -
         with pytest.raises(openai.BadRequestError) as caught:
             sdk(served).chat.completions.create(model="local:/etc/hostname", messages=[
                 {"role": "user", "content": "hi"}])
+    # the SDK types an error body as object; ours is the OpenAI error JSON
     assert caught.value.body["param"] == "model"  # type: ignore[index]
     assert "shipped name" in caught.value.message
     assert asked == []

@@ -27,6 +27,7 @@ def test_declared_oversize_body_is_413_before_it_is_read(serve: Serve) -> None:
 def test_chunked_oversize_body_is_cut_off_with_413(serve: Serve) -> None:
     """A body without a length is counted as it arrives and refused once past the limit."""
     with serve(max_body_bytes=1000) as served:
+        # a generator handed to httpx as a streamed body
         def chunks():  # type: ignore[no-untyped-def]
             for _ in range(100):
                 yield b'{"input": "' + b"a" * 500

@@ -18,6 +18,7 @@ TURN = [{"role": "user", "content": "Is my pulse normal?"}]
 
 def sdk(served: Served, **kwargs: object) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=served.url, api_key=APP_KEY, max_retries=0,
+                               # the SDK types each client option; tests pass a few through **kwargs
                                **kwargs)  # type: ignore[arg-type]
 
 

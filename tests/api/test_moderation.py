@@ -23,6 +23,7 @@ def test_sdk_parses_flags_categories_and_the_supervisor_extension(serve: Serve) 
     assert len(record_ids) == len(mapped) == len(response.results)
     fired = 0
     for principle, result in zip(mapped, response.results, strict=True):
+        # model_extra is Optional in the SDK's type; the service always adds `supervisor`
         extension = result.model_extra["supervisor"]  # type: ignore[index]
         assert extension["record_id"] in record_ids
         if principle.id in extension["violated"]:
@@ -43,6 +44,7 @@ def test_identifiers_flag_without_an_openai_category(serve: Serve) -> None:
     assert result.flagged
     assert not any(result.categories.model_dump().values())
     assert not any(result.category_scores.model_dump().values())
+    # model_extra is Optional in the SDK's type; the service always adds `supervisor`
     assert result.model_extra["supervisor"]["action"] == "revise"  # type: ignore[index]
 
 
@@ -53,6 +55,7 @@ def test_benign_text_is_not_flagged(serve: Serve) -> None:
         result = client.moderations.create(
             input="Drinking water and sleeping well help most people feel better.").results[0]
     assert not result.flagged
+    # model_extra is Optional in the SDK's type; the service always adds `supervisor`
     assert result.model_extra["supervisor"]["action"] == "allow"  # type: ignore[index]
 
 

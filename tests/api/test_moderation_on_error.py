@@ -42,9 +42,11 @@ def test_failed_judge_is_flagged_with_the_error_and_its_reason(serve: Serve, scr
     with serve(judge=FakeProvider(script, name="fake:judge")) as served:
         client = openai.OpenAI(base_url=served.url + "/v1", api_key=APP_KEY, max_retries=0)
         results = client.moderations.create(model="base", input=[BENIGN, BENIGN]).results
+        # model_extra is Optional in the SDK's type; the service always adds `supervisor`
         records = [_record(served, r.model_extra["supervisor"]["record_id"])  # type: ignore[index]
                    for r in results]
     for result, record in zip(results, records, strict=True):
+        # model_extra is Optional in the SDK's type; the service always adds `supervisor`
         extension = result.model_extra["supervisor"]  # type: ignore[index]
         assert result.flagged is True
         assert extension["action"] == "error"
@@ -75,6 +77,7 @@ def test_unavailable_setting_still_answers_when_the_supervisor_decides(serve: Se
         client = openai.OpenAI(base_url=served.url + "/v1", api_key=APP_KEY, max_retries=0)
         result = client.moderations.create(model="base", input=BENIGN).results[0]
     assert result.flagged is False
+    # model_extra is Optional in the SDK's type; the service always adds `supervisor`
     assert result.model_extra["supervisor"]["action"] == "allow"  # type: ignore[index]
 
 

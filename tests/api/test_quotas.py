@@ -144,6 +144,7 @@ def test_a_slot_is_given_back_when_the_request_fails() -> None:
 def test_a_bad_default_limit_is_a_config_error(changes: dict[str, str], named: str) -> None:
     """A default that cannot be read stops the start with the setting named and the fix."""
     with pytest.raises(ConfigError, match=r"e\.g\. 20/second|memory://") as raised:
+        # on purpose: raw strings where typed limits are expected
         Quotas(**changes)  # type: ignore[arg-type]
     assert named in str(raised.value)
 

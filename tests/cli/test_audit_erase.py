@@ -52,6 +52,7 @@ def test_erase_by_user_ref_keeps_verify_passing(run: Run, ledger_dir: Path) -> N
     assert result.out.startswith("erased on ") and "1 data key(s) of subject subj_" in result.out
     erasure = [r for r in _records(ledger_dir) if r["kind"] == "erasure"]
     assert len(erasure) == 1
+    # records are read as untyped JSON
     assert erasure[0]["body"]["by"] == "dpo"  # type: ignore[index]
     raw = b"".join(p.read_bytes() for p in ledger_dir.glob("*.jsonl"))
     assert EMAIL.encode() not in raw and SSN.encode() not in raw
@@ -96,10 +97,13 @@ def test_retain_erases_only_texts_older_than_the_period(run: Run, ledger_dir: Pa
     assert "data key(s) of texts older than 2555 days" in result.out
     erasure = next(r for r in _records(ledger_dir) if r["kind"] == "erasure")
     body = erasure["body"]
+    # records are read as untyped JSON
     assert body["reason"] == "retention"  # type: ignore[index]
     keys = keys_for(Settings(ledger=str(ledger_dir)))
     records = {r["id"]: r for r in _records(ledger_dir)}
+    # records are read as untyped JSON
     assert all(keys.open(records[i]["body"]).erased_on for i in old)  # type: ignore[arg-type]
+    # records are read as untyped JSON
     assert all(keys.open(records[i]["body"]).opened for i in new)  # type: ignore[arg-type]
     assert "nothing to erase" in run("audit", "retain", "--days", "2555").out
     assert run("audit", "verify").code == 0

@@ -11,6 +11,7 @@ from supervisor.detectors.recognizers import CuedPhoneRecognizer, LooseIbanRecog
 
 
 def spans(recognizer: object, text: str) -> list[str]:
+    # recognizers of several classes; all have analyze()
     return [text[r.start:r.end] for r in recognizer.analyze(text, [])]  # type: ignore[attr-defined]
 
 

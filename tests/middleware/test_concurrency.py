@@ -85,6 +85,7 @@ async def test_concurrent_anthropic_streams_keep_their_own_text(rules: Constitut
                 messages=[{"role": "user", "content": f"I am caller {n}"}]) as stream:
             text = "".join([t async for t in stream.text_stream])
             final = await stream.get_final_message()
+        # the SDK types content blocks as a union; these replies hold one text block
         return text, final.content[0].text  # type: ignore[union-attr]
 
     results = await asyncio.gather(*(one(n) for n in range(CALLERS)))

@@ -106,6 +106,7 @@ def test_synthesised_replies_are_valid_sdk_shapes() -> None:
 
     assert ChatCompletion.model_validate(CHAT.reply("m", "no")).choices[0].message.content \
         == "no"
+    # the SDK types content blocks as a union; these replies hold one text block
     assert Message.model_validate(MESSAGES.reply("m", "no")).content[0].text == "no"  # type: ignore[union-attr]
     assert Response.model_validate(RESPONSES.reply("m", "no")).output_text == "no"
     for fmt in (CHAT, MESSAGES, RESPONSES):

@@ -33,8 +33,10 @@ principles:
 def test_bad_arguments_are_refused_with_the_fix(rules: Constitution) -> None:
     """An unknown on_block, a non-string context value or a bad model ref is a ConfigError."""
     with pytest.raises(ConfigError, match="'raise'"):
+        # on purpose: a value outside the Literal, to see the error
         Guard(rules, on_block="drop")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="strings"):
+        # on purpose: a non-string context value, to see the error
         Guard(rules, context={"user": 17})  # type: ignore[dict-item]
     with pytest.raises(ConfigError, match="vendor"):
         Guard(rules, supervisor="nowhere:model")
@@ -42,6 +44,7 @@ def test_bad_arguments_are_refused_with_the_fix(rules: Constitution) -> None:
 
 def test_supervisor_reference_resolves_to_a_provider(rules: Constitution) -> None:
     """supervisor="local:smollm2" names the judge (the model loads only when first asked)."""
+    # supervisor is Optional; this Guard was given one
     assert "local:smollm2" in Guard(rules, supervisor="local:smollm2").supervisor.name  # type: ignore[union-attr]
 
 

@@ -278,4 +278,5 @@ def test_with_options_stays_supervised(rules: Constitution, ledger_dir: str) -> 
 def test_only_sdk_clients_are_accepted(rules: Constitution) -> None:
     """Anything but the four SDK clients is refused with a message naming them."""
     with pytest.raises(ConfigError, match=r"openai\.OpenAI"):
+        # on purpose: a client supervised() does not know
         supervised(object(), constitution=rules)  # type: ignore[call-overload]
