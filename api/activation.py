@@ -20,6 +20,7 @@ Reading a proposed version (posted YAML, its file, a record) is `api.proposed`.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,8 +31,11 @@ from api import proposed
 from api.errors import ApiError
 from supervisor.constitution import Constitution, load_constitution, shipped
 from supervisor.detectors import preload
-from supervisor.ledger import Store
+from supervisor.ledger import Ledger, Store
+from supervisor.ledger.export import Filter
+from supervisor.ledger.index import Query, ScanQuery
 from supervisor.proposals import (
+    KINDS,
     Book,
     Proposal,
     attachment_of,
@@ -84,15 +88,28 @@ class Activation:
 
     async def follow(self) -> int:
         """Fold records appended since the last look (by any worker); apply activations.
-        Returns how many records were read."""
+        Returns how many records were read.
+
+        The first look (at start) reads the fold's kinds through the ledger's index, so
+        it costs the activation and proposal records, not the ledger's length; later
+        looks read the records appended since, from the store by seq."""
         async with self._lock:
             start = self.book.next_seq
-            picked, count = await asyncio.to_thread(_scan, self.service.ledger.store, start)
-            for line in picked:
-                self.book.observe(json.loads(line))
-            self.book.next_seq = max(self.book.next_seq, start + count)
+            picked, end, count = await asyncio.to_thread(_read, self.service.ledger, start)
+            for record in picked:
+                self._observe(record)
+            self.book.next_seq = max(self.book.next_seq, end)
             await self._apply()
             return count
+
+    def _observe(self, record: dict[str, Any]) -> None:
+        """Fold one record in; one this version cannot read (a field missing, appended
+        by a script, say) is skipped with a warning rather than stopping the service."""
+        try:
+            self.book.observe(record)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("constitution_record_unreadable", record=record.get("id"),
+                        kind=record.get("kind"), error=f"{type(exc).__name__}: {exc}")
 
     async def follow_loop(self) -> None:
         """For a server: `follow` every FOLLOW_S seconds, run as a task (cancel to stop).
@@ -360,12 +377,32 @@ def _named(constitution: Constitution | None) -> dict[str, str] | None:
     return {"version": constitution.version, "sha256": constitution.sha256}
 
 
-def _scan(store: Store, start: int) -> tuple[list[bytes], int]:
-    """(the lines from seq `start` on that may matter to the fold, how many lines read)."""
-    picked: list[bytes] = []
+def _read(ledger: Ledger, start: int) -> tuple[list[dict[str, Any]], int, int]:
+    """(the records that may matter to the fold, the seq read up to, how many records
+    were read): from `start` (0: through the index, where there is one)."""
+    query = ledger.query if start == 0 else None
+    if query is not None and not isinstance(query, ScanQuery):
+        picked, end = _indexed(query)
+        return picked, end, len(picked)
+    picked, count = _scan(ledger.store, start)
+    return picked, start + count, count
+
+
+def _scan(store: Store, start: int) -> tuple[list[dict[str, Any]], int]:
+    """(the records from seq `start` on that may matter to the fold, how many lines read)."""
+    picked: list[dict[str, Any]] = []
     count = 0
     for line in store.lines(start):
         count += 1
         if relevant(line):
-            picked.append(line)
+            picked.append(json.loads(line))
     return picked, count
+
+
+def _indexed(query: Query) -> tuple[list[dict[str, Any]], int]:
+    """(the records of the fold's kinds in seq order, the ledger's size they cover),
+    through the index: one indexed read per kind, merged by seq."""
+    size = query.size()
+    kinds = [query.matching(Filter(kind=kind)) for kind in KINDS]
+    merged = heapq.merge(*kinds, key=lambda record: int(record["seq"]))
+    return [record for record in merged if record["seq"] < size], size
