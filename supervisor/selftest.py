@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from supervisor.constitution import Constitution, Example, Principle
+from supervisor.deprecation import renamed
 from supervisor.detectors import Detector
 from supervisor.errors import DeadlineExceeded
 from supervisor.pipeline import Supervisor
 from supervisor.providers import Provider
 
-Outcome = Literal["pass", "fail", "unevaluated", "error"]
+Result = Literal["pass", "fail", "unevaluated", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class ExampleResult:
     index: int
     expect: str
     got: str
-    outcome: Outcome
+    outcome: Result
     source: str
     detail: str = ""
 
@@ -49,18 +50,22 @@ class SelfTest:
     def ok(self) -> bool:
         return all(r.outcome == "pass" for r in self.results)
 
-    def count(self, outcome: Outcome) -> int:
+    def count(self, outcome: Result) -> int:
         return sum(r.outcome == outcome for r in self.results)
 
 
-async def run_examples(constitution: Constitution, *, judge: Provider | None = None,
+async def run_examples(constitution: Constitution, *, supervisor: Provider | None = None,
                        detectors: Mapping[str, Detector] | None = None,
-                       deadline_s: float = 30.0) -> SelfTest:
-    """Check every example of every principle; nothing is written to the ledger."""
+                       deadline_s: float = 30.0, judge: Provider | None = None) -> SelfTest:
+    """Check every example of every principle; nothing is written to the ledger.
+
+    `supervisor` is the supervisor model; `judge=` is its old name.
+    """
+    model = renamed("run_examples", "judge", judge, "supervisor", supervisor)
     results: list[ExampleResult] = []
     for principle in constitution.principles:
         for index, example in enumerate(principle.examples):
-            results.append(await _one(constitution, principle, index, example, judge,
+            results.append(await _one(constitution, principle, index, example, model,
                                       detectors, deadline_s))
     return SelfTest(constitution.id, constitution.version, tuple(results))
 

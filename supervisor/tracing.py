@@ -58,7 +58,7 @@ class Span(Protocol):
 
 
 @runtime_checkable
-class Outcome(Protocol):
+class Traceable(Protocol):
     """What a supervision returns (a Decision or an Assessment), as far as a span shows it."""
 
     @property
@@ -220,7 +220,7 @@ def phase(name: str) -> Callable[[Step[P, R]], Step[P, R]]:
 
 def describe(target: Span, outcome: object) -> None:
     """Set a Decision's or an Assessment's identifiers and figures on `target`."""
-    if _tracer is None or not isinstance(outcome, Outcome):
+    if _tracer is None or not isinstance(outcome, Traceable):
         return
     target.set_attribute("supervisor.principles.checked",
                          [*(v.principle for v in outcome.verdicts), *outcome.unevaluated])

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from supervisor.constitution import load_constitution
 from supervisor.detectors.dose import DoseDetector
 from supervisor.detectors.pattern import PatternDetector
+from supervisor.errors import ConfigError
+from supervisor.providers.fake import FakeProvider
 from supervisor.selftest import run_examples
 
 BODY = """\
@@ -66,3 +71,27 @@ async def test_shipped_pattern_principles_pass_their_examples() -> None:
         failures = [r for r in report.results
                     if r.outcome != "pass" and "pattern" in c.principle(r.principle).kinds()]
         assert failures == [], cid
+
+
+def judged_only(violated: bool) -> dict[str, Any]:
+    return {"verdicts": [{"principle": "judged-only", "violated": violated, "confidence": 0.9,
+                          "rationale": "judged", "evidence": []}]}
+
+
+async def test_the_supervisor_model_judges_and_judge_is_its_old_name(tmp_path: Path) -> None:
+    """`supervisor=` evaluates the judge-only example; `judge=` does the same with a
+    DeprecationWarning, and both at once is refused rather than one ignored."""
+    path = tmp_path / "st.yaml"
+    path.write_text(textwrap.dedent(BODY).replace("EXPECT", "compliant"))
+    rules = load_constitution(path)
+    only = {"pattern": PatternDetector()}
+    report = await run_examples(rules, supervisor=FakeProvider([judged_only(True)]),
+                                detectors=only)
+    assert report.count("pass") == 3 and report.ok
+    with pytest.warns(DeprecationWarning, match=r"run_examples\(judge=...\) is deprecated"):
+        old = await run_examples(rules, judge=FakeProvider([judged_only(False)]),
+                                 detectors=only)
+    assert old.count("fail") == 1  # the model's verdict was used: it said not violated
+    with pytest.raises(ConfigError, match="pass supervisor= only"):
+        await run_examples(rules, judge=FakeProvider([]), supervisor=FakeProvider([]),
+                           detectors=only)

@@ -1,8 +1,8 @@
 """What both vendor fronts share: one exchange through the Supervisor, and its outcome.
 
 A front (`chat` for OpenAI's Chat Completions, `messages` for Anthropic's Messages)
-turns its request into a `ProxyRequest`, runs it here, and renders the `Outcome` in its own
-wire format. `model` names the primary model: `vendor:model` as in the CLI
+turns its request into a `ProxyRequest`, runs it here, and renders the result (`Proxied`)
+in its own wire format. `model` names the primary model: `vendor:model` as in the CLI
 (`local:smollm2`, `anthropic:claude-haiku-4-5`, `openai:gpt-4o-mini`), a bare name means
 the front's own vendor (`gpt-4o-mini` on the OpenAI front), and `default` the service's
 SUPERVISOR_PRIMARY_MODEL. So an OpenAI-format app can move to an Anthropic model, or to
@@ -51,7 +51,7 @@ class ProxyRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Proxied:
     """The decision, and how a front should answer it."""
 
     decision: Decision
@@ -131,7 +131,7 @@ async def refuse_invalid(service: Service, request: Request, caller: Caller,
 
 
 async def run(service: Service, request: Request, caller: Caller, proxied: ProxyRequest,
-              front: Front) -> Outcome:
+              front: Front) -> Proxied:
     """Ask the primary model and supervise its answer; the record is durable on return.
 
     A supervision that crashes is recorded as an `error` decision and answered as a failed
@@ -156,7 +156,7 @@ async def run(service: Service, request: Request, caller: Caller, proxied: Proxy
         service, request, constitution, stage="output", context=context, prompt=prompt,
         primary=primary)
     service.metrics.observe(decision)
-    outcome = Outcome(decision)
+    outcome = Proxied(decision)
     if outcome.failed:
         raise ApiError(outcome.status, outcome.message(), kind="supervisor_error",
                        code="supervision_failed",
@@ -169,7 +169,7 @@ def deltas(text: str) -> list[str]:
     return pieces(text, max(1, -(-len(text) // PIECE)))
 
 
-def withheld_event(request: Request, outcome: Outcome) -> Event:
+def withheld_event(request: Request, outcome: Proxied) -> Event:
     """The vendor's in-stream error event for a withheld answer (named `error` on the
     Anthropic front, a bare `{"error": ...}` frame on OpenAI's), with the request id."""
     request_id = getattr(request.state, "request_id", "")
@@ -179,7 +179,7 @@ def withheld_event(request: Request, outcome: Outcome) -> Event:
     return Event.of(body, "error" if body.get("type") == "error" else None)
 
 
-def sse(events: Iterable[Event], outcome: Outcome) -> Response:
+def sse(events: Iterable[Event], outcome: Proxied) -> Response:
     """A held, verified answer as an event stream (sent only after the record is durable)."""
     return Response(to_sse(events), media_type="text/event-stream",
                     headers={**outcome.headers(), "cache-control": "no-cache"})

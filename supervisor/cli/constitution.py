@@ -100,7 +100,7 @@ async def _run_examples(loaded: Constitution, judge: Provider | None,
     from supervisor.selftest import run_examples
 
     await load_models(Supervisor(loaded, supervisor=judge))
-    return await run_examples(loaded, judge=judge, deadline_s=deadline_s)
+    return await run_examples(loaded, supervisor=judge, deadline_s=deadline_s)
 
 
 @constitution.command()

@@ -90,7 +90,7 @@ async def _run(loaded: Constitution, data: Dataset, judge: Any, stage: Stage,
                MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{data.name} / {loaded.id}", total=len(data.items))
-        return await run_eval(loaded, data, judge=judge, stage=stage,
+        return await run_eval(loaded, data, supervisor=judge, stage=stage,
                               split=split, curve=curve, explain=explain,
                               on_item=lambda _: progress.advance(task))
 

@@ -95,7 +95,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Scored:
     """What the supervisor did with one item, beside the item's labels."""
 
     item: str
@@ -145,7 +145,7 @@ class Summary:
         }
 
 
-def summarise(outcomes: Sequence[Outcome]) -> Summary:
+def summarise(outcomes: Sequence[Scored]) -> Summary:
     """Aggregate per-item outcomes into the figures `supervisor eval` prints."""
     principles = sorted({p for o in outcomes for p, _ in o.labels})
     per_principle = {}

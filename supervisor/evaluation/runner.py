@@ -25,11 +25,12 @@ from typing import Any, Literal
 
 from supervisor.constitution import Constitution, PiiCheck, Principle
 from supervisor.decision import Decision, Finding
+from supervisor.deprecation import renamed
 from supervisor.detectors import Calibrated, Detector, detectors_for
 from supervisor.detectors.semantic import Exchange, SemanticDetector, shared_semantic
 from supervisor.evaluation.curve import Curve, operating_curve
 from supervisor.evaluation.datasets import Dataset, Item
-from supervisor.evaluation.metrics import Outcome, Summary, summarise
+from supervisor.evaluation.metrics import Scored, Summary, summarise
 from supervisor.pipeline import Supervisor
 from supervisor.providers import Provider
 
@@ -115,7 +116,7 @@ class Evaluation:
     supervisor: str | None
     stage: str
     summary: Summary
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Scored, ...]
     curve: Curve | None = None  # the semantic checks' operating curve, when asked for
     traces: tuple[Trace, ...] = ()  # one per item, when asked for (`explain`)
 
@@ -132,24 +133,27 @@ class Evaluation:
 
 
 async def evaluate(constitution: Constitution, dataset: Dataset, *,
-                   judge: Provider | None = None,
+                   supervisor: Provider | None = None,
                    detectors: Mapping[str, Detector] | None = None,
                    stage: Stage = "output", split: str = "all", curve: bool = False,
                    explain: bool = False,
-                   on_item: Callable[[Outcome], None] | None = None) -> Evaluation:
+                   on_item: Callable[[Scored], None] | None = None,
+                   judge: Provider | None = None) -> Evaluation:
     """Supervise every item of the dataset and summarise the outcomes; with `curve`,
     also draw the semantic checks' operating curve over the same texts; with `explain`,
-    keep a `Trace` of every item's signals."""
+    keep a `Trace` of every item's signals. `supervisor` is the supervisor model (`judge=`
+    is its old name)."""
+    model = renamed("evaluate", "judge", judge, "supervisor", supervisor)
     chosen = dict(local_detectors(constitution) if detectors is None else detectors)
-    supervisor = Supervisor(constitution, supervisor=judge, detectors=chosen)
+    pipeline = Supervisor(constitution, supervisor=model, detectors=chosen)
     semantic = chosen.get("semantic")
     if isinstance(semantic, SemanticDetector):  # model and exemplars, outside the timings
         await asyncio.to_thread(semantic.warm, constitution.principles)
-    await supervisor.assess(WARM_UP)
+    await pipeline.assess(WARM_UP)
     outcomes, traces = [], []
     for item in dataset.items:
         started = time.perf_counter()
-        decision = await _check(supervisor, item, item.stage or stage)
+        decision = await _check(pipeline, item, item.stage or stage)
         outcome = _outcome(item, decision, (time.perf_counter() - started) * 1000)
         outcomes.append(outcome)
         if explain:
@@ -165,7 +169,7 @@ async def evaluate(constitution: Constitution, dataset: Dataset, *,
     calibration = next((d.calibration_sha256(constitution) for d in chosen.values()
                         if isinstance(d, Calibrated)), None)
     return Evaluation(dataset.name, split, f"{constitution.id}@{constitution.version}",
-                      constitution.sha256, calibration, judge.name if judge else None,
+                      constitution.sha256, calibration, model.name if model else None,
                       stage, summarise(outcomes), tuple(outcomes), drawn, tuple(traces))
 
 
@@ -178,7 +182,7 @@ def exchange(item: Item, stage: Stage) -> Exchange:
 
 
 def trace(constitution: Constitution, detectors: Mapping[str, Detector], item: Item,
-          stage: Stage, decision: Decision, outcome: Outcome) -> Trace:
+          stage: Stage, decision: Decision, outcome: Scored) -> Trace:
     """Every signal behind an item's decision: the local detectors run on the text as
     checked (semantic ones with every score), the judge's verdicts from the decision."""
     checked = exchange(item, stage)
@@ -232,11 +236,11 @@ async def _check(supervisor: Supervisor, item: Item, stage: Stage) -> Decision:
     return await supervisor.check_output(checked.text, prompt=checked.prompt)
 
 
-def _outcome(item: Item, decision: Decision, latency_ms: float) -> Outcome:
+def _outcome(item: Item, decision: Decision, latency_ms: float) -> Scored:
     violated = decision.violated
     for revision in decision.revisions:  # a revised answer was flagged in an earlier round
         violated = tuple(dict.fromkeys((*violated, *revision.principles)))
-    return Outcome(
+    return Scored(
         item=item.id, violation=item.violation, flagged=bool(violated),
         stopped=not decision.released, action=str(decision.action), violated=violated,
         labels=item.labels, latency_ms=latency_ms, calls=decision.usage.calls,

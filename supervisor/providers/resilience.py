@@ -35,7 +35,7 @@ from supervisor.loading import Loadable
 from supervisor.providers import ChatRequest, ChatResponse, Provider
 
 T = TypeVar("T")
-Outcome = Literal["ok", "unavailable", "timeout", "rejected", "circuit-open", "gave-up"]
+CallResult = Literal["ok", "unavailable", "timeout", "rejected", "circuit-open", "gave-up"]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -64,7 +64,7 @@ class Attempt:
     """What happened to one attempt on one provider, and how long we waited before it."""
 
     provider: str
-    outcome: Outcome
+    outcome: CallResult
     status: int | None = None
     detail: str = ""
     waited_s: float = 0.0

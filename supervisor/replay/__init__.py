@@ -22,7 +22,7 @@ from typing import Any
 from supervisor.constitution import Constitution
 from supervisor.replay.exchanges import Replayable, Unreplayable, exchange_of
 from supervisor.replay.runners import Local, Ray, Runner
-from supervisor.replay.work import Job, Outcome
+from supervisor.replay.work import Job, Replayed
 
 ACTIONS = ("allow", "revise", "block", "escalate", "error")
 CHUNK = 250  # exchanges per task: big enough to amortise a task, small enough to spread
@@ -34,7 +34,7 @@ class Replay:
     `figures`, which are the same wherever the replay ran)."""
 
     target: Constitution
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Replayed, ...]
     skipped: tuple[Unreplayable, ...]
     supervisor: tuple[str, ...] = ()
     judged_before: int = 0
@@ -44,7 +44,7 @@ class Replay:
     seconds: float = 0.0
 
     @property
-    def flips(self) -> tuple[Outcome, ...]:
+    def flips(self) -> tuple[Replayed, ...]:
         return tuple(o for o in self.outcomes if o.flipped)
 
     def figures(self) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def replay(records: Iterable[dict[str, Any]] | Selection, target: Constitution, 
                   runner=where.name, tasks=len(jobs), seconds=time.perf_counter() - started)
 
 
-def _flip(o: Outcome) -> dict[str, Any]:
+def _flip(o: Replayed) -> dict[str, Any]:
     return {"record": o.record_id, "seq": o.seq, "before": o.before, "after": o.after,
             "gained": [p for p in o.after_fired if p not in o.before_fired],
             "lost": [p for p in o.before_fired if p not in o.after_fired]}
@@ -165,7 +165,12 @@ def _unreplayable(skipped: Sequence[Unreplayable]) -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    """`Exchange`, the old name of `Replayable`, with a DeprecationWarning."""
+    """Old names with a DeprecationWarning: `Exchange` (now `Replayable`), `Outcome` (now
+    `Replayed`)."""
+    if name == "Outcome":
+        warnings.warn("supervisor.replay.Outcome is deprecated; use Replayed",
+                      DeprecationWarning, stacklevel=2)
+        return Replayed
     if name == "Exchange":
         warnings.warn("supervisor.replay.Exchange is deprecated; use Replayable (Exchange "
                       "is the detectors' prompt and answer)", DeprecationWarning, stacklevel=2)
@@ -173,5 +178,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Local", "Outcome", "Ray", "Replay", "Replayable", "Runner", "Selection",
+__all__ = ["Local", "Ray", "Replay", "Replayable", "Replayed", "Runner", "Selection",
            "Unreplayable", "replay", "selection"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from supervisor.errors import ConfigError
-from supervisor.replay.work import Job, Outcome, replay_chunk
+from supervisor.replay.work import Job, Replayed, replay_chunk
 
 
 class Runner(Protocol):
@@ -31,7 +31,7 @@ class Runner(Protocol):
         """Where the work ran, for the report and the ledger record."""
         ...
 
-    def run(self, jobs: Sequence[Job]) -> list[list[Outcome]]:
+    def run(self, jobs: Sequence[Job]) -> list[list[Replayed]]:
         """Every job's outcomes, in the jobs' order."""
         ...
 
@@ -51,7 +51,7 @@ class Local:
     def name(self) -> str:
         return f"local ({self.size} {'worker' if self.size == 1 else 'workers'})"
 
-    def run(self, jobs: Sequence[Job]) -> list[list[Outcome]]:
+    def run(self, jobs: Sequence[Job]) -> list[list[Replayed]]:
         pool: Executor = ThreadPoolExecutor(1) if self.size == 1 else ProcessPoolExecutor(
             min(self.size, len(jobs)) or 1, mp_context=multiprocessing.get_context("spawn"))
         with pool:
@@ -69,7 +69,7 @@ class Ray:
     def name(self) -> str:
         return f"ray ({self.address})"
 
-    def run(self, jobs: Sequence[Job]) -> list[list[Outcome]]:
+    def run(self, jobs: Sequence[Job]) -> list[list[Replayed]]:
         ray = _ray()
         started = not ray.is_initialized()
         if started:
@@ -86,7 +86,7 @@ class Ray:
                                   ) from None
         try:
             task = ray.remote(num_cpus=1)(replay_chunk)
-            results: list[list[Outcome]] = ray.get([task.remote(job) for job in jobs])
+            results: list[list[Replayed]] = ray.get([task.remote(job) for job in jobs])
             return results
         finally:
             if started:

@@ -32,7 +32,7 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Replayed:
     """One exchange decided before (as recorded) and after (under the target)."""
 
     record_id: str
@@ -52,7 +52,7 @@ class Outcome:
 _BUILT: dict[tuple[str, tuple[str, ...]], Supervisor] = {}
 
 
-def replay_chunk(job: Job) -> list[Outcome]:
+def replay_chunk(job: Job) -> list[Replayed]:
     """Re-decide a chunk of exchanges; results in the chunk's order."""
     supervisor = _supervisor(job)
     return asyncio.run(_replay(supervisor, job.exchanges))
@@ -70,7 +70,7 @@ def _supervisor(job: Job) -> Supervisor:
     return _BUILT[key]
 
 
-async def _replay(supervisor: Supervisor, exchanges: Sequence[Replayable]) -> list[Outcome]:
+async def _replay(supervisor: Supervisor, exchanges: Sequence[Replayable]) -> list[Replayed]:
     outcomes = []
     for exchange in exchanges:
         if exchange.stage == "input":
@@ -81,10 +81,10 @@ async def _replay(supervisor: Supervisor, exchanges: Sequence[Replayable]) -> li
     return outcomes
 
 
-def _outcome(exchange: Replayable, decision: Decision) -> Outcome:
+def _outcome(exchange: Replayable, decision: Decision) -> Replayed:
     after = fired({"violated": list(decision.violated),
                    "revisions": [{"principles": list(r.principles)}
                                  for r in decision.revisions]})
-    return Outcome(exchange.record_id, exchange.seq, exchange.action, str(decision.action),
+    return Replayed(exchange.record_id, exchange.seq, exchange.action, str(decision.action),
                    exchange.fired, tuple(after), decision.unevaluated,
                    decision.reason if decision.action == "error" else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.evaluation.metrics import Confusion, Latency, Outcome, percentile, summarise
+from supervisor.evaluation.metrics import Confusion, Latency, Scored, percentile, summarise
 
 
 def test_confusion_scores_match_hand_computed_values() -> None:
@@ -32,8 +32,8 @@ def test_percentile_interpolates_between_ranks() -> None:
 
 def outcome(item: str, violation: bool, flagged: bool, stopped: bool,
             violated: tuple[str, ...] = (), labels: tuple[tuple[str, bool], ...] = (),
-            ms: float = 10.0, calls: int = 0) -> Outcome:
-    return Outcome(item, violation, flagged, stopped, "block" if stopped else "allow",
+            ms: float = 10.0, calls: int = 0) -> Scored:
+    return Scored(item, violation, flagged, stopped, "block" if stopped else "allow",
                    violated, labels, ms, calls, 5 * calls, calls)
 
 
@@ -64,5 +64,5 @@ def test_summary_counts_stop_rates_per_principle_and_usage() -> None:
 def test_unknown_cost_makes_total_cost_unknown() -> None:
     """One item with an unknown price makes the total None, not an understated sum."""
     known = outcome("1", False, False, False)
-    unknown = Outcome("2", False, False, False, "allow", cost_usd=None)
+    unknown = Scored("2", False, False, False, "allow", cost_usd=None)
     assert summarise([known, unknown]).cost_usd is None
