@@ -48,6 +48,7 @@ Resolver = Callable[[str], Provider]
 DEFAULT_MODEL = "default"
 
 PRIMARIES = 32  # primary models kept resolved (each with its breaker); oldest dropped
+SUPERVISORS = 64  # Supervisors kept per (constitution, primary); oldest dropped
 
 
 def _normal(ref: str) -> str:
@@ -87,6 +88,8 @@ class Service:
         self.constitutions: dict[str, Constitution] = {}
         self.default_constitution = ""
         self._primaries: dict[str, Provider] = {}
+        # (id(constitution), id(primary)) -> the objects (so the ids stay theirs), Supervisor
+        self._supervisors: dict[tuple[int, int], tuple[object, object, Supervisor]] = {}
         self._checkpoints: asyncio.Task[None] | None = None
         self._following: asyncio.Task[None] | None = None
         self.activation = Activation(self)
@@ -211,10 +214,25 @@ class Service:
 
     def supervisor(self, constitution: Constitution, *,
                    primary: Provider | None = None) -> Supervisor:
-        return Supervisor(constitution, supervisor=self.supervisor_model, primary=primary,
+        """The Supervisor of a constitution and primary model, built once and shared.
+
+        A Supervisor keeps no per-request state, and keeps what it works out per stage
+        (which detector checks which principle, its provenance, that its models are
+        loaded), so every request of a constitution reuses that work. A reloaded
+        constitution is a new object and gets a Supervisor of its own.
+        """
+        key = (id(constitution), id(primary))
+        found = self._supervisors.get(key)
+        if found is not None:
+            return found[2]
+        made = Supervisor(constitution, supervisor=self.supervisor_model, primary=primary,
                           ledger=self.ledger,
                           deadline_s=self.settings.deadline_s,
                           judge_token_cap=self.settings.judge_max_tokens)
+        self._supervisors[key] = (constitution, primary, made)
+        while len(self._supervisors) > SUPERVISORS:
+            self._supervisors.pop(next(iter(self._supervisors)))
+        return made
 
     def _resolve(self, ref: str) -> Provider:
         from supervisor.providers.registry import resolve

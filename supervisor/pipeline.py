@@ -78,6 +78,17 @@ class Assessment:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one stage checks, worked out once per Supervisor: its principles, each one's
+    check kinds, and the principles each detector sees (a server checks every request
+    of a constitution with the same Supervisor, so none of this is redone per request)."""
+
+    principles: tuple[Principle, ...]
+    kinds: tuple[frozenset[str], ...]  # per principle, in order
+    scans: tuple[tuple[str, Detector, tuple[Principle, ...]], ...]  # detectors with work
+
+
 # how the reason of an error decision whose primary model failed begins
 PRIMARY_FAILED = "primary model failed"
 # what a deadline message names as the way to change it
@@ -110,6 +121,9 @@ class Supervisor:
         self.detectors = dict(detectors_for(constitution) if detectors is None else detectors)
         self.deadline_s = deadline_s
         self.supervisor_token_cap = judge_token_cap
+        self._plans: dict[tuple[int, ...], _Plan] = {}
+        self._provenances: dict[bool, Provenance] = {}
+        self._loaded = False  # every load this supervision needs has completed once
 
     @property
     def judge(self) -> Provider | None:
@@ -128,12 +142,16 @@ class Supervisor:
         this before its deadline starts, so a caller need not; a server calls it at
         start-up and the CLI ahead of the first check, to show progress while it waits.
         """
+        if self._loaded:  # loads run once per process; a Supervisor asks once
+            return False
         principles, scope = self.constitution.principles, self.constitution.sha256
         waits = [load_detector(d, principles, scope=scope) for d in self.detectors.values()]
         for model in (self.supervisor, self.primary):
             if isinstance(model, Loadable):
                 waits.append(model.load())
-        return any(await asyncio.gather(*waits))
+        waited = any(await asyncio.gather(*waits))
+        self._loaded = True
+        return waited
 
     @property
     def loads(self) -> tuple[str, ...]:
@@ -289,17 +307,18 @@ class Supervisor:
     async def _evaluate(self, principles: Sequence[Principle], prompt: str, text: str,
                         timings: dict[str, float]) -> Assessment:
         tick = time.perf_counter()
+        plan = self._plan(principles)
         findings = await self._scan(principles, prompt, text)
         _add(timings, "detectors", tick)
         verdicts: list[Verdict] = []
         needs_judge: list[Principle] = []
         unevaluated: list[str] = []
-        for p in principles:
+        for p, kinds in zip(plan.principles, plan.kinds, strict=True):
             found = findings.get(p.id, ())
-            local = p.kinds() - {"judge"}
+            local = kinds - {"judge"}
             if found:
                 verdicts.append(_local_verdict(p, found))
-            elif "judge" in p.kinds() and self.supervisor is not None:
+            elif "judge" in kinds and self.supervisor is not None:
                 needs_judge.append(p)
             elif local:
                 verdicts.append(Verdict(p.id, False, 0.5, "no local check ("
@@ -337,16 +356,31 @@ class Supervisor:
         Python (spaCy, Presidio) while the semantic encoder's pass runs outside the GIL,
         so the supervision waits for the slower of them, not for their sum.
         """
-        chosen = [(kind, detector, [p for p in principles if kind in p.kinds()])
-                  for kind, detector in self.detectors.items()]
         found = await asyncio.gather(*(
             asyncio.to_thread(_detect, kind, detector, subset, prompt=prompt, text=text)
-            for kind, detector, subset in chosen if subset))
+            for kind, detector, subset in self._plan(principles).scans))
         merged: dict[str, tuple[Finding, ...]] = {}
         for result in found:
             for pid, hits in result.items():
                 merged[pid] = merged.get(pid, ()) + tuple(hits)
         return merged
+
+    def _plan(self, principles: Sequence[Principle]) -> _Plan:
+        """The plan for these principle objects (a stage's, or any a caller passes), made
+        on first use and kept: the plan holds the principles, so their ids stay theirs."""
+        key = tuple(map(id, principles))
+        found = self._plans.get(key)
+        if found is not None:
+            return found
+        ordered = tuple(principles)
+        kinds = tuple(p.kinds() for p in ordered)
+        scans = tuple((kind, detector, subset) for kind, detector in self.detectors.items()
+                      if (subset := tuple(p for p, k in zip(ordered, kinds, strict=True)
+                                          if kind in k)))
+        plan = _Plan(ordered, kinds, scans)
+        if len(self._plans) < 64:  # a stage's principles; copies made by tests add more
+            self._plans[key] = plan
+        return plan
 
     async def _repair(self, ruling: Ruling, evaluation: Assessment, prompt: str,
                       text: str, revisions: Sequence[Revision]) -> Repair | None:
@@ -409,6 +443,12 @@ class Supervisor:
         )
 
     def _provenance(self, judged: bool) -> Provenance:
+        cached = self._provenances.get(judged)
+        if cached is None:
+            cached = self._provenances[judged] = self._make_provenance(judged)
+        return cached
+
+    def _make_provenance(self, judged: bool) -> Provenance:
         c = self.constitution
         calibration = next((d.calibration_sha256(c) for d in self.detectors.values()
                             if isinstance(d, Calibrated)), None)
