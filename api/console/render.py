@@ -1,9 +1,13 @@
 """Rendering console pages: one Jinja2 environment, the route class, security headers.
 
 Templates autoescape everything and fail on an undefined name, so a typo is a test
-failure rather than an empty cell. Pages are never cached (they show audit records), may
-not be framed, and load nothing but the console's own stylesheet: the Content Security
-Policy forbids scripts and any other origin outright.
+failure rather than an empty cell. A record's body is data, though, which a script may
+have appended with any fields (`await ledger.append(kind, body)`): a field a JSON object
+lacks reads as None, and None is shown as nothing, so such a record renders.
+
+Pages are never cached (they show audit records), may not be framed, and load nothing
+but the console's own stylesheet: the Content Security Policy forbids scripts and any
+other origin outright.
 
 `ConsoleRoute` turns a `Refusal` raised anywhere in a route or its dependencies into a
 page: no session sends the browser to the login form; a missing CSRF token is a 403 page.
@@ -11,14 +15,14 @@ page: no session sends the browser to the login form; a missing CSRF token is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
 from api.console.session import CsrfRefused, LoginNeeded, Reader, Refusal, login_location
 
@@ -34,9 +38,33 @@ HEADERS = {
 }
 ACTIONS = ("allow", "revise", "block", "escalate", "error")
 
-environment = Environment(loader=FileSystemLoader(TEMPLATES),
-                          autoescape=select_autoescape(("html",), ("txt",), default=True),
-                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+class ConsoleEnvironment(Environment):
+    """Strict about names; a key missing from a JSON object (`body.action`, and in
+    filters such as `selectattr('verdict.violated')`) is None."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        found = super().getattr(obj, attribute)
+        if isinstance(found, Undefined) and isinstance(obj, Mapping):
+            return None
+        return found
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        found = super().getitem(obj, argument)
+        if isinstance(found, Undefined) and isinstance(obj, Mapping):
+            return None
+        return found
+
+
+def _shown(value: Any) -> Any:
+    return "" if value is None else value
+
+
+environment = ConsoleEnvironment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(("html",), ("txt",), default=True),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_shown)
 environment.globals["ACTIONS"] = ACTIONS
 
 
