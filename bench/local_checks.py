@@ -177,10 +177,11 @@ def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
     import numpy as np
     import torch
 
-    from supervisor.detectors.embedding import MAX_TOKENS, Encoder
+    from supervisor.detectors.embedding import MAX_TOKENS, Encoder, TorchBackend
 
-    shipped = Encoder(cache_size=1)
-    model = shipped._load()
+    backend = TorchBackend()
+    shipped = Encoder(cache_size=1, backend=backend)
+    model = backend.load()
     lead = ThreadPoolExecutor(1)
     cores = os.cpu_count() or 1
 
@@ -191,7 +192,7 @@ def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
         def run() -> np.ndarray:
             torch.set_num_threads(cores)
             with torch.inference_mode():
-                hidden = shipped._transformer(tokens["input_ids"], tokens["attention_mask"])
+                hidden = backend.graph(tokens["input_ids"], tokens["attention_mask"])
                 mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, dim=1).numpy()

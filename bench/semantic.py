@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from supervisor.constitution import load_constitution
-from supervisor.detectors.embedding import MAX_TOKENS, Encoder
+from supervisor.detectors.embedding import MAX_TOKENS, Encoder, TorchBackend
 from supervisor.detectors.semantic import Exchange, shared_semantic
 from supervisor.evaluation.metrics import percentile
 from supervisor.evaluation.runner import local_detectors
@@ -69,12 +69,14 @@ def encoder_passes(encoder: Encoder, texts: list[str]) -> dict[str, list[float]]
     """The shipped pass (traced, one thread) beside the eager one-thread pass."""
     import torch
 
-    model = encoder._load()
+    backend = encoder.backend
+    assert isinstance(backend, TorchBackend)
+    model = backend.load()
     eager = model.transformer
     timed: dict[str, list[float]] = {"shipped": [], "eager_one_thread": []}
     for text in texts:  # both: word pieces and transformer
         started = time.perf_counter()
-        encoder._forward(model, [text])
+        backend.forward([text])
         timed["shipped"].append((time.perf_counter() - started) * 1000)
         torch.set_num_threads(1)
         started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Every test's verify state goes to its own temporary folder, never the user's cache."""
+"""Every test's verify state and vector cache go to its own temporary folder, never the
+user's cache."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor.detectors.semantic.store import CACHE_DIR
 from supervisor.ledger.verify_state import STATE_DIR
 
 
@@ -14,4 +16,12 @@ def verify_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`audit verify` saves where it got to; here, inside the test's tmp_path."""
     folder = tmp_path / "verify-state"
     monkeypatch.setenv(STATE_DIR, str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def vector_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Exemplar vectors are cached on disk (semantic's `store`); here, in tmp_path."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_DIR, str(folder))
     return folder

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -93,78 +93,55 @@ def windows(text: str, size: int = WINDOW_CHARS) -> tuple[str, ...]:
     return tuple(p for p in parts if p) or (text,)
 
 
-class Encoder:
-    """Turns texts into unit-length vectors; thread-safe, with a small cache of recent texts.
+class Backend(Protocol):
+    """One model pass: texts in, one unit vector per text out, shape (len(texts), 384).
 
-    The cache makes the revision loop cheap: a re-check of an unchanged prompt, or the
-    same text checked at two stages, is not embedded twice.
+    The encoder's seam for its model: `TorchBackend` runs all-MiniLM-L6-v2; a test passes
+    a fake (vectors from a hash, a pass that counts its calls). `version` names what
+    produced the vectors, so vectors of two backends are never mixed.
     """
 
-    def __init__(self, *, precision: Precision = "int8", cache_size: int = 4096,
-                 cores: Cores | None = None) -> None:
+    @property
+    def version(self) -> str: ...
+
+    def forward(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class TorchBackend:
+    """all-MiniLM-L6-v2 on torch, loaded and traced on first use; thread-safe.
+
+    Each pass runs on one torch thread and holds one of `cores` while it runs (see the
+    module docstring); the fast tokenizer is not safe from two threads at once, so it
+    runs under a lock, and the traced transformer (`graph`) runs outside it.
+    """
+
+    def __init__(self, precision: Precision = "int8", *, cores: Cores | None = None) -> None:
         self.precision: Precision = precision
-        self.name = MODEL_NAME
-        self._model: Model | None = None
-        self._transformer: Any = None  # its transformer, traced (see `_trace`)
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._cache_size = cache_size
-        self._tokenizing = threading.Lock()
         self.cores = cores or shared_cores()
-        self._side: ThreadPoolExecutor | None = None  # passes side by side, one per core
+        self.model: Model | None = None
+        self.graph: Any = None  # the transformer, traced (see `_trace`); set by `load`
+        self._lock = threading.Lock()
+        self._tokenizing = threading.Lock()
 
     @property
     def version(self) -> str:
-        """What produced the vectors (goes into detector provenance, and a calibration file
-        is used only with the encoder version it was fitted with)."""
-        return f"{self.name}-{SCHEMES[self.precision]}"
+        return f"{MODEL_NAME}-{SCHEMES[self.precision]}"
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
-        """One unit vector per text, shape (len(texts), 384); uncached texts in one batch."""
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        found: dict[str, npt.NDArray[np.float32]] = {}
+    def load(self) -> Model:
+        """The tokenizer and the quantized transformer, loaded and traced once."""
+        if self.model is not None:
+            return self.model
         with self._lock:
-            for text in texts:
-                vector = self._cache.get(_key(text))
-                if vector is not None:
-                    self._cache.move_to_end(_key(text))
-                    found[text] = vector
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:  # computed outside the lock, so other callers' passes run meanwhile
-            vectors = self._run(missing, batch_size)
-            found.update(zip(missing, vectors, strict=True))
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[_key(text)] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        for row, text in enumerate(texts):
-            out[row] = found[text]
-        return out
+            if self.model is None:
+                model = _load_model(self.precision)
+                self.graph = _trace(model)
+                self.model = model
+            return self.model
 
-    def _run(self, texts: Sequence[str], batch_size: int) -> Vectors:
-        model = self._load()
-        # int8 dynamic quantization scales activations per batch, so a text's vector would
-        # depend on its neighbours in the batch: in int8 each text is its own batch, and a
-        # text gets the same vector in `calibrate`, `eval` and a live request
-        size = batch_size if self.precision == "fp32" else 1
-        batches = [texts[at:at + size] for at in range(0, len(texts), size)]
-        if len(batches) == 1:
-            return self._forward(model, batches[0])
-        # side by side, one pass per core: the windows of one long answer are embedded
-        # at once, so the answer waits for its slowest window, not for the sum of them
-        with self._lock:
-            if self._side is None:
-                self._side = ThreadPoolExecutor(self.cores.count,
-                                                thread_name_prefix="encoder-side")
-            side = self._side
-        return np.concatenate(list(side.map(lambda batch: self._forward(model, batch),
-                                            batches)))
-
-    def _forward(self, model: Model, texts: Sequence[str]) -> Vectors:
+    def forward(self, texts: Sequence[str]) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
-        called directly so that passes can run side by side: the fast tokenizer is not
-        safe to call from two threads at once, the transformer is."""
+        computed here so that passes can run side by side."""
+        model = self.load()
         with self._tokenizing:
             tokens = model.tokenizer(list(texts), padding=True, truncation=True,
                                      max_length=MAX_TOKENS, return_tensors="pt")
@@ -183,22 +160,83 @@ class Encoder:
         # the count is the calling thread's own (an OpenMP setting), so every pass sets it
         torch.set_num_threads(1)
         with torch.inference_mode():  # torch releases the GIL in the pass
-            hidden = self._transformer(tokens["input_ids"], tokens["attention_mask"])
+            hidden = self.graph(tokens["input_ids"], tokens["attention_mask"])
             mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.asarray(unit.numpy(), dtype=np.float32)
 
-    def _load(self) -> Model:
-        """The tokenizer and the quantized transformer, loaded and traced on first use."""
-        if self._model is not None:
-            return self._model
+
+class Encoder:
+    """Turns texts into unit-length vectors; thread-safe, with a small cache of recent texts.
+
+    The cache makes the revision loop cheap: a re-check of an unchanged prompt, or the
+    same text checked at two stages, is not embedded twice. `backend` is the model pass
+    (default: `TorchBackend` of `precision`, on `cores`).
+    """
+
+    def __init__(self, *, precision: Precision = "int8", cache_size: int = 4096,
+                 cores: Cores | None = None, backend: Backend | None = None) -> None:
+        self.precision: Precision = precision
+        self.name = MODEL_NAME
+        self.cores = cores or shared_cores()
+        self.backend: Backend = backend or TorchBackend(precision, cores=self.cores)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._cache_size = cache_size
+        self._side: ThreadPoolExecutor | None = None  # passes side by side, one per core
+
+    @property
+    def version(self) -> str:
+        """What produced the vectors (goes into detector provenance, and a calibration file
+        is used only with the encoder version it was fitted with)."""
+        return self.backend.version
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Vectors:
+        """One unit vector per text, shape (len(texts), 384); uncached texts in one batch."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        found: dict[str, npt.NDArray[np.float32]] = {}
         with self._lock:
-            if self._model is None:
-                model = _load_model(self.precision)
-                self._transformer = _trace(model)
-                self._model = model
-            return self._model
+            for text in texts:
+                vector = self._cache.get(_key(text))
+                if vector is not None:
+                    self._cache.move_to_end(_key(text))
+                    found[text] = vector
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:  # computed outside the lock, so other callers' passes run meanwhile
+            vectors = self._run(missing, batch_size)
+            found.update(zip(missing, vectors, strict=True))
+            self.remember(missing, vectors)
+        for row, text in enumerate(texts):
+            out[row] = found[text]
+        return out
+
+    def remember(self, texts: Sequence[str], vectors: Vectors) -> None:
+        """Cache vectors this encoder's version gave for `texts` (read back from disk, say),
+        so that encoding those texts again needs no pass."""
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[_key(text)] = vector
+                self._cache.move_to_end(_key(text))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _run(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        # int8 dynamic quantization scales activations per batch, so a text's vector would
+        # depend on its neighbours in the batch: in int8 each text is its own batch, and a
+        # text gets the same vector in `calibrate`, `eval` and a live request
+        size = batch_size if self.precision == "fp32" else 1
+        batches = [texts[at:at + size] for at in range(0, len(texts), size)]
+        if len(batches) == 1:
+            return self.backend.forward(batches[0])
+        # side by side, one pass per core: the windows of one long answer are embedded
+        # at once, so the answer waits for its slowest window, not for the sum of them
+        with self._lock:
+            if self._side is None:
+                self._side = ThreadPoolExecutor(self.cores.count,
+                                                thread_name_prefix="encoder-side")
+            side = self._side
+        return np.concatenate(list(side.map(self.backend.forward, batches)))
 
 
 def _key(text: str) -> str:
@@ -210,7 +248,7 @@ class Model:
     """The packaged model as the encoder runs it: its tokenizer and its transformer.
 
     Loaded with `transformers` alone: the package's sentence-transformers pipeline is
-    the transformer, mean pooling and unit length, which `Encoder._pass` computes
+    the transformer, mean pooling and unit length, which `TorchBackend` computes
     itself, and importing sentence-transformers would add scikit-learn and SciPy to
     every process that embeds (seconds at a cold start, tens of MiB held).
     """
@@ -229,7 +267,7 @@ def _load_model(precision: Precision) -> Model:
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-    torch.set_num_threads(1)  # each pass sets its own too (see Encoder._pass)
+    torch.set_num_threads(1)  # each pass sets its own too (see TorchBackend._pass)
     path = model_dir()
     _check_pipeline(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
@@ -247,7 +285,7 @@ def _load_model(precision: Precision) -> Model:
 
 
 def _check_pipeline(path: Path) -> None:
-    """Refuse a package whose sentence-transformers pipeline is not the one `_pass`
+    """Refuse a package whose sentence-transformers pipeline is not the one `TorchBackend`
     computes: the transformer, mean pooling, unit length, text as written."""
     try:
         modules = [m["type"].rsplit(".", 1)[-1]

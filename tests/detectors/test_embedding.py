@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from supervisor.detectors.cores import Cores
-from supervisor.detectors.embedding import MAX_TOKENS, Encoder, _check_pipeline, model_dir
+from supervisor.detectors.embedding import (
+    MAX_TOKENS,
+    Encoder,
+    TorchBackend,
+    _check_pipeline,
+    model_dir,
+)
 from supervisor.errors import ConfigError
 
 TEXTS = [f"Answer {n}: take the tablets with food and call your clinic if the rash "
@@ -46,7 +52,8 @@ def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
                               normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(ours, theirs, atol=1e-5)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    assert "sentence_transformers" not in type(encoder._load().transformer).__module__
+    assert isinstance(encoder.backend, TorchBackend)
+    assert "sentence_transformers" not in type(encoder.backend.load().transformer).__module__
 
 
 def test_a_package_with_another_pipeline_is_refused(tmp_path: Path) -> None:
@@ -73,28 +80,37 @@ def test_passes_from_many_threads_give_each_text_its_own_vector() -> None:
     assert np.allclose(np.stack(together), alone, atol=1e-6)
 
 
-def test_the_texts_of_one_call_are_embedded_side_by_side(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
-    """A long answer's windows arrive in one call; on a machine with two cores or more they
-    are embedded at once, one pass per core, so the answer waits for its slowest window."""
-    encoder = Encoder(cache_size=0, cores=Cores(2))
-    running, most = [0], [0]
-    lock = threading.Lock()
+class LengthBackend:
+    """A fake model pass: each text's vector is its length, and the pass waits on a barrier
+    that only two passes running at once get through."""
 
-    def forward(model: object, texts: list[str]) -> np.ndarray:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
+    version = "fake-length"
+
+    def __init__(self, together: int) -> None:
+        self.running = 0
+        self.most = 0
+        self._lock = threading.Lock()
+        self._met = threading.Barrier(together, timeout=30)
+
+    def forward(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self._met.wait()  # breaks (and fails the test) unless a second pass runs meanwhile
+        with self._lock:
+            self.running -= 1
         return np.full((len(texts), 384), float(len(texts[0])), dtype=np.float32)
 
-    monkeypatch.setattr(encoder, "_load", object)
-    monkeypatch.setattr(encoder, "_forward", forward)
+
+def test_the_texts_of_one_call_are_embedded_side_by_side() -> None:
+    """A long answer's windows arrive in one call; on a machine with two cores or more they
+    are embedded at once, one pass per core, so the answer waits for its slowest window."""
+    backend = LengthBackend(together=2)
+    encoder = Encoder(cache_size=0, cores=Cores(2), backend=backend)
     out = encoder.encode(["a", "bb", "ccc", "dddd"])
-    assert most[0] == 2  # two at once, never more than the cores
+    assert backend.most == 2  # two at once, never more than the cores
     assert out[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]  # each text keeps its own row
+    assert encoder.version == "fake-length"  # the backend names what made the vectors
 
 
 @pytest.mark.slow
@@ -104,16 +120,17 @@ def test_every_pass_runs_on_one_thread_and_hands_its_core_back() -> None:
     holds, and was measured many times slower on a loaded machine (docs/performance.md)."""
     import torch
 
-    encoder = Encoder(cache_size=0, cores=Cores(2))
-    encoder._load()
-    traced, threads = encoder._transformer, []
+    backend = TorchBackend(cores=Cores(2))
+    encoder = Encoder(cache_size=0, cores=backend.cores, backend=backend)
+    backend.load()
+    traced, threads = backend.graph, []
 
     def counted(*tensors: torch.Tensor) -> torch.Tensor:
         threads.append(torch.get_num_threads())
         hidden: torch.Tensor = traced(*tensors)
         return hidden
 
-    encoder._transformer = counted
+    backend.graph = counted  # the graph it runs, wrapped to see each pass's threads
     torch.set_num_threads(2)  # a caller's own setting does not leak into the pass
     encoder.encode([TEXTS[0]])
     assert threads == [1]
