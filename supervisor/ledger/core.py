@@ -370,17 +370,17 @@ class Ledger:
         """An inclusion proof against the latest checkpoint, which covers every record
         before it.
 
-        Read from the index (the record, the latest checkpoint, a few dozen stored subtree
-        hashes and a block or two of record hashes), which first indexes what any process
-        appended since, so nothing per record is held here. A path that does not lead to
+        Read from the index in two looks after its catch-up check (the record with the
+        latest checkpoint; a few dozen stored subtree hashes with a block or two of record
+        hashes), which first indexes what any process appended since, so nothing per
+        record is held here. A path that does not lead to
         the checkpoint's signed root (an index out of step with the store) is refused.
         """
         query = self.query
-        record = query.get(record_id)
+        record, checkpoint = query.with_checkpoint(record_id)
         if record is None:
             raise UnknownRecord(f"no record {record_id!r} in the ledger")
         seq = int(record["seq"])
-        checkpoint = query.last_checkpoint()
         if checkpoint is None or int(checkpoint["size"]) <= seq:
             raise NotCovered(f"record {record_id} is not yet covered by a checkpoint; run "
                               "`supervisor audit checkpoint` (or wait for the next one)")

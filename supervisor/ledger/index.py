@@ -103,6 +103,12 @@ class Query(Protocol):
         """The latest checkpoint record's body (size, root, head, time, signature)."""
         ...
 
+    def with_checkpoint(self, record_id: str
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """One record by id (or None) and the latest checkpoint's body, in one look:
+        what an inclusion proof starts from."""
+        ...
+
     def size(self) -> int:
         """How many records are indexed, once what was appended since is indexed."""
         ...
@@ -318,6 +324,10 @@ class ScanQuery:
                 found = record["body"]
         return found
 
+    def with_checkpoint(self, record_id: str
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return self.get(record_id), self.last_checkpoint()
+
     def size(self) -> int:
         self._follow()
         return len(self._tree)
@@ -333,7 +343,7 @@ class ScanQuery:
         return self._tree.hash(index << level, (index + 1) << level)
 
     def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        found = {key: self.node(*key) for key in wanted}
+        found = {key: self.node(*key) for key in wanted if key[0] >= 0}  # no LEAVES: read
         return {key: digest for key, digest in found.items() if digest is not None}
 
     def close(self) -> None:
@@ -724,6 +734,10 @@ class SqliteIndex:
             f"{_WHERE} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1"))
         return dict(found[0]["body"]) if found else None
 
+    def with_checkpoint(self, record_id: str
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return self.get(record_id), self.last_checkpoint()  # local: cheap one by one
+
     def size(self) -> int:
         """How many records the sidecar has indexed, once it has caught up."""
         with self._lock:
@@ -743,7 +757,8 @@ class SqliteIndex:
         return bytes(row[0]) if row else None
 
     def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        found = {key: self.node(*key) for key in wanted}  # local lookups: cheap one by one
+        # local lookups, cheap one by one; a block's leaves are read when needed
+        found = {key: self.node(*key) for key in wanted if key[0] >= 0}
         return {key: digest for key, digest in found.items() if digest is not None}
 
     def close(self) -> None:

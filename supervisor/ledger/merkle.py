@@ -222,6 +222,7 @@ class Frontier:
 
 NODE_LEVEL = 8  # perfect subtrees of 2**NODE_LEVEL leaves and up are stored
 BLOCK = 1 << NODE_LEVEL
+LEAVES = -1  # `Nodes.nodes` key (LEAVES, n): block n's leaf data, where it is at hand
 
 
 class Nodes(Protocol):
@@ -236,7 +237,9 @@ class Nodes(Protocol):
         ...
 
     def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored ones of the subtrees (level, index) `wanted`, in one look."""
+        """The stored ones of the subtrees (level, index) `wanted`, in one look; a
+        (LEAVES, n) key asks for block n's leaf data (what `leaves` gives of it) too,
+        which a store may leave out (it is then read through `leaves`)."""
         ...
 
 
@@ -252,13 +255,14 @@ class StoredTree:
         self._known: dict[tuple[int, int], bytes] = {}
 
     def _plan(self, start: int, end: int, wanted: list[tuple[int, int]]) -> None:
-        """The stored subtrees MTH of [start, end) is made of, added to `wanted`."""
+        """The stored subtrees MTH of [start, end) is made of, and the blocks whose leaves
+        make the smaller ones, added to `wanted`."""
         n = end - start
         if n == 0:
             return
         if n & (n - 1) == 0 and start % n == 0:
-            if n >= BLOCK:
-                wanted.append((n.bit_length() - 1, start // n))
+            wanted.append((n.bit_length() - 1, start // n) if n >= BLOCK
+                          else (LEAVES, start // BLOCK))
             return
         k = _split(n)
         self._plan(start, start + k, wanted)
@@ -272,7 +276,9 @@ class StoredTree:
     def _block(self, number: int) -> list[bytes]:
         """Levels 0..NODE_LEVEL-1 of a block: its leaf hashes and its complete parents."""
         if number not in self._blocks:
-            data = self.nodes.leaves(number * BLOCK, (number + 1) * BLOCK)
+            data = self._known.get((LEAVES, number))
+            if data is None:
+                data = self.nodes.leaves(number * BLOCK, (number + 1) * BLOCK)
             hashed = b"".join(leaf_hash(data[i:i + 32]) for i in range(0, len(data), 32))
             self._blocks[number] = block_levels(hashed, NODE_LEVEL - 1)
         return self._blocks[number]
@@ -309,7 +315,7 @@ class StoredTree:
         """The audit path for leaf `index` in the tree of the first `size` leaves."""
         if not 0 <= index < size:
             raise ValueError(f"no leaf {index} in a tree of {size}")
-        wanted: list[tuple[int, int]] = []
+        wanted: list[tuple[int, int]] = [(LEAVES, index // BLOCK)]
         start, end = 0, size
         while end - start > 1:  # the siblings' stored subtrees, fetched in one look
             k = _split(end - start)

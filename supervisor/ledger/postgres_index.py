@@ -38,10 +38,10 @@ from supervisor.ledger.index import (
     unfiltered,
     where,
 )
-from supervisor.ledger.merkle import BLOCK, NODE_LEVEL, grow_nodes
+from supervisor.ledger.merkle import BLOCK, LEAVES, NODE_LEVEL, grow_nodes
 from supervisor.ledger.quorum import still_open
 
-PACKED = -1  # `<table>_nodes` rows at this level hold a complete block's record hashes
+PACKED = LEAVES  # `<table>_nodes` rows at this level hold a complete block's record hashes
 
 BATCH = 5000
 
@@ -273,14 +273,22 @@ class PostgresQuery:
         return bytes(row[0]) if row else None
 
     def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored subtrees and blocks' leaf data (LEAVES = PACKED keys) in one round trip:
+        a complete block from its packed row, one not packed yet from the ledger."""
         if not wanted:
             return {}
+        blocks = [index for level, index in wanted if level == LEAVES]
         with self._lock:
             rows = self._conn.execute(sql.SQL(
-                "SELECT n.level, n.idx, n.hash FROM {} n JOIN unnest(%s::int[], %s::bigint[]) "
-                "AS w(level, idx) ON n.level = w.level AND n.idx = w.idx").format(
-                    sql.Identifier(self._nodes)),
-                ([level for level, _ in wanted], [index for _, index in wanted])).fetchall()
+                "SELECT n.level, n.idx, n.hash FROM {nodes} n JOIN unnest(%s::int[], "
+                "%s::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx "
+                "UNION ALL SELECT %s, b.idx, string_agg(decode(t.hash, 'hex'), ''::bytea "
+                "ORDER BY t.seq) FROM unnest(%s::bigint[]) AS b(idx) JOIN {ledger} t ON "
+                "t.seq >= b.idx * %s AND t.seq < (b.idx + 1) * %s WHERE NOT EXISTS (SELECT 1 "
+                "FROM {nodes} WHERE level = %s AND idx = b.idx) GROUP BY b.idx").format(
+                    nodes=sql.Identifier(self._nodes), ledger=sql.Identifier(self.table)),
+                ([level for level, _ in wanted], [index for _, index in wanted], LEAVES,
+                 blocks, BLOCK, BLOCK, PACKED)).fetchall()
         return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
 
     def _select(self, condition: str, params: list[Any], tail: str = "", *,
@@ -387,6 +395,19 @@ class PostgresQuery:
             self.refresh()
             found = self._select("kind = 'checkpoint'", [], "ORDER BY seq DESC LIMIT 1")
         return dict(found[0]["body"]) if found else None
+
+    def with_checkpoint(self, record_id: str
+                        ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The record and the latest checkpoint in one round trip (after `refresh`)."""
+        with self._lock:
+            self.refresh()
+            found = self._select(
+                f"seq IN (SELECT seq FROM {self._index} WHERE id = %s UNION ALL (SELECT seq "
+                f"FROM {self._index} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1))",
+                [record_id], "ORDER BY seq")
+        record = next((r for r in found if r["id"] == record_id), None)
+        signed = [r for r in found if r["kind"] == "checkpoint"]
+        return record, dict(signed[-1]["body"]) if signed else None
 
     def close(self) -> None:
         self._conn.close()

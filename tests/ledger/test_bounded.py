@@ -14,6 +14,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -261,4 +262,37 @@ async def test_postgres_proofs_and_frontier_come_from_its_side_tables(
     assert ledger.query.page(Filter(), limit=3) == scan.page(Filter(), limit=3)
     assert ledger.query.page(Filter(action="block"), limit=3) == \
         scan.page(Filter(action="block"), limit=3)
+    await ledger.close()
+
+
+class Counting(psycopg.Cursor[Any]):
+    """A psycopg cursor that keeps the statements it sends (one round trip each)."""
+
+    sent: ClassVar[list[str]] = []
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        Counting.sent.append(str(query)[:60])
+        return super().execute(query, params, **options)
+
+
+@pytest.mark.postgres
+async def test_a_postgres_proof_takes_three_round_trips(pg_table: str, tmp_path: Path) -> None:
+    """A proof is the index's catch-up check, the record with the latest checkpoint, and
+    the stored subtrees with the blocks' leaves: three statements, for a leaf in a
+    packed block or in the last block, not packed yet; each path is the whole tree's."""
+    settings = Settings(ledger=pg_table, key_dir=str(tmp_path / "keys"),
+                        checkpoint_every=10**9, checkpoint_seconds=3600)
+    ledger = await open_ledger(pg_table, settings=settings)
+    ids = await fill(ledger, 3 * BLOCK + 40)
+    await ledger.checkpoint()
+    tree = tree_of(ledger)
+    ledger.prove(ids[0])  # the first one grows the stored subtrees to the ledger's size
+    connection = ledger.query._conn  # type: ignore[attr-defined]  # PostgresQuery's own
+    connection.cursor_factory = Counting
+    for record_id in (ids[0], ids[BLOCK + 3], ids[2 * BLOCK], ids[3 * BLOCK + 5], ids[-1]):
+        Counting.sent.clear()
+        proof = ledger.prove(record_id)
+        assert len(Counting.sent) == 3, Counting.sent
+        assert list(proof.path) == [h.hex() for h in tree.proof(proof.seq, proof.tree_size)]
+        assert verify_proof(proof.to_dict(), ledger.public_pem)
     await ledger.close()

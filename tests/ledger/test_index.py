@@ -111,6 +111,7 @@ def same_answers(index: Query, scan: Query, keep: Filter, ids: list[str],
     for record_id in [*ids[:3], *ids[-3:], "rec_gone"]:
         assert index.get(record_id) == scan.get(record_id)
         assert index.reviews_of(record_id) == scan.reviews_of(record_id)
+        assert index.with_checkpoint(record_id) == scan.with_checkpoint(record_id)
     assert index.labels() == scan.labels()
     assert index.checkpointed() == scan.checkpointed()
 
