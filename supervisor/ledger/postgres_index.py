@@ -220,14 +220,22 @@ class PostgresQuery:
         """Index rows appended without an index row since (by an older writer) and grow
         the stored Merkle subtrees to the ledger's size: three lookups in one statement
         when there is nothing to do. Returns the ledger's size."""
-        row = self._conn.execute(sql.SQL(
-            "SELECT (SELECT coalesce(max(seq), -1) FROM {}), (SELECT coalesce(max(seq), -1) "
-            "FROM {}), (SELECT coalesce(max(idx), -1) + 1 FROM {} WHERE level = %s)").format(
-                sql.Identifier(self._index), sql.Identifier(self.table),
-                sql.Identifier(self._nodes)), (NODE_LEVEL,)).fetchone()
-        if row is None:
-            return 0
-        indexed, last, filled = row
+        row = self._conn.execute(f"SELECT {self._state}".encode(), (NODE_LEVEL,)).fetchone()
+        return 0 if row is None else self._follow(*row)
+
+    @property
+    def _state(self) -> str:
+        """Three lookups: the last indexed seq, the ledger's last seq, the stored blocks."""
+        return (f"(SELECT coalesce(max(seq), -1) FROM {self._index}), (SELECT "
+                f"coalesce(max(seq), -1) FROM {self.table}), (SELECT coalesce(max(idx), -1) "
+                f"+ 1 FROM {self._nodes} WHERE level = %s)")
+
+    def _current(self, indexed: int, last: int, filled: int) -> bool:
+        """Whether `_follow` has nothing to do for this state."""
+        return self.read_only or (indexed >= last and (last + 1) // BLOCK <= filled)
+
+    def _follow(self, indexed: int, last: int, filled: int) -> int:
+        """Bring the index and the stored subtrees up to the state `refresh` read."""
         if indexed < last and not self.read_only:
             self._fill(indexed)
         if (last + 1) // BLOCK > filled and not self.read_only:
@@ -398,13 +406,23 @@ class PostgresQuery:
 
     def with_checkpoint(self, record_id: str
                         ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The record and the latest checkpoint in one round trip (after `refresh`)."""
+        """The record and the latest checkpoint, with `refresh`'s state in the same round
+        trip: a second look only when the index had to catch up first."""
+        wanted = (f"seq IN (SELECT seq FROM {self._index} WHERE id = %s UNION ALL (SELECT "
+                  f"seq FROM {self._index} WHERE kind = 'checkpoint' ORDER BY seq DESC "
+                  "LIMIT 1))")
         with self._lock:
-            self.refresh()
-            found = self._select(
-                f"seq IN (SELECT seq FROM {self._index} WHERE id = %s UNION ALL (SELECT seq "
-                f"FROM {self._index} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1))",
-                [record_id], "ORDER BY seq")
+            rows = self._conn.execute(
+                f"SELECT NULL::bigint, NULL::text, {self._state} UNION ALL SELECT t.seq, "
+                f"t.line, NULL, NULL, NULL FROM {self.table} t WHERE t.seq IN (SELECT seq "
+                f"FROM {self._index} WHERE {wanted})".encode(),
+                (NODE_LEVEL, record_id)).fetchall()
+            state = next(row[2:] for row in rows if row[1] is None)
+            found = sorted((json.loads(row[1]) for row in rows if row[1] is not None),
+                           key=lambda r: int(r["seq"]))
+            if not self._current(*state):
+                self._follow(*state)
+                found = self._select(wanted, [record_id], "ORDER BY seq")
         record = next((r for r in found if r["id"] == record_id), None)
         signed = [r for r in found if r["kind"] == "checkpoint"]
         return record, dict(signed[-1]["body"]) if signed else None
