@@ -454,6 +454,33 @@ async def one_decision(env: dict[str, str]) -> str:
     return receipt.id
 
 
+async def start_fold(cached: Cached) -> dict[str, Any]:
+    """A server's start on the ledger (`Activation.start`: the constitution records read
+    through the index), and the fold a start made before (every line from seq 0, the
+    constitution records picked out), timed in one run for the ratio."""
+    from api import Service
+    from api.keys import Keys
+    from supervisor.proposals import Book, relevant
+
+    ledger = await open_ledger(cached.target, settings=cached.settings)
+    try:
+        ledger.query.size()  # the index caught up, as a server's first read would
+        service = Service(cached.settings, keys=Keys(), ledger=ledger, warm_primary=False)
+        started = time.perf_counter()
+        await service.activation.start()
+        start_s = time.perf_counter() - started
+        started = time.perf_counter()
+        book = Book()
+        for line in ledger.store.lines():
+            if relevant(line):
+                book.observe(json.loads(line))
+        every_s = time.perf_counter() - started
+    finally:
+        await ledger.close()
+    return {"start_s": round(start_s, 3), "every_line_fold_s": round(every_s, 3),
+            "same_activations": book.active == service.activation.book.active}
+
+
 def measure(cached: Cached, info: dict[str, Any], args: argparse.Namespace) -> None:
     from supervisor.ledger.index import open_query
 
@@ -496,6 +523,9 @@ def measure(cached: Cached, info: dict[str, Any], args: argparse.Namespace) -> N
     print(f"reads done: page {result['page']['p50_ms']} ms, filtered "
           f"{result['page_filtered']['p50_ms']} ms, get {result['get']['p50_ms']} ms",
           flush=True)
+    result["start"] = asyncio.run(start_fold(cached))
+    print(f"start: {result['start']['start_s']} s (every line: "
+          f"{result['start']['every_line_fold_s']} s)", flush=True)
     result.update(asyncio.run(ledger_ops(cached, ids, args.runs)))
     print("proofs, checkpoints and appends done", flush=True)
     if not args.no_verify:
@@ -554,6 +584,10 @@ def report(result: dict[str, Any]) -> None:
          f"{result['queue']['p50_ms']:.1f} ms", "", None),
         ("every escalation with its reviews",
          f"{result['queue_every_escalation']['p50_ms']:.1f} ms", "", None),
+        ("server start (constitution records)", f"{result['start']['start_s']:.2f} s", "",
+         None),
+        ("... folding every line instead", f"{result['start']['every_line_fold_s']:.2f} s",
+         "", None),
     ]
     if "verify" in result:
         verify = result["verify"]
