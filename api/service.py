@@ -12,10 +12,12 @@ start appends a `constitution` record, and a changed version becomes active only
 a second person approves its proposal (or through the loud break-glass reload).
 
 Models load at start-up, in the background (`_warm`): Presidio and spaCy, the encoder
-and each constitution's exemplar matrices, a local judge, the default primary. A
-request that arrives before that ends waits for the same loads (supervisor.loading)
-before its deadline starts, so its SUPERVISOR_DEADLINE is never spent on them. When
-everything is loaded the service logs one line, `ready`, with the seconds it took.
+and each constitution's exemplar matrices, a local judge; a remote default primary is
+called once. A local primary model loads on the first request that asks it for an
+answer: moderation never does, and the model is a few hundred MiB held. A request that
+arrives before its loads end waits for the same loads (supervisor.loading) before its
+deadline starts, so its SUPERVISOR_DEADLINE is never spent on them. When everything is
+loaded the service logs one line, `ready`, with the seconds it took.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class Service:
                                             reason=reason)
 
     async def _warm(self) -> None:
-        """Load Presidio, the embedding model and exemplars, and the default primary now.
+        """Load Presidio, the embedding model and exemplars now; call a remote primary once.
 
         Through `Supervisor.load`, the loads a request awaits before its deadline starts:
         one arriving meanwhile waits for these same loads, never starts its own.
@@ -162,10 +164,13 @@ class Service:
                 checks = Supervisor(constitution, deadline_s=600)
                 await checks.assess("A short warm-up answer.")
             self.readiness.parts["detectors"] = "ok"
-            if self.warm_primary:
-                primary = self.primary(DEFAULT_MODEL)
-                if isinstance(primary, Loadable):
-                    await primary.load()
+            primary = self.primary(DEFAULT_MODEL) if self.warm_primary else None
+            if isinstance(primary, Loadable):
+                # a local primary loads on its first use (a chat or supervise request
+                # without an answer; its load is not counted against the deadline), not
+                # here: a service used for moderation would hold it for nothing
+                log.info("primary_loads_on_first_use", model=primary.name)
+            elif primary is not None:
                 await primary.complete(ChatRequest(messages=(Message("user", "Hi"),),
                                                    max_tokens=1))
             self.readiness.parts["primary"] = "ok"

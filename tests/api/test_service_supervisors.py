@@ -13,6 +13,7 @@ from api.keys import Keys
 from supervisor.constitution import Constitution, load_constitution
 from supervisor.decision import Action
 from supervisor.ledger import open_ledger
+from supervisor.providers import ChatRequest, ChatResponse
 from supervisor.providers.fake import FakeProvider
 from supervisor.settings import Settings
 
@@ -85,3 +86,43 @@ async def test_concurrent_requests_on_a_shared_supervisor_keep_their_own_text(
     for text, decision in zip(texts, decisions, strict=True):
         assert stored[decision.record_id]["body"]["texts"]["original"] == text
     await service.ledger.close()
+
+
+class LocalPrimary:
+    """A primary model with a one-off load, as a local model has; counts both."""
+
+    name = "local:test-model"
+
+    def __init__(self) -> None:
+        self.loads = 0
+        self.calls = 0
+
+    async def load(self) -> bool:
+        self.loads += 1
+        return True
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        return ChatResponse(text="all fine", model=self.name, provider="local")
+
+
+async def test_a_local_primary_loads_on_first_use_not_at_start(tmp_path: Path) -> None:
+    """A service that only moderates never loads its local primary model; the first
+    request that asks the primary for an answer loads it."""
+    primary = LocalPrimary()
+    settings = Settings(ledger=str(tmp_path / "ledger"), checkpoint_seconds=3600,
+                        constitution=str(tmp_path / "shared.yaml"), primary=("local:x",))
+    _constitution(tmp_path)
+    service = Service(settings, keys=Keys([]), resolver=lambda ref: primary)
+    await service.start()
+    assert service._warming is not None
+    await service._warming  # the start-up loads, in the background
+    assert service.readiness.ready
+    constitution = service.constitution(None)
+    await service.supervisor(constitution).moderate("all fine")
+    assert (primary.loads, primary.calls) == (0, 0)
+    decision = await service.supervisor(constitution, primary=service.primary("default")
+                                        ).supervise(prompt="How are you?")
+    assert decision.output == "all fine"
+    assert (primary.loads, primary.calls) == (1, 1)
+    await service.close()
