@@ -181,12 +181,12 @@ def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
 
     backend = TorchBackend()
     shipped = Encoder(cache_size=1, backend=backend)
-    model = backend.load()
+    backend.load()
     lead = ThreadPoolExecutor(1)
     cores = os.cpu_count() or 1
 
     def spread_pass(text: str) -> np.ndarray:
-        tokens = model.tokenizer([text], padding=True, truncation=True,
+        tokens = backend.tokenizer([text], padding=True, truncation=True,
                                  max_length=MAX_TOKENS, return_tensors="pt")
 
         def run() -> np.ndarray:

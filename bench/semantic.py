@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from supervisor.constitution import load_constitution
-from supervisor.detectors.embedding import MAX_TOKENS, Encoder, TorchBackend
+from supervisor.detectors.embedding import MAX_TOKENS, Encoder, TorchBackend, load_model
 from supervisor.detectors.semantic import Exchange, shared_semantic
 from supervisor.evaluation.metrics import percentile
 from supervisor.evaluation.runner import local_detectors
@@ -71,7 +71,8 @@ def encoder_passes(encoder: Encoder, texts: list[str]) -> dict[str, list[float]]
 
     backend = encoder.backend
     assert isinstance(backend, TorchBackend)
-    model = backend.load()
+    backend.load()
+    model = load_model(encoder.precision)
     eager = model.transformer
     timed: dict[str, list[float]] = {"shipped": [], "eager_one_thread": []}
     for text in texts:  # both: word pieces and transformer

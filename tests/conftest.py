@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.detectors.semantic.store import CACHE_DIR
+from supervisor.cache import CACHE_DIR
 from supervisor.ledger.verify_state import STATE_DIR
 
 
@@ -21,7 +21,7 @@ def verify_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def vector_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Exemplar vectors are cached on disk (semantic's `store`); here, in tmp_path."""
+    """Exemplar vectors and the traced encoder are cached on disk; here, in tmp_path."""
     folder = tmp_path / "cache"
     monkeypatch.setenv(CACHE_DIR, str(folder))
     return folder

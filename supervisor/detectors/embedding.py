@@ -7,10 +7,11 @@ because the libraries read them at import; they are a requirement of this
 library, not configuration, which is why they live here rather than in `settings`.
 
 The model is loaded lazily on the first encode, once per process, and shared by every
-constitution. By default its linear layers are quantized to int8 (dynamic quantization,
-one scale per output channel): about 2.6x faster than fp32 on one core, and per channel
-keeps the vectors much closer to fp32 than one scale per tensor does (figures in
-docs/encoder.md). A calibration file records the encoder version it was fitted with,
+constitution; its traced graph is kept in the cache folder, so a later process loads it
+instead of building it again (see `graphs`). By default its linear layers are quantized
+to int8 (dynamic quantization, one scale per output channel): faster than fp32, and per
+channel keeps the vectors much closer to fp32 than one scale per tensor does (figures
+in docs/encoder.md). A calibration file records the encoder version it was fitted with,
 and the detector refuses to mix them.
 
 Every pass runs on one torch thread and holds one of the process's cores while it runs
@@ -50,8 +51,8 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # the model's own limit; a longer text is cut into windows (see below)
 # about 250 word pieces of English prose. Halving it (about the 128 pieces the model was
-# trained on) would let a 1,000-character answer run as two windows side by side, about
-# 30% faster, but it lowered the heads' cross-validated training F1 (0.742 vs 0.752).
+# trained on) would run a long answer as more, shorter windows side by side, but it
+# lowered the heads' cross-validated training F1 (docs/encoder.md).
 WINDOW_CHARS = 1200
 # how each precision's weights are stored; a change of scheme changes every vector
 SCHEMES: dict[Precision, str] = {"int8": "int8-per-channel", "fp32": "fp32"}
@@ -108,18 +109,21 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """all-MiniLM-L6-v2 on torch, loaded and traced on first use; thread-safe.
+    """all-MiniLM-L6-v2 on torch, loaded on first use; thread-safe.
 
     Each pass runs on one torch thread and holds one of `cores` while it runs (see the
     module docstring); the fast tokenizer is not safe from two threads at once, so it
-    runs under a lock, and the traced transformer (`graph`) runs outside it.
+    runs under a lock, and the traced transformer (`graph`) runs outside it. The graph
+    is read from the cache folder when an earlier process saved it (see `graphs`), else
+    built from the package's weights and saved; `source` says which ("cache", "traced").
     """
 
     def __init__(self, precision: Precision = "int8", *, cores: Cores | None = None) -> None:
         self.precision: Precision = precision
         self.cores = cores or shared_cores()
-        self.model: Model | None = None
+        self.tokenizer: Any = None
         self.graph: Any = None  # the transformer, traced (see `_trace`); set by `load`
+        self.source = ""
         self._lock = threading.Lock()
         self._tokenizing = threading.Lock()
 
@@ -127,24 +131,37 @@ class TorchBackend:
     def version(self) -> str:
         return f"{MODEL_NAME}-{SCHEMES[self.precision]}"
 
-    def load(self) -> Model:
-        """The tokenizer and the quantized transformer, loaded and traced once."""
-        if self.model is not None:
-            return self.model
+    def load(self) -> None:
+        """The tokenizer and the traced, quantized transformer, once."""
+        if self.graph is not None:
+            return
         with self._lock:
-            if self.model is None:
-                model = _load_model(self.precision)
-                self.graph = _trace(model)
-                self.model = model
-            return self.model
+            if self.graph is not None:
+                return
+            from supervisor.detectors import graphs
+
+            path = _prepare()
+            saved = graphs.graph_file(path / "model.safetensors", SCHEMES[self.precision])
+            graph = graphs.read_graph(saved)
+            if graph is not None:
+                from transformers import AutoTokenizer
+
+                self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                self.source = "cache"
+            else:
+                model = load_model(self.precision)
+                graph = _trace(model)
+                graphs.write_graph(saved, graph)
+                self.tokenizer, self.source = model.tokenizer, "traced"
+            self.graph = graph
 
     def forward(self, texts: Sequence[str]) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         computed here so that passes can run side by side."""
-        model = self.load()
+        self.load()
         with self._tokenizing:
-            tokens = model.tokenizer(list(texts), padding=True, truncation=True,
-                                     max_length=MAX_TOKENS, return_tensors="pt")
+            tokens = self.tokenizer(list(texts), padding=True, truncation=True,
+                                    max_length=MAX_TOKENS, return_tensors="pt")
         with self.cores.held():
             return self._pass(tokens)
 
@@ -257,11 +274,11 @@ class Model:
     transformer: Any
 
 
-def _load_model(precision: Precision) -> Model:
+def _prepare() -> Path:
+    """Offline, quiet and on one thread: the packaged model's folder, its pipeline checked."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     import torch
-    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
@@ -270,6 +287,15 @@ def _load_model(precision: Precision) -> Model:
     torch.set_num_threads(1)  # each pass sets its own too (see TorchBackend._pass)
     path = model_dir()
     _check_pipeline(path)
+    return path
+
+
+def load_model(precision: Precision) -> Model:
+    """The eager model from the package's weights, its linear layers quantized for int8."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    path = _prepare()
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     transformer = AutoModel.from_pretrained(str(path), local_files_only=True)
     transformer.eval()
@@ -309,8 +335,8 @@ def _trace(model: Model) -> Any:
     """The model's transformer as a frozen TorchScript graph: the same arithmetic, less Python.
 
     An eager pass walks about 110 Python modules per text; the traced graph runs the same
-    operators (vectors identical to the eager ones, to the last bit) without them, about
-    25% faster on one thread or two. It is traced on two texts of different lengths, so
+    operators (vectors identical to the eager ones, to the last bit) without them, and
+    faster (docs/encoder.md). It is traced on two texts of different lengths, so
     the graph keeps the attention mask a padded batch needs; the sequence length stays
     free, a text of any length runs through it.
     """

@@ -53,7 +53,7 @@ def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
     assert np.allclose(ours, theirs, atol=1e-5)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert isinstance(encoder.backend, TorchBackend)
-    assert "sentence_transformers" not in type(encoder.backend.load().transformer).__module__
+    assert isinstance(encoder.backend.graph, torch.jit.ScriptModule)  # traced, not a pipeline
 
 
 def test_a_package_with_another_pipeline_is_refused(tmp_path: Path) -> None:
@@ -142,3 +142,25 @@ def test_every_pass_runs_on_one_thread_and_hands_its_core_back() -> None:
         encoder.encode([TEXTS[1]])
     assert threads == [1]
     assert encoder.cores.idle == 2  # every core handed back
+
+
+@pytest.mark.slow
+def test_a_second_process_reads_the_traced_graph_from_the_cache(
+        vector_cache_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The first backend traces the model and saves the graph; the next one (a fresh
+    process) loads it instead and gives the same vectors to the last bit. A graph file
+    that does not load is logged and traced again."""
+    first = TorchBackend(cores=Cores(1))
+    vectors = first.forward(TEXTS[:3])
+    assert first.source == "traced"
+    (saved,) = (vector_cache_dir / "encoder").glob("*.pt")
+    second = TorchBackend(cores=Cores(1))
+    assert np.array_equal(second.forward(TEXTS[:3]), vectors) and second.source == "cache"
+    saved.write_bytes(b"not a TorchScript archive")
+    third = TorchBackend(cores=Cores(1))
+    with caplog.at_level("WARNING", logger="supervisor.encoder"):
+        assert np.array_equal(third.forward(TEXTS[:3]), vectors)
+    assert third.source == "traced" and "does not load" in caplog.text
+    fourth = TorchBackend(cores=Cores(1))
+    fourth.load()
+    assert fourth.source == "cache"  # the traced graph was written again

@@ -41,11 +41,10 @@ from supervisor.detectors.semantic.scoring import (
     Window,
     view,
 )
-from supervisor.detectors.semantic.store import CACHE_DIR, VectorStore, cache_dir
+from supervisor.detectors.semantic.store import VectorStore, cache_dir
 
 __all__ = [
     "BINDINGS",
-    "CACHE_DIR",
     "EVIDENCE_CHARS",
     "PROMPT_CHARS",
     "SELF",

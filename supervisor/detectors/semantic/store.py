@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from supervisor.cache import cache_dir as supervisor_cache_dir
 from supervisor.detectors.embedding import DIMENSIONS, Vectors
 
-CACHE_DIR = "SUPERVISOR_CACHE_DIR"  # the supervisor's cache folder instead of the default
 FORMAT = "supervisor-exemplar-vectors/1"
 
 log = logging.getLogger("supervisor.semantic")
@@ -35,12 +35,7 @@ log = logging.getLogger("supervisor.semantic")
 
 def cache_dir() -> Path:
     """Where exemplar vectors are kept (see the module docstring), read from the environment."""
-    root = os.environ.get(CACHE_DIR)
-    if root:
-        return Path(root) / "vectors"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "constitutional-supervisor" / "vectors"
+    return supervisor_cache_dir("vectors")
 
 
 @dataclass(frozen=True, slots=True)
