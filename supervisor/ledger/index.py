@@ -29,7 +29,7 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,7 +100,8 @@ class Query(Protocol):
         ...
 
     def last_checkpoint(self) -> dict[str, Any] | None:
-        """The latest checkpoint record's body (size, root, head, time, signature)."""
+        """The latest checkpoint record's body (size, root, head, time, signature); a
+        checkpoint record without a size and a root (a script's) is passed over."""
         ...
 
     def with_checkpoint(self, record_id: str
@@ -215,6 +216,30 @@ def where(keep: Filter, search: str = "", *, mark: str = "?",
     return " AND ".join(clauses), params
 
 
+def signed(body: Any) -> bool:
+    """Whether a checkpoint record's body is a statement the Ledger signed (a size and a
+    root), not one a script appended with the same kind."""
+    return isinstance(body, dict) and isinstance(body.get("size"), int) \
+        and isinstance(body.get("root"), str)
+
+
+LOOK = 8  # checkpoint records read at a time, newest first, for the latest signed one
+
+
+def latest_signed(newest: Callable[[int], list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """The latest signed checkpoint's body, from `newest(before)`: up to LOOK checkpoint
+    records below seq `before`, newest first."""
+    before = MAX_SEQ
+    while True:
+        found = newest(before)
+        for record in found:
+            if signed(record.get("body")):
+                return dict(record["body"])
+        if len(found) < LOOK:
+            return None
+        before = int(found[-1]["seq"])
+
+
 def unfiltered(keep: Filter, search: str = "") -> bool:
     """Whether `keep` names at most a kind and an action, so counts per (kind, action)
     answer its totals."""
@@ -314,13 +339,13 @@ class ScanQuery:
                 sorted({e.app_label for e in entries if e.app_label}))
 
     def checkpointed(self) -> int:
-        return max((int(r["body"]["size"]) for r in self._all() if r["kind"] == "checkpoint"),
-                   default=0)
+        found = self.last_checkpoint()
+        return int(found["size"]) if found else 0
 
     def last_checkpoint(self) -> dict[str, Any] | None:
         found = None
         for record in self._all():
-            if record["kind"] == "checkpoint":
+            if record["kind"] == "checkpoint" and signed(record.get("body")):
                 found = record["body"]
         return found
 
@@ -730,9 +755,13 @@ class SqliteIndex:
         return int(found["size"]) if found else 0
 
     def last_checkpoint(self) -> dict[str, Any] | None:
-        found: list[dict[str, Any]] = self._run(lambda: self._select(
-            f"{_WHERE} WHERE kind = 'checkpoint' ORDER BY seq DESC LIMIT 1"))
-        return dict(found[0]["body"]) if found else None
+        def work() -> dict[str, Any] | None:
+            return latest_signed(lambda before: self._select(
+                f"{_WHERE} WHERE kind = 'checkpoint' AND seq < ? ORDER BY seq DESC LIMIT ?",
+                [before, LOOK]))
+
+        found: dict[str, Any] | None = self._run(work)
+        return found
 
     def with_checkpoint(self, record_id: str
                         ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -29,11 +29,14 @@ from psycopg import sql
 
 from supervisor.ledger.export import Filter
 from supervisor.ledger.index import (
+    LOOK,
     NO_ACTION,
     Page,
     below,
     counted,
     entry_of,
+    latest_signed,
+    signed,
     tallies,
     unfiltered,
     where,
@@ -401,8 +404,8 @@ class PostgresQuery:
     def last_checkpoint(self) -> dict[str, Any] | None:
         with self._lock:
             self.refresh()
-            found = self._select("kind = 'checkpoint'", [], "ORDER BY seq DESC LIMIT 1")
-        return dict(found[0]["body"]) if found else None
+            return latest_signed(lambda before: self._select(
+                "kind = 'checkpoint' AND seq < %s", [before], f"ORDER BY seq DESC LIMIT {LOOK}"))
 
     def with_checkpoint(self, record_id: str
                         ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -424,8 +427,10 @@ class PostgresQuery:
                 self._follow(*state)
                 found = self._select(wanted, [record_id], "ORDER BY seq")
         record = next((r for r in found if r["id"] == record_id), None)
-        signed = [r for r in found if r["kind"] == "checkpoint"]
-        return record, dict(signed[-1]["body"]) if signed else None
+        checkpoints = [r for r in found if r["kind"] == "checkpoint"]
+        if checkpoints and not signed(checkpoints[-1].get("body")):
+            return record, self.last_checkpoint()  # the latest is a script's: look further
+        return record, dict(checkpoints[-1]["body"]) if checkpoints else None
 
     def close(self) -> None:
         self._conn.close()

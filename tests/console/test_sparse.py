@@ -28,6 +28,7 @@ SPARSE: list[tuple[str, dict[str, Any]]] = [  # (kind, body) as a script might a
                   "provenance": {}, "timings_ms": {}, "usage": {}}),
     ("review", {}),
     ("access", {}),
+    ("checkpoint", {"note": "signed by nobody"}),
     ("constitution", {}),
     ("proposal", {}),
 ]
@@ -65,7 +66,8 @@ def _csrf(html: str) -> str:
 async def test_every_page_renders_sparse_records(
         signed_in: tuple[httpx2.AsyncClient, list[str]]) -> None:
     """The list (all of them on one page), each record's page, the queue, the dashboard
-    and the proposals page answer 200 and show the records they list."""
+    and the proposals page answer 200 and show the records they list; a proof is
+    checked though the latest checkpoint record is one a script wrote."""
     client, ids = signed_in
     listed = await client.get("/console/decisions")
     assert listed.status_code == 200, listed.text
@@ -79,6 +81,10 @@ async def test_every_page_renders_sparse_records(
     queue = await client.get("/console/queue")
     assert queue.status_code == 200, queue.text
     assert ids[1] in queue.text
+    form = await client.get(f"/console/records/{ids[0]}")
+    proved = await client.post(f"/console/records/{ids[0]}/proof",
+                               data={"csrf": _csrf(form.text)})
+    assert proved.status_code == 200 and "Inclusion proof verified" in proved.text
     for path in ("/console/dashboard", "/console/proposals", "/console/export"):
         page = await client.get(path)
         assert page.status_code == 200, (path, page.text)

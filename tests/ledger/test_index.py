@@ -36,8 +36,9 @@ def bodies(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, dict[str, Any]]:
                           "verdict": draw(st.sampled_from(["agree", "override", "note"])),
                           "reviewer": draw(st.sampled_from(["ann", "bob"])),
                           "text_sha256": draw(st.sampled_from([None, "t1", "t2"]))}
-    if kind == "checkpoint":
-        return kind, ts, {"size": len(ids)}
+    if kind == "checkpoint":  # signed (size and root), or a script's without them
+        return kind, ts, draw(st.sampled_from([{"size": len(ids), "root": "ab"},
+                                               {"size": len(ids)}, {"note": "x"}]))
     if kind == "access":
         return kind, ts, {"what": "list", "actor": "auditor"}
     body: dict[str, Any] = {
