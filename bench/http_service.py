@@ -11,7 +11,16 @@ bounds. Prints a table and saves bench/results/http.json. (Not named `http.py`: 
 folder comes first on sys.path, and a bench/http.py would shadow the standard library's
 `http` package for every script in bench/.)
 
-    .venv/bin/python bench/http_service.py [--seconds 20] [--workers 1]
+Designs are compared in one run: `--variant NAME=TREE` serves the service from another
+source tree (`git worktree add /tmp/base HEAD~1`, say), `--env NAME:KEY=VALUE` gives a
+variant an environment variable (the same tree twice, one with MALLOC_ARENA_MAX=2), and
+`--rounds` alternates the variants that many times, so a change in the machine's load
+falls on all of them alike. Memory is read three times per server: ready (after
+/readyz and a settle), after exactly 100 moderations, and after all its runs.
+
+    .venv/bin/python bench/http_service.py [--seconds 20] [--workers 1] [--levels 16,64]
+        [--variant base=/tmp/base --variant new=. --env new:MALLOC_ARENA_MAX=2]
+        [--rounds 3] [--no-bare]
 """
 
 from __future__ import annotations
@@ -71,8 +80,10 @@ def _wait(url: str, path: str, seconds: float = 600, times: int = 10) -> None:
     raise RuntimeError(f"{url}{path} never answered 200")
 
 
-async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
-    """`connections` clients posting back to back for `seconds`; latency of each request."""
+async def load(url: str, connections: int, seconds: float, *,
+               requests: int | None = None) -> dict[str, Any]:
+    """`connections` clients posting back to back for `seconds` (or until `requests`
+    were sent); latency of each request."""
     latencies: list[float] = []
     errors = 0
     kinds: dict[str, int] = {}  # transport errors by exception class
@@ -81,11 +92,13 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
     async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=30,
                                   headers={"authorization": f"Bearer {KEY}"}) as client:
         stop = time.monotonic() + seconds
+        left = [requests if requests is not None else -1]
 
         async def one(number: int) -> None:
             nonlocal errors
             turn = number
-            while time.monotonic() < stop:
+            while time.monotonic() < stop and left[0] != 0:
+                left[0] -= 1
                 turn += 1
                 started = time.perf_counter()
                 text = f"{TEXTS[turn % len(TEXTS)]} (Ref {number}-{turn}.)"  # never a repeat
@@ -111,6 +124,21 @@ async def load(url: str, connections: int, seconds: float) -> dict[str, Any]:
             "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2) if ordered else None}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and every process under it, seconds."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and every process under it (uvicorn's workers), MiB."""
     total, todo = 0, [pid]
@@ -127,63 +155,135 @@ def rss_mib(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def measure(url: str, seconds: float) -> list[dict[str, Any]]:
-    asyncio.run(load(url, 16, 10))  # warm every code path, connection and worker
-    return [asyncio.run(load(url, c, seconds)) for c in (16, 64)]
+def settled_rss(pid: int, *, seconds: float = 30, still: int = 3) -> float:
+    """RSS once it has not moved by more than 1 MiB for `still` readings a second apart."""
+    readings = [rss_mib(pid)]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        readings.append(rss_mib(pid))
+        if len(readings) > still and max(readings[-still:]) - min(readings[-still:]) <= 1:
+            break
+    return readings[-1]
+
+
+def serve(name: str, command: list[str], ready: str, env: dict[str, str], cwd: Path,
+          levels: list[int], seconds: float) -> dict[str, Any]:
+    """Start one server, measure it at each level, read its memory, stop it."""
+    port = _port()
+    url = f"http://127.0.0.1:{port}"
+    # its own process group, so that a kill reaches uvicorn's worker processes too
+    server = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        _wait(url, ready)
+        memory = {"ready_mib": settled_rss(server.pid)}
+        first = asyncio.run(load(url, 16, 600, requests=100))
+        memory["after_100_mib"] = settled_rss(server.pid)
+        asyncio.run(load(url, 16, 10))  # warm every code path, connection and worker
+        rows = []
+        for connections in levels:
+            spent = cpu_seconds(server.pid)
+            row = asyncio.run(load(url, connections, seconds))
+            spent = cpu_seconds(server.pid) - spent
+            # the server's own CPU per answered request: steadier than req/s on a shared
+            # machine, where the server gets whatever share of the cores is left
+            row["server_cpu_ms"] = round(1000 * spent / max(1, row["requests"]), 2)
+            rows.append(row)
+        memory["end_mib"] = rss_mib(server.pid)
+        memory["requests"] = first["requests"] + sum(r["requests"] for r in rows)
+        return {"rows": rows, "memory": memory}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print(f"warning: {name} did not stop within 60 s of SIGTERM; killed")
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--levels", default="16,64",
+                        help="connection counts, comma-separated")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=TREE",
+                        help="serve the service from this source tree (default: this one)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
+                        help="an environment variable for one variant's server")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--no-bare", action="store_true", help="skip bare FastAPI")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
-    scratch = tempfile.mkdtemp(prefix="bench-http-")
-    env = {**os.environ, "SUPERVISOR_LEDGER": f"{scratch}/ledger", "HF_HUB_OFFLINE": "1",
-           "SUPERVISOR_API_KEYS": f"app:{KEY}", "PYTHONPATH": str(root)}
-    results: dict[str, Any] = {}
-    memory: dict[str, dict[str, float]] = {}  # after the warm-up and every level
-    for name, command, ready in (
-        ("bare", [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_app:create",
-                  "--log-level", "warning", "--no-access-log"], "/openapi.json"),
-        ("supervised", [sys.executable, "-m", "supervisor.cli", "serve", "--log-level",
-                        "warning", "--workers", str(args.workers)], "/readyz"),
-    ):
-        port = _port()
-        # its own process group, so that a kill reaches uvicorn's worker processes too
-        server = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=root,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
-        try:
-            _wait(f"http://127.0.0.1:{port}", ready)
-            results[name] = measure(f"http://127.0.0.1:{port}", args.seconds)
-            memory[name] = {"rss_mib": rss_mib(server.pid),
-                            "requests": sum(r["requests"] for r in results[name])}
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                print(f"warning: {name} did not stop within 60 s of SIGTERM; killed")
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+    levels = [int(c) for c in args.levels.split(",")]
+    variants = dict(v.split("=", 1) for v in args.variant) or {"supervised": str(root)}
+    extra: dict[str, dict[str, str]] = {name: {} for name in variants}
+    for item in args.env:
+        name, _, pair = item.partition(":")
+        key, _, value = pair.partition("=")
+        extra[name][key] = value
+    servers: list[tuple[str, list[str], str, Path]] = []
+    if not args.no_bare:
+        servers.append(("bare", [sys.executable, "-m", "uvicorn", "--factory",
+                                 "bench.bare_app:create", "--log-level", "warning",
+                                 "--no-access-log"], "/openapi.json", root))
+    for name, tree in variants.items():
+        servers.append((name, [sys.executable, "-m", "supervisor.cli", "serve",
+                               "--log-level", "warning", "--workers", str(args.workers)],
+                        "/readyz", Path(tree).resolve()))
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in servers}
+    for _ in range(args.rounds):
+        for name, command, ready, cwd in servers:
+            scratch = tempfile.mkdtemp(prefix="bench-http-")
+            env = {**os.environ, "SUPERVISOR_LEDGER": f"{scratch}/ledger",
+                   "HF_HUB_OFFLINE": "1", "SUPERVISOR_API_KEYS": f"app:{KEY}",
+                   "PYTHONPATH": str(cwd), **extra.get(name, {})}
+            runs[name].append(serve(name, command, ready, env, cwd, levels, args.seconds))
     print(f"POST /v1/moderations, {args.seconds:g} s per level, {args.workers} worker(s), "
-          "durable JSONL ledger, local detectors (base constitution)")
-    print(f"{'server':<11} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
-    for name, rows in results.items():
-        for r in rows:
-            print(f"{name:<11} {r['connections']:>5} {r['rps']:>8} {r['p50_ms']:>8} "
-                  f"{r['p99_ms']:>8} {r['errors']:>6}")
-    for bare, supervised in zip(results["bare"], results["supervised"], strict=True):
-        print(f"at {bare['connections']} connections the supervised endpoint serves "
-              f"{supervised['rps'] / bare['rps']:.2f}x the bare endpoint's requests/s")
-    for name, used in memory.items():
-        print(f"{name} server RSS after {used['requests']:,.0f} timed requests (and the "
-              f"warm-up): {used['rss_mib']:,.0f} MiB"
-              + (" (target <= 600 MiB)" if name == "supervised" else ""))
+          f"durable JSONL ledger, local detectors (base constitution), {args.rounds} "
+          "round(s), variants alternating")
+    print(f"{'server':<14} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>6} {'cpu ms':>7}   (median of rounds; each round's req/s; cpu ms: "
+          "the server's CPU per request)")
+    summary: dict[str, list[dict[str, Any]]] = {}
+    for name, rounds in runs.items():
+        summary[name] = []
+        for index, level in enumerate(levels):
+            rows = [r["rows"][index] for r in rounds]
+            row = {"connections": level,
+                   "rps": round(statistics.median(r["rps"] for r in rows), 1),
+                   "p50_ms": statistics.median(r["p50_ms"] or 0 for r in rows),
+                   "p99_ms": statistics.median(r["p99_ms"] or 0 for r in rows),
+                   "errors": sum(r["errors"] for r in rows),
+                   "server_cpu_ms": statistics.median(r["server_cpu_ms"] for r in rows)}
+            summary[name].append(row)
+            each = " ".join(str(r["rps"]) for r in rows)
+            print(f"{name:<14} {level:>5} {row['rps']:>8} {row['p50_ms']:>8} "
+                  f"{row['p99_ms']:>8} {row['errors']:>6} {row['server_cpu_ms']:>7}   "
+                  f"[{each}]")
+    first = next(iter(variants))
+    for name, levels_of in summary.items():
+        if name in (first, "bare"):
+            continue
+        for mine, theirs in zip(levels_of, summary[first], strict=True):
+            print(f"at {mine['connections']} connections {name} serves "
+                  f"{mine['rps'] / theirs['rps']:.2f}x {first}'s requests/s, at "
+                  f"{mine['server_cpu_ms'] / theirs['server_cpu_ms']:.2f}x its CPU per "
+                  "request")
+    for name, rounds in runs.items():
+        memory = {k: statistics.median(r["memory"][k] for r in rounds)
+                  for k in ("ready_mib", "after_100_mib", "end_mib")}
+        print(f"{name} RSS MiB (median of rounds): ready {memory['ready_mib']:,.0f}, after "
+              f"100 requests {memory['after_100_mib']:,.0f}, after all "
+              f"{rounds[-1]['memory']['requests']:,} requests {memory['end_mib']:,.0f}"
+              + ("" if name == "bare" else " (target <= 600 after 100)"))
     out = root / "bench" / "results" / "http.json"
     out.write_text(json.dumps({"seconds": args.seconds, "workers": args.workers,
-                               "results": results, "memory": memory}, indent=2))
+                               "levels": levels, "variants": variants, "env": extra,
+                               "rounds": runs, "summary": summary}, indent=2))
     print(f"saved {out}")
 
 
