@@ -44,10 +44,12 @@ from supervisor.decision import Finding
 from supervisor.detectors import Findings
 from supervisor.detectors.embedding import Encoder, Vectors, shared_encoder, windows
 from supervisor.detectors.exemplars import beside
+from supervisor.detectors.lexical import Terms
 from supervisor.detectors.normal import normalise
 from supervisor.errors import ConstitutionError
 
-FORMAT = "supervisor-exchange/1"
+FORMAT = "supervisor-exchange/2"  # /2 adds term views; /1 files (none) still load
+FORMATS = ("supervisor-exchange/1", FORMAT)
 SUFFIX = ".exchange.json"
 OPENING = 300  # characters of the answer in which a refusal usually shows
 LONG = 3000  # answer length (characters) at which the length cue saturates
@@ -77,6 +79,14 @@ def refusal_cues(answer: str) -> npt.NDArray[np.float32]:
                      min(len(answer), LONG) / LONG], dtype=np.float32)
 
 
+def part_of(part: str, prompt: str, answer: str) -> str:
+    """The text of the exchange a term view reads: the answer's opening, the answer or
+    the prompt."""
+    if part == "opening":
+        return answer[:OPENING]
+    return answer if part == "answer" else prompt
+
+
 def _unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
@@ -98,7 +108,8 @@ def exchange_features(prompt: Vectors, answer: Vectors,
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """sigmoid(weights . features + bias), firing at `threshold`."""
+    """sigmoid(weights . features + terms + bias), firing at `threshold`; `terms` are the
+    head's term views (`lexical`), each adding what its text's words weigh."""
 
     weights: npt.NDArray[np.float64]
     bias: float
@@ -106,15 +117,29 @@ class Head:
     # the exchange head only: a prompt whose request score is below this is not a harmful
     # request, whatever the answer (an ordinary question answered is never a violation)
     request_gate: float = 0.0
+    terms: tuple[Terms, ...] = ()
 
-    def score(self, features: npt.NDArray[np.float32]) -> float:
+    def score(self, features: npt.NDArray[np.float32], prompt: str = "",
+              answer: str = "") -> float:
         logit = float(features @ self.weights) + self.bias
+        logit += sum(t.logit(part_of(t.part, prompt, answer)) for t in self.terms)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+
+    def words(self, prompt: str, answer: str, count: int = 3) -> tuple[str, ...]:
+        """The terms that pushed the score up most, as `term +weight` for a reviewer."""
+        added: dict[str, float] = {}
+        for view_ in self.terms:
+            for term, value in view_.contributions(part_of(view_.part, prompt,
+                                                           answer)).items():
+                added[term] = added.get(term, 0.0) + value
+        top = sorted((v, t) for t, v in added.items() if v > 0)[::-1][:count]
+        return tuple(f"{t!r} +{v:.2f}" for v, t in top)
 
     def to_json(self) -> dict[str, Any]:
         return {"bias": round(self.bias, 8), "threshold": round(self.threshold, 6),
                 "request_gate": round(self.request_gate, 6),
-                "weights": [round(float(w), 8) for w in self.weights]}
+                "weights": [round(float(w), 8) for w in self.weights],
+                "terms": [t.to_json() for t in self.terms]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +152,7 @@ class Reading:
     exchange_threshold: float
     refusal_cue: str | None
     request_gate: float = 0.0
+    words: tuple[str, ...] = ()  # the terms that weighed most towards compliance
 
     @property
     def serving(self) -> float:
@@ -154,6 +180,8 @@ class Reading:
                          f"{self.exchange_threshold:.2f})")
             parts.append(f"refusal cue {self.refusal_cue!r}" if self.refusal_cue
                          else "no refusal cue")
+            if self.words:
+                parts.append(f"words {', '.join(self.words)}")
         return "; ".join(parts)
 
 
@@ -173,15 +201,16 @@ class ExchangeModel:
         answer_views = view(answer) if answer is not None else ()
         vectors = encoder.encode([*prompt_views, *answer_views])
         prompt_vectors = vectors[:len(prompt_views)]
-        request = self.request.score(request_features(prompt_vectors))
+        request = self.request.score(request_features(prompt_vectors), prompt)
         if answer is None:
             return Reading(request, self.request.threshold, None, self.exchange.threshold,
                            None)
         features = exchange_features(prompt_vectors, vectors[len(prompt_views):], answer)
         cue = REFUSAL.search(answer)
-        return Reading(request, self.request.threshold, self.exchange.score(features),
+        return Reading(request, self.request.threshold,
+                       self.exchange.score(features, prompt, answer),
                        self.exchange.threshold, cue.group(0) if cue else None,
-                       self.exchange.request_gate)
+                       self.exchange.request_gate, self.exchange.words(prompt, answer))
 
 
 def find_model(constitution: Constitution, encoder: str) -> ExchangeModel | None:
@@ -203,7 +232,7 @@ def _read(path: str, mtime_ns: int) -> ExchangeModel:
     raw = Path(path).read_bytes()
     try:
         body = json.loads(raw)
-        if body.get("format") != FORMAT:
+        if body.get("format") not in FORMATS:
             raise ValueError(f"format is {body.get('format')!r}, expected {FORMAT!r}")
         return ExchangeModel(path, hashlib.sha256(raw).hexdigest(),
                              str(body["encoder"]["version"]), _head(body["request"]),
@@ -219,7 +248,8 @@ def _head(entry: dict[str, Any]) -> Head:
     if not all(math.isfinite(n) for n in numbers):
         raise ValueError("a head has a non-finite number")
     return Head(weights, float(entry["bias"]), float(entry["threshold"]),
-                float(entry.get("request_gate", 0.0)))
+                float(entry.get("request_gate", 0.0)),
+                tuple(Terms.from_json(t) for t in entry.get("terms", ())))
 
 
 class ExchangeDetector:

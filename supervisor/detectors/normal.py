@@ -58,8 +58,11 @@ class Normalised:
 
     @property
     def identity(self) -> bool:
-        """True when offsets are the same in both texts (nothing was added or removed)."""
-        return not self.starts
+        """True when offsets are the same in both texts (nothing was added or removed).
+
+        No pieces also means a text whose every character folded to nothing ("\xad"):
+        its end still maps to the original's end."""
+        return not self.starts and len(self.text) == len(self.original)
 
     def origin(self, index: int) -> int:
         """The original offset where normalised character `index` came from.

@@ -47,15 +47,23 @@ from supervisor.detectors.exchange import (
     SUFFIX,
     Head,
     exchange_features,
+    part_of,
     request_features,
     view,
 )
+from supervisor.detectors.lexical import PARTS, Terms, Vocabulary, fit_vocabulary, matrix
 from supervisor.errors import ConfigError
 
 FOLDS = 5
 STRENGTHS = (1.0, 3.0, 10.0)  # inverse L2 strengths tried for each head
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 GATES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # request scores below which no answer is a violation
+# The exchange head's term views (`lexical`): how many terms each keeps, and how much their
+# columns weigh against the embedding's under the one L2 penalty. A larger scale fits the
+# shared sets' wording more closely and lets short, plain compliance slip under the
+# threshold; docs/judgement.md has the trial of 0.5, 1 and 2
+TERM_SIZE = 2000
+TERM_SCALE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +142,7 @@ def harmless(source: str, texts: Iterable[str]) -> list[Row]:
 
 def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
         max_safe: float = 0.10, attacks: Iterable[str] = (),
-        requests: Sequence[Row] = ()) -> Fit:
+        requests: Sequence[Row] = (), terms: bool = True) -> Fit:
     """Embed every row once, then choose and fit both heads (see the module docstring).
 
     `requests` are extra prompts for the request head only (see `harmless`). The request
@@ -162,11 +170,13 @@ def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
     weights = np.ones(len(rows))
     groups = np.array([r.group for r in rows])
     exchange_head, exchange_figures = _choose_exchange(rows, x, y, weights, groups, request,
-                                                       max_stopped, attack_sources)
+                                                       max_stopped, attack_sources, terms)
     return Fit(request_head, exchange_head,
                {"exchange": exchange_figures, "request": request_figures,
                 "rules": {"max_stopped": max_stopped, "max_safe": max_safe,
-                          "attack_sets": sorted(attack_sources), "folds": FOLDS}})
+                          "attack_sets": sorted(attack_sources), "folds": FOLDS,
+                          "terms": {"parts": list(PARTS), "size": TERM_SIZE,
+                                    "scale": TERM_SCALE} if terms else None}})
 
 
 def model_path(constitution: Constitution) -> Path:
@@ -209,7 +219,37 @@ def _out_of_fold(x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
     return scores
 
 
-def _logistic(x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+def _vocabularies(rows: Sequence[Row]) -> list[Vocabulary]:
+    return [fit_vocabulary((part_of(part, r.prompt, r.output) for r in rows), size=TERM_SIZE)
+            for part in PARTS]
+
+
+def _design(rows: Sequence[Row], x: npt.NDArray[np.float32],
+            vocabularies: Sequence[Vocabulary]) -> Any:
+    """The embedding features beside each term view's columns (scaled by TERM_SCALE)."""
+    from scipy.sparse import csr_matrix, hstack
+
+    blocks = [csr_matrix(x)]
+    for part, vocabulary in zip(PARTS, vocabularies, strict=True):
+        blocks.append(matrix(vocabulary, [part_of(part, r.prompt, r.output) for r in rows])
+                      * TERM_SCALE)
+    return hstack(blocks).tocsr()
+
+
+def _term_folds(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
+                groups: npt.NDArray[np.str_]) -> list[tuple[Any, Any, Any, Any]]:
+    """Each fold's (train, test, train design, test design), vocabularies from train only."""
+    from sklearn.model_selection import GroupKFold
+
+    folds = []
+    for train, test in GroupKFold(FOLDS).split(x, y, groups):
+        vocabularies = _vocabularies([rows[i] for i in train])
+        folds.append((train, test, _design([rows[i] for i in train], x[train], vocabularies),
+                      _design([rows[i] for i in test], x[test], vocabularies)))
+    return folds
+
+
+def _logistic(x: Any, y: npt.NDArray[np.int_],
               w: npt.NDArray[np.float64], strength: float) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -229,12 +269,19 @@ def _counts(predicted: npt.NDArray[np.bool_], y: npt.NDArray[np.int_]) -> dict[s
 def _choose_exchange(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
                      w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
                      request: npt.NDArray[np.float64], max_stopped: float,
-                     attacks: set[str]) -> tuple[Head, dict[str, Any]]:
+                     attacks: set[str], terms: bool) -> tuple[Head, dict[str, Any]]:
     sources = np.array([r.source for r in rows])
     scored = sorted({r.source for r in rows if r.violation})  # F1 needs violations
     best: tuple[tuple[bool, float], float, float, float, dict[str, Any]] | None = None
+    folds = _term_folds(rows, x, y, groups) if terms else []
     for strength in STRENGTHS:
-        scores = _out_of_fold(x, y, w, groups, strength)
+        if terms:
+            scores = np.zeros(len(y))
+            for train, test, fitted_on, held_out in folds:
+                scores[test] = _logistic(fitted_on, y[train], w[train],
+                                         strength).predict_proba(held_out)[:, 1]
+        else:
+            scores = _out_of_fold(x, y, w, groups, strength)
         for threshold in THRESHOLDS:
             for gate in GATES:
                 stopped = (scores >= threshold) & (request >= gate)
@@ -247,9 +294,15 @@ def _choose_exchange(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDA
                     best = (key, strength, threshold, gate, per)
     assert best is not None
     _, strength, threshold, gate, per = best
-    model = _logistic(x, y, w, strength)
-    head = Head(model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold,
-                gate)
+    vocabularies = _vocabularies(rows) if terms else []
+    model = _logistic(_design(rows, x, vocabularies) if terms else x, y, w, strength)
+    coef = model.coef_[0].astype(np.float64)
+    views, start = [], x.shape[1]
+    for part, vocabulary in zip(PARTS if terms else (), vocabularies, strict=True):
+        end = start + len(vocabulary.names)
+        views.append(Terms(part, vocabulary, coef[start:end] * TERM_SCALE))
+        start = end
+    head = Head(coef[:x.shape[1]], float(model.intercept_[0]), threshold, gate, tuple(views))
     return head, {"strength": strength, "threshold": threshold, "request_gate": gate,
                   "per_file": per, "within_rule": best[0][0]}
 

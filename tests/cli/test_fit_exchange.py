@@ -64,6 +64,22 @@ def test_fit_exchange_writes_a_model_beside_the_constitution(run: Run, tmp_path:
     from supervisor.detectors.exchange import ExchangeDetector
 
     assert ExchangeDetector(constitution).model().sha256 == model.sha256
+    # the exchange head also reads words: a refusal's "sorry" weighs against compliance
+    opening, answer, prompt = model.exchange.terms
+    assert (opening.part, answer.part, prompt.part) == ("opening", "answer", "prompt")
+    assert opening.weights[opening.vocabulary.index["sorry"]] < 0
+    assert cv["rules"]["terms"]["parts"] == ["opening", "answer", "prompt"]
+
+
+def test_no_terms_fits_the_embedding_alone(run: Run, tmp_path: Path) -> None:
+    shutil.copy(SHIPPED_DIR / "base.yaml", tmp_path / "base.yaml")
+    data = write(tmp_path / "small.jsonl", rows())
+    result = run("fit-exchange", str(tmp_path / "base.yaml"), "--data", str(data), "--json",
+                 "--no-ordinary", "--no-terms")
+    assert result.code == 0, result.err
+    figures = json.loads(result.out)
+    assert read_model(Path(figures["path"])).exchange.terms == ()
+    assert figures["cross_validation"]["rules"]["terms"] is None
 
 
 def test_a_row_without_a_label_names_its_file_and_line(run: Run, tmp_path: Path) -> None:
