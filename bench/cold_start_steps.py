@@ -41,9 +41,11 @@ def main() -> None:
     backend = getattr(encoder, "backend", None)
     backend.load() if backend is not None else encoder._load()  # older trees: no backend
     mark("encoder load")
+    # the detector is typed as the protocol; this one is semantic
     semantic.warm(constitution.principles)  # type: ignore[attr-defined]
     mark("exemplar matrices")
     if "exchange" in detectors:
+        # the detector is typed as the protocol; this one is exchange
         detectors["exchange"].warm()  # type: ignore[attr-defined]
     mark("exchange model")
     for detector in detectors.values():

@@ -302,9 +302,9 @@ def load_model(precision: Precision) -> Model:
     if precision == "int8":
         with warnings.catch_warnings():  # the eager API is deprecated, still present in 2.13
             warnings.simplefilter("ignore")
-            # torch's eager quantization API carries no annotations
             from torch.ao.quantization import per_channel_dynamic_qconfig
 
+            # torch's eager quantization API carries no annotations
             torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 transformer, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
     return Model(tokenizer, transformer)
@@ -357,6 +357,7 @@ def _trace(model: Model) -> Any:
     # the tracer reads every attribute of the model, and one of them (the training loss)
     # logs a warning about a setting inference never uses
     verbosity = transformers_logging.get_verbosity()
+    # transformers' logging helpers carry no annotations
     transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         with warnings.catch_warnings(), torch.inference_mode():

@@ -43,8 +43,10 @@ def test_vectors_match_sentence_transformers_own_encode(precision: str) -> None:
     if precision == "int8":
         with warnings.catch_warnings():  # the eager API is deprecated, as in the encoder
             warnings.simplefilter("ignore")
+            # torch's eager quantization API carries no annotations
             torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 reference, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+    # the precision comes from parametrize as a plain str
     encoder = Encoder(precision=precision, cache_size=0)  # type: ignore[arg-type]
     texts = [TEXTS[0], "x " * 600, "Hi."]
     ours = encoder.encode(texts)

@@ -268,6 +268,7 @@ def test_concurrent_first_requests_embed_the_exemplars_once() -> None:
                 calls.append(len(texts))
             return encoder.encode(texts)
 
+    # a counting stand-in with the encoder's encode() only
     detector = SemanticDetector(Counting())  # type: ignore[arg-type]
     p = principle()
     start = threading.Barrier(16)

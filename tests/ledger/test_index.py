@@ -187,6 +187,7 @@ def test_a_sidecar_of_a_replaced_ledger_is_rebuilt(tmp_path: Path) -> None:
         segment.write_bytes((tmp_path / "other" / segment.name).read_bytes())
     index = SqliteIndex(JsonlStore(folder, segment_records=10))
     assert index.get("rec_a3") is None
+    # get() is Optional; the first half of the line checks it
     assert index.get("rec_b3") is not None and index.get("rec_b3")["seq"] == 3  # type: ignore[index]
     index.close()
 

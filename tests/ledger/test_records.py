@@ -33,6 +33,7 @@ async def test_redacted_record_keeps_no_identifier(ledger: Ledger) -> None:
     stored = b"\n".join(ledger.store.lines()).decode()
     for raw in (SSN, "00482913", "John Whitaker"):
         assert raw not in stored
+    # a record's body is untyped JSON
     assert "<US_SSN>" in record["body"]["texts"]["original"]  # type: ignore[index]
 
 
@@ -40,6 +41,7 @@ async def test_redacted_record_keeps_no_identifier(ledger: Ledger) -> None:
 async def test_none_keeps_only_hashes_and_full_keeps_text(ledger: Ledger) -> None:
     """store_text none stores hashes only; full stores the text as it was."""
     none = await decide_and_record(ledger, "none")
+    # a record's body is untyped JSON
     assert none["body"]["texts"] is None  # type: ignore[index]
     assert len(none["body"]["text_sha256"]["original"]) == 64  # type: ignore[index]
     full = await decide_and_record(ledger, "full")

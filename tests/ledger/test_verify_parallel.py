@@ -12,8 +12,10 @@ from tests.ledger.test_chain import FIXED
 
 
 def _same(lines: list[bytes], pem: bytes, **options: object) -> None:
+    # the options are verify_lines' keywords, passed through
     expected = verify_lines(lines, pem, **options)  # type: ignore[arg-type]
     for block in (1, 2, 4, 16):
+        # the options are verify_lines' keywords, passed through
         found = verify_parallel(lines, pem, jobs=1, block=block, **options)  # type: ignore[arg-type]
         assert (found.ok, found.bad_seq, found.problem, found.records, found.checkpoints,
                 found.head, found.unsigned_tail) == \
