@@ -114,7 +114,7 @@ def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path,
     requests = ordinary_texts(loaded, data_root) if ordinary else []
     encoder = shared_encoder()
     click.echo(f"embedding {len(rows)} exchanges and {len(requests)} other prompts, then "
-               "fitting (minutes on two cores)...", err=True)
+               "fitting (this takes minutes)...", err=True)
     result = fit(rows, encoder, max_stopped=max_stopped, max_safe=max_safe,
                  attacks=[p.name for p in attacks], requests=requests, terms=terms)
     body = result.to_json(loaded, encoder.version, data)

@@ -154,7 +154,7 @@ class PiiDetector:
         registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         registry.remove_recognizer(EmailRecognizer.__name__)
         # Presidio's PhoneRecognizer (libphonenumber) stays beside our CuedPhoneRecognizer:
-        # it is most of a redaction's pattern time (about 0.8 of 1.4 ms), but without it
+        # it is most of a redaction's pattern time (docs/performance.md), but without it
         # phone recall on presidio-synth falls from 0.98 to 0.92
         registry.add_recognizer(OfflineEmailRecognizer())
         for recognizer in custom_recognizers():
