@@ -21,11 +21,10 @@ Supervisor awaits before its deadline starts; resolved by the registry, a local 
 has no per-call timeout beyond that deadline (`registry.resolve` says why).
 
 llama.cpp's threads meet through OpenMP, whose default is to spin while waiting for each
-other. On a busy two-core machine a spinning thread holds a core its partner needs: in
-six interleaved runs of 32 tokens at a load average of about 5, the median was 19 s
-spinning (10 to 30 s) and 8 s with OpenMP told to sleep instead (0.8 to 17 s). So
-OMP_WAIT_POLICY=PASSIVE is set before llama.cpp loads, unless the environment says
-otherwise.
+other; on a busy machine a spinning thread holds a core its partner needs, and answers
+took about twice as long (docs/performance.md). OpenMP reads its policy from the
+environment once, when llama.cpp loads, so OMP_WAIT_POLICY=PASSIVE is set just before,
+unless the environment already says otherwise.
 """
 
 from __future__ import annotations
