@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from supervisor.detectors.semantic import (
     VectorStore,
     cache_dir,
 )
+from supervisor.detectors.semantic.store import Sides
 
 CONSTITUTION = {
     "id": "tiny", "version": "1.0.0",
@@ -238,3 +240,17 @@ def test_a_bind_after_calibrate_wrote_its_file_reads_it(tiny: Constitution) -> N
     score = after.score_many([p], [Exchange("", "A lovely morning.")])[0][p.id]
     assert score.calibrated and score.threshold == 0.4
     assert after.calibration_sha256(tiny) is not None
+
+
+def test_the_folder_keeps_the_files_used_last(tmp_path: Path) -> None:
+    """Beyond `keep` files a write drops those used longest ago; a hit counts as a use."""
+    store = VectorStore(tmp_path, keep=2)
+    vectors = np.zeros((1, DIMENSIONS), dtype=np.float32)
+    sides = Sides(("a",), ("b",))
+    store.save("first", vectors, vectors)
+    store.save("second", vectors, vectors)
+    os.utime(store.path("first"), ns=(1, 1))  # long unused ...
+    os.utime(store.path("second"), ns=(2, 2))
+    assert store.load("first", sides) is not None  # ... until read now
+    store.save("third", vectors, vectors)
+    assert sorted(p.stem for p in tmp_path.glob("*.npz")) == ["first", "third"]

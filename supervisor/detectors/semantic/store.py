@@ -8,7 +8,10 @@ constitution content, never user text, so nothing a user wrote is stored.
 The folder is `$SUPERVISOR_CACHE_DIR/vectors`, else `$XDG_CACHE_HOME/constitutional-
 supervisor/vectors`, else `~/.cache/constitutional-supervisor/vectors`. A file is written
 whole under a temporary name and renamed into place; one that cannot be read or does not
-match its key's shape is a miss (logged), and the caller embeds and rewrites it.
+match its key's shape is a miss (logged), and the caller embeds and rewrites it. Every
+edit of an exemplar, and every example `constitution test` leaves out, makes a new key,
+so the folder keeps the `keep` files used last (a hit marks its file used) and drops the
+rest when it writes.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ class Sides:
 class VectorStore:
     """Exemplar matrices on disk by key; `folder` None follows `cache_dir()` at each use."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, *, keep: int = 512) -> None:
         self._folder = folder
+        self.keep = keep
 
     @property
     def folder(self) -> Path:
@@ -82,6 +86,8 @@ class VectorStore:
             log.warning("exemplar vectors in %s do not match their exemplars; embedding "
                         "again", path)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last to be dropped
         return violating, compliant
 
     def save(self, key: str, violating: Vectors, compliant: Vectors) -> None:
@@ -97,6 +103,19 @@ class VectorStore:
             log.warning("could not keep exemplar vectors in %s (%s)", path, exc)
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        """Drop the files used longest ago beyond `keep` (another process may race: fine)."""
+        found = []
+        for entry in self.folder.glob("*.npz"):
+            with contextlib.suppress(OSError):
+                found.append((entry.stat().st_mtime_ns, entry))
+        found.sort(reverse=True)
+        for _, stale in found[self.keep:]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _fits(matrix: np.ndarray, texts: int) -> bool:
