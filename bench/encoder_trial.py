@@ -280,6 +280,7 @@ def cross_validate(name: str, cache: Path, *, terms: bool = False) -> dict[str, 
     requests = ordinary_texts(base, None)
     encoder = Cached(make(name, cache), cache / f"{name}.npz")
     started = time.perf_counter()
+    # a trial encoder with the Encoder's encode() and version only
     result = fit(rows, encoder, attacks=[p.name for p in attacks],  # type: ignore[arg-type]
                  requests=requests, terms=terms)
     figures = result.figures
@@ -315,6 +316,7 @@ def threshold_free(rows: Sequence[Any], requests: Sequence[Any], encoder: Cached
     from supervisor.detectors.exchange import exchange_features, request_features
     from supervisor.evaluation.exchange_fit import _embed, _out_of_fold, _per_source
 
+    # a trial encoder with the Encoder's encode() and version only
     prompts, answers = _embed([*rows, *requests], encoder)  # type: ignore[arg-type]
     chosen = list({r.prompt: r for r in [*rows, *requests]
                    if r.harmful_request is not None}.values())

@@ -580,6 +580,7 @@ def report(result: dict[str, Any]) -> None:
         ("append throughput", f"{result['append_per_s']:,}/s",
          # TARGETS mixes numbers and per-store tables
          f">= {TARGETS['append_per_s'][kind]:,}/s",  # type: ignore[index]
+         # TARGETS mixes numbers and per-store tables
          result["append_per_s"] >= TARGETS["append_per_s"][kind]),  # type: ignore[index]
         (f"review queue ({result['queue_open']:,} open of "
          f"{result['queue_escalations']:,} escalations)",

@@ -43,8 +43,10 @@ async def test_none_keeps_only_hashes_and_full_keeps_text(ledger: Ledger) -> Non
     none = await decide_and_record(ledger, "none")
     # a record's body is untyped JSON
     assert none["body"]["texts"] is None  # type: ignore[index]
+    # a record's body is untyped JSON
     assert len(none["body"]["text_sha256"]["original"]) == 64  # type: ignore[index]
     full = await decide_and_record(ledger, "full")
+    # a record's body is untyped JSON
     assert SSN in json.dumps(full["body"]["texts"])  # type: ignore[index]
 
 
