@@ -25,7 +25,7 @@ from typing import Literal
 
 from supervisor.constitution import DoseCheck, DrugLimit, Principle
 from supervisor.decision import Finding
-from supervisor.detectors import Findings
+from supervisor.detectors.base import Findings
 from supervisor.detectors.normal import Normalised
 from supervisor.detectors.normal import normalise as fold_text
 

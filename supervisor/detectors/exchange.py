@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from supervisor.constitution import Constitution, Principle
 from supervisor.decision import Finding
-from supervisor.detectors import Findings
+from supervisor.detectors.base import Findings
 from supervisor.detectors.embedding import Encoder, Vectors, shared_encoder, windows
 from supervisor.detectors.exemplars import beside
 from supervisor.detectors.lexical import Terms

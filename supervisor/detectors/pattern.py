@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from supervisor.constitution import PatternCheck, Principle
 from supervisor.decision import Finding
-from supervisor.detectors import Findings
+from supervisor.detectors.base import Findings
 from supervisor.detectors.normal import Normalised
 from supervisor.detectors.normal import normalise as fold_text
 

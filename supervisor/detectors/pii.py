@@ -37,7 +37,7 @@ from typing import Any
 
 from supervisor.constitution import PII_ENTITIES, PiiCheck, Principle
 from supervisor.decision import Finding
-from supervisor.detectors import Findings
+from supervisor.detectors.base import Findings
 from supervisor.detectors.cores import shared_cores
 from supervisor.detectors.health import (
     CONTEXT,

@@ -13,7 +13,7 @@ import numpy as np
 
 from supervisor.constitution import Constitution, Principle, SemanticCheck
 from supervisor.decision import Finding
-from supervisor.detectors import Findings
+from supervisor.detectors.base import Findings
 from supervisor.detectors.calibration import SUFFIX as CALIBRATION
 from supervisor.detectors.calibration import Calibration
 from supervisor.detectors.embedding import DIMENSIONS, Encoder, shared_encoder
