@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -275,9 +274,11 @@ class Model:
 
 
 def _prepare() -> Path:
-    """Offline, quiet and on one thread: the packaged model's folder, its pipeline checked."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """Quiet and on one thread: the packaged model's folder, its pipeline checked.
+
+    Offline by construction: the model is a local folder read with `local_files_only`,
+    so nothing asks the hub, and the process's environment is left as it was.
+    """
     import torch
     from transformers.utils import logging as transformers_logging
 

