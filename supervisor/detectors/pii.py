@@ -25,9 +25,11 @@ removed by one of higher score), so the answer is the one a fresh analysis gives
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -151,7 +153,8 @@ class PiiDetector:
         nlp.add_pipe(LOWER_LEMMA)
         engine.nlp = {"en": nlp}  # type: ignore[assignment]  # Presidio types nlp as None
         registry = RecognizerRegistry(supported_languages=["en"])
-        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+        with _quiet("presidio-analyzer"):  # a line for each recognizer of another language
+            registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         registry.remove_recognizer(EmailRecognizer.__name__)
         # Presidio's PhoneRecognizer (libphonenumber) stays beside our CuedPhoneRecognizer:
         # it is most of a redaction's pattern time (docs/performance.md), but without it
@@ -396,3 +399,15 @@ def shared_pii() -> PiiDetector:
 def redact_all(text: str) -> str:
     """Module-level shortcut: the shared detector's `redact_all`."""
     return shared_pii().redact_all(text)
+
+
+@contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only errors from logger `name` while the block runs; its level is restored after."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -265,3 +265,16 @@ def test_redaction_leaves_no_digit_of_a_disguised_ssn(pii: PiiDetector, data: st
     # (spaCy may take odd letters and the number for one PERSON: still redacted)
     assert not any(c.isdigit() for c in redacted)
     assert not any(c in redacted for c in ZERO_WIDTH[1:])
+
+
+def test_building_the_analyzer_prints_no_line_per_foreign_recognizer(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Presidio warns once for each recognizer of another language it skips; a server's
+    log is no place for those, and the logger's own level is left as it was."""
+    import logging
+
+    before = logging.getLogger("presidio-analyzer").level
+    with caplog.at_level(logging.WARNING, logger="presidio-analyzer"):
+        PiiDetector().analyzer  # noqa: B018 (built on first access)
+    assert not [r for r in caplog.records if "not added to registry" in r.getMessage()]
+    assert logging.getLogger("presidio-analyzer").level == before
