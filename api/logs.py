@@ -13,14 +13,15 @@ import structlog
 
 
 def configure(level: str = "info") -> None:
-    """JSON lines on stderr with time, level and logger name."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr,
-                        level=getattr(logging, level.upper(), logging.INFO))
+    """JSON lines on stderr with time, level and logger name, from `level` up."""
+    threshold = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=threshold)
     for noisy in ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # per-recognizer load chatter
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
                     structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True)
