@@ -104,4 +104,10 @@ KeyCaller = Annotated[Caller, Depends(require(None))]
 AppCaller = Annotated[Caller, Depends(require("app"))]
 AuditorCaller = Annotated[Caller, Depends(require("auditor"))]
 AdminCaller = Annotated[Caller, Depends(require("admin"))]
-ServiceDep = Annotated[Service, Depends(service_of)]
+async def _service(request: Request) -> Service:
+    """`service_of` as a dependency: a sync one would send every request through a worker
+    thread first (FastAPI runs sync dependencies in its thread pool)."""
+    return service_of(request)
+
+
+ServiceDep = Annotated[Service, Depends(_service)]

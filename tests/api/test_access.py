@@ -148,3 +148,32 @@ def test_the_key_file_takes_the_new_format(tmp_path: Path) -> None:
     path.write_text(f"app:clinic:{APP_KEY}:rate=soon\n")
     with pytest.raises(ConfigError, match=f"{path} item 1"):
         generated(folder)
+
+
+def test_no_route_depends_on_a_sync_callable() -> None:
+    """FastAPI runs a sync dependency in its thread pool: one thread hop per request for a
+    lookup. Every dependency of every API route (sub-dependencies too) is async."""
+    import inspect
+
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute
+
+    from api import console
+    from api.routes import audit, chat, messages, moderation, proposals, supervise, system
+
+    def sync_calls(dependant: Dependant) -> list[str]:
+        found = []
+        for sub in dependant.dependencies:
+            call = sub.call
+            # a security scheme is an object whose __call__ is the dependency
+            target = call if inspect.isfunction(call) else type(call).__call__
+            if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
+                found.append(getattr(call, "__name__", repr(call)))
+            found += sync_calls(sub)
+        return found
+
+    routers = [m.router for m in (audit, chat, messages, moderation, proposals, supervise,
+                                  system)] + [console.router]
+    routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    assert routes
+    assert {r.path: sync_calls(r.dependant) for r in routes if sync_calls(r.dependant)} == {}
