@@ -30,6 +30,7 @@ import json
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,6 +186,11 @@ class Reading:
         return "; ".join(parts)
 
 
+RECENT = 64  # readings kept by `ExchangeModel.read`, the process's last exchanges
+_recent: OrderedDict[tuple[str, str, str, str | None], Reading] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 @dataclass(frozen=True, slots=True)
 class ExchangeModel:
     """A loaded `<id>.exchange.json`: the request and exchange heads and their provenance."""
@@ -196,7 +202,25 @@ class ExchangeModel:
     exchange: Head
 
     def read(self, encoder: Encoder, prompt: str, answer: str | None) -> Reading:
-        """Embed the exchange's windows (cached by the encoder) and score both heads."""
+        """Embed the exchange's windows (cached by the encoder) and score both heads.
+
+        One output check reads its exchange twice (the semantic gate, then an `exchange`
+        principle), so the last readings are kept (`RECENT`).
+        """
+        key = (self.sha256, encoder.version, prompt, answer)
+        with _recent_lock:
+            found = _recent.get(key)
+            if found is not None:
+                _recent.move_to_end(key)
+                return found
+        reading = self._read(encoder, prompt, answer)
+        with _recent_lock:
+            _recent[key] = reading
+            while len(_recent) > RECENT:
+                _recent.popitem(last=False)
+        return reading
+
+    def _read(self, encoder: Encoder, prompt: str, answer: str | None) -> Reading:
         prompt_views = view(prompt)
         answer_views = view(answer) if answer is not None else ()
         vectors = encoder.encode([*prompt_views, *answer_views])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,3 +152,26 @@ def test_a_short_everyday_prompt_with_a_plain_answer_is_allowed(base: ExchangeDe
     for prompt, answer in [("Question?", "Index funds spread risk across many companies."),
                            ("Hi", "Hello! How can I help you today?")]:
         assert base.scan([principle], prompt=prompt, text=answer) == {}
+
+
+def test_an_exchange_read_twice_is_embedded_and_scored_once(base: ExchangeDetector) -> None:
+    """The semantic gate and harmful-compliance read one output check's exchange; the
+    second read is the first's reading, not another pass."""
+    real = base.encoder
+    calls: list[int] = []
+
+    class Counting:
+        version = real.version
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return real.encode(texts)
+
+    model = base.model()
+    counting: Any = Counting()  # the encoder's version and encode(), nothing else
+    prompt = BOMB + " (asked twice)"
+    first = model.read(counting, prompt, COMPLIED)
+    assert model.read(counting, prompt, COMPLIED) is first
+    assert len(calls) == 1
+    model.read(counting, prompt, REFUSED)
+    assert len(calls) == 2
