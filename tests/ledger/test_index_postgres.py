@@ -17,25 +17,15 @@ from supervisor.ledger.index import ScanQuery, open_query
 from supervisor.ledger.jsonl import seal_records
 from supervisor.ledger.postgres import PostgresStore
 from supervisor.ledger.postgres_index import PostgresQuery
+from tests.ledger.tables import SERVER, drop, fresh
 from tests.ledger.test_index import ACTIONS, bodies, filters, same_answers
 
 pytestmark = pytest.mark.postgres
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def drop(table: str) -> None:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
-                       "_escalations", "_backings"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
-        conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 
 
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = f"index_test_{uuid.uuid4().hex[:10]}"
-    yield name
-    drop(name)
+    yield from fresh("index_test")
 
 
 def fill(store: PostgresStore, count: int, data: st.DataObject, ids: list[str]) -> None:

@@ -4,7 +4,6 @@ the reference answer (`api.reviews.open_escalations` over every escalation)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from supervisor.ledger.index import Query, ScanQuery, SqliteIndex, open_query
 from supervisor.ledger.jsonl import JsonlStore, seal_records
 from supervisor.ledger.postgres import PostgresStore
 from supervisor.ledger.quorum import quorums
+from tests.ledger.tables import SERVER, fresh
 
 FOUR_EYES = Path(__file__).resolve().parent.parent / "console" / "four-eyes.yaml"
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 Entry = tuple[str, str, str, bytes]
 
 
@@ -146,19 +145,9 @@ def test_a_sidecar_of_the_older_schema_is_rebuilt_with_escalations(
         store.close()
 
 
-def drop(table: str) -> None:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts",
-                       "_escalations", "_backings"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
-        conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
-
-
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = f"queue_test_{uuid.uuid4().hex[:10]}"
-    yield name
-    drop(name)
+    yield from fresh("queue_test")
 
 
 @pytest.mark.postgres
