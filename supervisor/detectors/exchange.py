@@ -122,19 +122,21 @@ class Head:
 
     def score(self, features: npt.NDArray[np.float32], prompt: str = "",
               answer: str = "") -> float:
-        logit = float(features @ self.weights) + self.bias
-        logit += sum(t.logit(part_of(t.part, prompt, answer)) for t in self.terms)
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+        return self.weigh(features, prompt, answer)[0]
 
-    def words(self, prompt: str, answer: str, count: int = 3) -> tuple[str, ...]:
-        """The terms that pushed the score up most, as `term +weight` for a reviewer."""
+    def weigh(self, features: npt.NDArray[np.float32], prompt: str = "", answer: str = "",
+              count: int = 3) -> tuple[float, tuple[str, ...]]:
+        """The score, and the `count` terms that pushed it up most (`'term' +weight`, for
+        a reviewer), from one pass over each term view's text."""
         added: dict[str, float] = {}
         for view_ in self.terms:
             for term, value in view_.contributions(part_of(view_.part, prompt,
                                                            answer)).items():
                 added[term] = added.get(term, 0.0) + value
-        top = sorted((v, t) for t, v in added.items() if v > 0)[::-1][:count]
-        return tuple(f"{t!r} +{v:.2f}" for v, t in top)
+        logit = float(features @ self.weights) + self.bias + sum(added.values())
+        top = sorted(((v, t) for t, v in added.items() if v > 0), reverse=True)[:count]
+        return (1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit)))),
+                tuple(f"{t!r} +{v:.2f}" for v, t in top))
 
     def to_json(self) -> dict[str, Any]:
         return {"bias": round(self.bias, 8), "threshold": round(self.threshold, 6),
@@ -231,10 +233,9 @@ class ExchangeModel:
                            None)
         features = exchange_features(prompt_vectors, vectors[len(prompt_views):], answer)
         cue = REFUSAL.search(answer)
-        return Reading(request, self.request.threshold,
-                       self.exchange.score(features, prompt, answer),
-                       self.exchange.threshold, cue.group(0) if cue else None,
-                       self.exchange.request_gate, self.exchange.words(prompt, answer))
+        score, words = self.exchange.weigh(features, prompt, answer)
+        return Reading(request, self.request.threshold, score, self.exchange.threshold,
+                       cue.group(0) if cue else None, self.exchange.request_gate, words)
 
 
 def find_model(constitution: Constitution, encoder: str) -> ExchangeModel | None:

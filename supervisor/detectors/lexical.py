@@ -96,11 +96,6 @@ class Terms:
         return {names[p]: float(v * self.weights[p])
                 for p, v in zip(positions, values, strict=True)}
 
-    def logit(self, text: str) -> float:
-        """What the text's terms add to the head's logit."""
-        positions, values = self.vocabulary.vector(text)
-        return float(values @ self.weights[positions]) if len(positions) else 0.0
-
     def to_json(self) -> dict[str, Any]:
         return {"part": self.part, **self.vocabulary.to_json(),
                 "weights": [round(float(w), 8) for w in self.weights]}

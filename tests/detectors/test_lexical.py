@@ -62,7 +62,7 @@ def test_a_head_adds_what_its_term_views_weigh_and_names_the_words() -> None:
     complied = head.score(features, "a prompt", "Sure here is how.")
     refused = head.score(features, "a prompt", "I cannot do that.")
     assert complied > 0.5 > refused
-    assert head.words("a prompt", "Sure here is how.") == ("'sure here' +3.00",)
+    assert head.weigh(features, "a prompt", "Sure here is how.")[1] == ("'sure here' +3.00",)
     # the opening view reads the first characters of the answer only
     assert part_of("opening", "p", "x" * 400 + " cannot").endswith("x")
     line = Reading(0.9, 0.5, complied, 0.5, None, 0.0, ("'sure here' +3.00",)).explain()
