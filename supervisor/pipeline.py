@@ -308,7 +308,7 @@ class Supervisor:
                         timings: dict[str, float]) -> Assessment:
         tick = time.perf_counter()
         plan = self._plan(principles)
-        findings = await self._scan(principles, prompt, text)
+        findings = await self._scan(plan, prompt, text)
         _add(timings, "detectors", tick)
         verdicts: list[Verdict] = []
         needs_judge: list[Principle] = []
@@ -348,9 +348,9 @@ class Supervisor:
         ordered = tuple(by_id[p.id] for p in principles if p.id in by_id)
         return Assessment(ordered, tuple(unevaluated), flat, judgement.usage, True)
 
-    async def _scan(self, principles: Sequence[Principle], prompt: str,
-                    text: str) -> dict[str, tuple[Finding, ...]]:
-        """Every detector's findings, merged in detector order.
+    @staticmethod
+    async def _scan(plan: _Plan, prompt: str, text: str) -> dict[str, tuple[Finding, ...]]:
+        """Every detector's findings for the plan's principles, merged in detector order.
 
         The detectors run side by side, each in a worker thread: PII spends its time in
         Python (spaCy, Presidio) while the semantic encoder's pass runs outside the GIL,
@@ -358,7 +358,7 @@ class Supervisor:
         """
         found = await asyncio.gather(*(
             asyncio.to_thread(_detect, kind, detector, subset, prompt=prompt, text=text)
-            for kind, detector, subset in self._plan(principles).scans))
+            for kind, detector, subset in plan.scans))
         merged: dict[str, tuple[Finding, ...]] = {}
         for result in found:
             for pid, hits in result.items():

@@ -207,10 +207,6 @@ class PiiDetector:
             result.start, result.end = folded.span(result.start, result.end)
         return results
 
-    def _parsed(self, text: str) -> Any:
-        """spaCy's pass over `text` (kept with the text's analysis, see `_analysis`)."""
-        return self._analysis(text).artifacts
-
     def _analysis(self, text: str) -> _Analysis:
         """spaCy's pass over `text` and the Presidio results found on it so far, kept for
         the next few texts: the same text is analysed for the checks and again when its
