@@ -108,6 +108,15 @@ def check(index: Query, store: Any, constitutions: dict[str, Constitution]) -> N
     assert len(index.escalations()) == 13  # without `reviewers`: every escalation
 
 
+
+def check_and_close(index: Query, store: Any, constitutions: dict[str, Constitution]) -> None:
+    """`check`, then close the index and its store whatever it found."""
+    try:
+        check(index, store, constitutions)
+    finally:
+        index.close()
+        store.close()
+
 def test_the_jsonl_queue_is_the_open_escalations(
         tmp_path: Path, constitutions: dict[str, Constitution]) -> None:
     """On the sidecar, the queue equals the reference, then follows a closing review."""
@@ -138,11 +147,7 @@ def test_a_sidecar_of_the_older_schema_is_rebuilt_with_escalations(
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
         conn.execute("DELETE FROM escalations")
     index = SqliteIndex(store)
-    try:
-        check(index, store, constitutions)
-    finally:
-        index.close()
-        store.close()
+    check_and_close(index, store, constitutions)
 
 
 @pytest.fixture
@@ -159,11 +164,7 @@ def test_the_postgres_queue_is_the_open_escalations(
     store.append(seal_records(entries[:9]))
     store.append(seal_records(entries[9:]))
     index = open_query(store)
-    try:
-        check(index, store, constitutions)
-    finally:
-        index.close()
-        store.close()
+    check_and_close(index, store, constitutions)
 
 
 @pytest.mark.postgres
@@ -182,9 +183,5 @@ def test_a_postgres_index_from_before_escalations_is_filled(
     assert isinstance(open_query(reader), ScanQuery)  # not complete: scanned, not misread
     store = PostgresStore(url)
     index = open_query(store)
-    try:
-        check(index, store, constitutions)
-    finally:
-        index.close()
-        store.close()
-        reader.close()
+    reader.close()
+    check_and_close(index, store, constitutions)
