@@ -23,9 +23,8 @@ from typing import Any
 from supervisor.constitution import Constitution
 from supervisor.ledger import Ledger
 from supervisor.ledger.core import Receipt
+from supervisor.ledger.quorum import CLOSING  # the verdicts that close; the index's too
 from supervisor.ledger.records import review_body
-
-CLOSING = ("agree", "override")
 
 
 class ReviewRefused(ValueError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-CLOSING = ("agree", "override")  # as `api.reviews.CLOSING`: the verdicts that close
+CLOSING = ("agree", "override")  # the verdicts that close (api.reviews reads this one)
 
 
 def backing(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
