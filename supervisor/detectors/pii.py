@@ -171,10 +171,20 @@ class PiiDetector:
 
         return AnonymizerEngine()  # type: ignore[no-untyped-call]  # unannotated constructor
 
+    @cached_property
+    def _presidio(self) -> Any:
+        """`analyzer` with Presidio's phone recognizer behind a gate that skips texts where
+        no phone number can be (`recognizers.GatedPhoneRecognizer`, same results)."""
+        from supervisor.detectors.recognizers import gate_phone_numbers
+
+        analyzer = self.analyzer
+        gate_phone_numbers(analyzer.registry)
+        return analyzer
+
     def warm(self) -> None:
         """Load everything now (a server calls this at start-up, not on the first request)."""
         with self._lock:
-            self.analyzer.analyze("warm up", language="en")
+            self._presidio.analyze("warm up", language="en")
             _ = self.anonymizer
 
     def analyze(self, text: str, entities: Iterable[str], min_score: float = 0.0
@@ -186,14 +196,14 @@ class PiiDetector:
         wanted = sorted(set(entities))
         if not text or not wanted:
             return []
-        if self.__dict__.get("analyzer") is None:
+        if "_presidio" not in self.__dict__:
             self.warm()
         folded = normalise(text)
         found: list[Any] = []
         with shared_cores().held():  # an encoder pass beside it keeps to the other core
             for window in windows(len(folded.text), self.chunk_chars, self.overlap_chars):
                 part = folded.text[window.start:window.end]
-                for result in self._analysis(part).results(self.analyzer, part, wanted,
+                for result in self._analysis(part).results(self._presidio, part, wanted,
                                                            min_score):
                     result.start += window.start
                     result.end += window.start
@@ -217,7 +227,7 @@ class PiiDetector:
                 self._recent.move_to_end(text)
                 return found
         _cpu_backend()
-        analysis = _Analysis(self.analyzer.nlp_engine.process_text(text, "en"))
+        analysis = _Analysis(self._presidio.nlp_engine.process_text(text, "en"))
         if len(text) <= RECENT_CHARS:
             with self._recent_lock:
                 self._recent[text] = analysis
