@@ -218,13 +218,16 @@ def main() -> None:
                         help="also time the semantic encoder's pass")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    load_before = os.getloadavg()
     texts = Texts()
     cases = local_cases(texts)
     if args.encoder:
         cases |= encoder_cases(texts)
     result = compare(cases, args.runs, args.hogs)
+    load_after = os.getloadavg()
     print(f"{args.runs} calls per case and phase, {texts.size}-character answers, "
-          f"{os.cpu_count()} cores, loaded = {args.hogs} spinning processes")
+          f"{os.cpu_count()} cores, loaded = {args.hogs} spinning processes; load average "
+          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)")
     print(f"{'':30}{'quiet p50':>11}{'p95':>8}{'loaded p50':>12}{'p95':>8}"
           f"{'loaded/quiet':>14}")
     for name, phases in result.items():
@@ -242,7 +245,9 @@ def main() -> None:
             f"{phase} {spread[phase]['p50'] / one[phase]['p50']:.2f}x"
             for phase in ("quiet", "loaded")))
     out = Path(__file__).parent / "results" / "local_checks.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"runs": args.runs, "chars": texts.size, "hogs": args.hogs,
+                               "load_average": {"before": load_before, "after": load_after},
                                "cores": os.cpu_count(), "cases": result,
                                "targets": {"loaded_p50_ms": 30.0, "loaded_over_quiet": 1.2}},
                               indent=2))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -72,6 +73,7 @@ async def main() -> None:
     parser.add_argument("--name", default="", help="label of the saved results")
     args = parser.parse_args()
     _check_tree()
+    load_before = os.getloadavg()
 
     from supervisor.constitution import load_constitution
     from supervisor.detectors import detectors_for, preload
@@ -94,8 +96,10 @@ async def main() -> None:
                    principles, supervisor, ledger)
     await ledger.close()
     rows = clock.rows()
+    load = {"before": load_before, "after": os.getloadavg()}
     print(f"one /v1/moderations request, {args.runs} fresh texts, base constitution, "
-          f"steps run one after the other in one thread; tree {TREE}")
+          f"steps run one after the other in one thread; tree {TREE}; load average "
+          f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after (1 min)")
     print(f"{'step':<58} {'p50 ms':>8} {'mean ms':>8} {'cpu ms':>8} {'share':>6}")
     for row in rows:
         print(f"{row['step']:<58} {row['wall_p50_ms']:>8} {row['wall_mean_ms']:>8} "
@@ -106,8 +110,8 @@ async def main() -> None:
     out = ROOT / "bench" / "results" / \
         f"moderation_split{'-' + args.name if args.name else ''}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"runs": args.runs, "tree": str(TREE), "rows": rows},
-                              indent=2))
+    out.write_text(json.dumps({"runs": args.runs, "tree": str(TREE), "load_average": load,
+                               "rows": rows}, indent=2))
     print(f"saved {out}")
 
 
