@@ -4,6 +4,13 @@ at 1M records. Targets: JSONL >= 20,000/s, PostgreSQL >= 5,000/s, verify >= 50,0
 a proof in under 5 ms at 1M records.
 
     .venv/bin/python bench/ledger.py [--records 20000] [--no-postgres]
+
+`--baseline DIR` measures only the appends, this tree's beside the tree at DIR (e.g.
+`git archive 9bd774f | tar -x -C /tmp/base-tree`), each in a fresh process with
+PYTHONPATH set to its tree, interleaved for `--rounds` rounds; it prints medians, ratios
+and the load average, and saves bench/results/ledger_appends.json.
+
+    .venv/bin/python bench/ledger.py --baseline /tmp/base-tree --rounds 5 --records 20000
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -112,12 +121,86 @@ def proofs_at(size: int) -> dict[str, float]:
             "proof_ms_max": max(times)}
 
 
+def drop_tables(conn: Any, table: str) -> None:
+    for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts", "_escalations",
+                   "_backings"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
+    conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
+
+
+def child(store: str, records: int) -> None:
+    """One appends measurement in this process, printed as JSON (for --baseline)."""
+    import supervisor
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    if store == "jsonl":
+        rate = asyncio.run(appenders(str(work / "jsonl"), records, str(work / "keys")))
+    else:
+        table = f"bench_{uuid.uuid4().hex[:8]}"
+        try:
+            rate = asyncio.run(appenders(f"{PG}?table={table}", records, str(work / "keys")))
+        finally:
+            import psycopg
+
+            with psycopg.connect(PG, autocommit=True) as conn:
+                drop_tables(conn, table)
+    print(json.dumps({"per_s": rate, "tree": str(Path(supervisor.__file__).parents[1])}))
+
+
+def compare(baseline: Path, rounds: int, records: int, stores: list[str]) -> None:
+    """This tree's appends beside the baseline tree's, interleaved, in fresh processes."""
+    here = Path(__file__).resolve().parents[1]
+    trees = {"baseline": baseline.resolve(), "this tree": here}
+    rates: dict[str, dict[str, list[float]]] = {s: {t: [] for t in trees} for s in stores}
+    loads = [os.getloadavg()[0]]
+    for number in range(rounds):
+        for store in stores:
+            order = list(trees.items()) if number % 2 == 0 else list(trees.items())[::-1]
+            for name, tree in order:
+                env = {**os.environ, "PYTHONPATH": str(tree)}
+                out = subprocess.run([sys.executable, __file__, "--child", store, "--records",
+                                      str(records)], env=env, check=True, capture_output=True,
+                                     text=True).stdout.strip().splitlines()[-1]
+                found = json.loads(out)
+                assert Path(found["tree"]) == tree, (found["tree"], tree)
+                rates[store][name].append(found["per_s"])
+                loads.append(os.getloadavg()[0])
+    result: dict[str, Any] = {"records": records, "workers": 64, "rounds": rounds,
+                              "trees": {k: str(v) for k, v in trees.items()},
+                              "load_average_1m": loads, "rates": rates}
+    print(f"{records} durable appends from 64 concurrent appenders, {rounds} rounds "
+          f"interleaved; load average (1 min) {min(loads):.2f} to {max(loads):.2f}")
+    for store in stores:
+        base = statistics.median(rates[store]["baseline"])
+        new = statistics.median(rates[store]["this tree"])
+        result[f"{store}_median"] = {"baseline": base, "this tree": new}
+        target = "20,000" if store == "jsonl" else "5,000"
+        print(f"  {store:<8} baseline {base:>8,.0f}/s   this tree {new:>8,.0f}/s   "
+              f"{new / base:.2f}x  (target {target}/s)")
+        print(f"           each run: baseline {[round(r) for r in rates[store]['baseline']]},"
+              f" this tree {[round(r) for r in rates[store]['this tree']]}")
+    out = Path(__file__).parent / "results" / "ledger_appends.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"saved {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--proof-size", type=int, default=1_000_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="compare appends with this tree")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child", choices=["jsonl", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child, args.records)
+        return
+    if args.baseline:
+        compare(args.baseline, args.rounds, args.records,
+                ["jsonl"] + ([] if args.no_postgres else ["postgres"]))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     result: dict[str, Any] = {"records": args.records, "workers": 64}
     result["jsonl_per_s"] = asyncio.run(appenders(str(work / "jsonl"), args.records,
@@ -132,9 +215,7 @@ def main() -> None:
         import psycopg
 
         with psycopg.connect(PG, autocommit=True) as conn:
-            for suffix in ("", "_index", "_fired", "_labels", "_nodes", "_counts"):
-                conn.execute(f"DROP TABLE {table}{suffix}")
-            conn.execute(f"DROP FUNCTION {table}_append_only")
+            drop_tables(conn, table)
     result["proof"] = proofs_at(args.proof_size)
 
     print(f"{args.records} durable appends from 64 concurrent appenders")

@@ -36,13 +36,21 @@ def seal_line(seq: int, record_id: str, ts: str, kind: str, body: bytes, prev_ha
 
     Same bytes as canonical(record): "body" sorts first and "hash" second, so the line is
     the unsealed serialisation with the hash spliced in after the body. The body is
-    serialised once per record, which is most of an append's CPU time.
+    serialised once per record, by the appender; the few fields after it are written
+    here directly (`_string`), since sealing runs under the store's lock.
     """
-    rest = canonical({"id": record_id, "kind": kind, "prev_hash": prev_hash, "seq": seq,
-                      "ts": ts})[1:]
+    rest = (f'"id":{_string(record_id)},"kind":{_string(kind)},"prev_hash":'
+            f'{_string(prev_hash)},"seq":{int(seq)},"ts":{_string(ts)}}}').encode()
     head = b'{"body":' + body
     digest = hashlib.sha256(bytes.fromhex(prev_hash) + head + b"," + rest).hexdigest()
     return digest, head + b',"hash":"' + digest.encode() + b'",' + rest
+
+
+def _string(value: str) -> str:
+    """A string as canonical() writes it: plain printable ASCII as it is, else json.dumps."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def unsealed_bytes(line: bytes, digest: str) -> bytes:

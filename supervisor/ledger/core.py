@@ -1,18 +1,23 @@
 """The Ledger: group commit, checkpoints, proofs and reads over one Store.
 
-Appenders queue their entries and wait; one flush at a time seals everything queued
-against the current head and makes it durable in one write and one fsync, so many
-concurrent appenders share the cost of a disk sync and none is acknowledged early.
+Appenders queue their entries and wait; a flush seals what is queued against the current
+head and writes it in one write, so many concurrent appenders share the cost of a disk
+sync. Where the store can write and sync in two steps (JSONL), the next batch is sealed
+and written while the one before it syncs, and appenders who all arrive at once are
+written as two such batches; a batch is acknowledged only once its sync and that of the
+batch it follows have returned, and fails (every append of it) if either failed. None is
+acknowledged early.
 Every `checkpoint_every` records or `checkpoint_seconds` (checked at append and at
 close), and by a server's `checkpoint_loop` within `quiet_seconds` of the last append, an
 Ed25519-signed checkpoint of (size, Merkle root, head) is appended and also written to
 `checkpoints.jsonl`, a file meant to be shipped off the machine.
 
 Memory stays bounded however long the ledger: the Ledger keeps only the Merkle tree's
-frontier (one hash per set bit of its size), taken from the read index the first time a
-checkpoint needs it. Records, their ids, hashes and checkpoints stay in the store and its
-index (`supervisor.ledger.index`), which also hold the subtree hashes proofs are built
-from (`supervisor.ledger.merkle.StoredTree`).
+frontier (one hash per set bit of its size), taken the first time a checkpoint needs it
+from the subtrees the read index already holds and the store's hashes after them (the
+index is not brought up to date for it). Records, their ids, hashes and checkpoints
+stay in the store and its index (`supervisor.ledger.index`), which also hold the subtree
+hashes proofs are built from (`supervisor.ledger.merkle.StoredTree`).
 
 Several processes may append to one store. The frontier follows the store incrementally:
 records another process appended are read from the store by seq (only the new ones),
@@ -48,6 +53,9 @@ from supervisor.ledger.verify import VerifyReport, verify_lines
 KINDS = frozenset({"decision", "review", "constitution", "checkpoint", "recovery", "access",
                    "export", "proposal", "approval", "rejection", "replay", "erasure"})
 QUIET_S = 1.0  # a server signs a checkpoint this long after the last append
+BATCH = 4096  # records sealed and written at once, at most
+WAYS = 2  # a queue is written as up to this many batches, the later ones while the
+SPLIT = 8  # earlier ones sync, when each would still hold this many records
 
 
 class Store(Protocol):
@@ -129,6 +137,9 @@ class Ledger:
         self.checkpoint_file = checkpoint_file
         self._queue: list[tuple[tuple[str, str, str, bytes], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Task[str] | None = None  # the last written batch's `_settle`
+        self._in_flight = 0  # batches written and not yet durable
+        self._writes = callable(getattr(store, "write", None))  # written, then synced
         self._frontier: Frontier | None = None  # the Merkle tree's right edge, once needed
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
@@ -173,23 +184,103 @@ class Ledger:
         return (await self.append("decision", body)).id
 
     async def _flush(self) -> None:
+        """Write what is queued, a batch at a time, and hand each to `_settle`.
+
+        The next batch is written while the one before it syncs. With nothing syncing, a
+        long queue is written as two batches, so that sealing and writing one overlaps
+        the other's fsync (appenders who each wait for their record arrive together).
+        """
         while self._queue:
-            batch, self._queue = self._queue[:4096], self._queue[4096:]
+            take = min(len(self._queue), BATCH)
+            ways = WAYS - self._in_flight if self._writes else 1  # batches for this queue
+            if ways > 1 and take >= ways * SPLIT:
+                take = -(-take // ways)
+            batch, self._queue = self._queue[:take], self._queue[take:]
             try:
                 async with self._sync_lock:  # store write and tree update as one step
-                    stored = await self._write(seal_records([e for e, _ in batch]))
+                    stored, synced = await self._write_only(
+                        seal_records([e for e, _ in batch]))
                     self._observe(stored)
             except Exception as exc:  # every waiter must hear of it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(LedgerError(f"append failed: {exc}"))
                 continue
-            self._last_append = time.monotonic()
-            ours = {r["id"]: r for r in stored}
-            for entry, future in batch:
-                if not future.done():
-                    future.set_result(ours[entry[0]])
+            self._in_flight += 1
+            before = self._syncing  # a failure already told is not passed on again
+            self._syncing = asyncio.create_task(self._settle(
+                batch, stored, synced, before if before and not before.done() else None))
             await self._maybe_checkpoint()
+
+    async def _settle(self, batch: list[tuple[tuple[str, str, str, bytes],
+                                              asyncio.Future[Any]]],
+                      stored: list[dict[str, Any]], synced: asyncio.Future[None],
+                      before: asyncio.Task[str] | None) -> str:
+        """Acknowledge a written batch once it is durable and so is the batch still
+        syncing when it was written (its records chain on those); else fail all of its
+        appends. Returns why it failed ('' when it did not)."""
+        why = told = ""
+        try:
+            await synced
+        except Exception as exc:
+            self._failure = str(exc)
+            why = told = f"append failed: {exc}"
+        finally:
+            self._in_flight -= 1
+        if before is not None:
+            earlier = await before
+            if earlier and not why:
+                why, told = earlier, f"{earlier} (in an earlier batch this one follows)"
+        if not why:
+            self._last_append, self._failure = time.monotonic(), ""
+        ours = {r["id"]: r for r in stored}
+        for entry, future in batch:
+            if future.done():
+                continue
+            if why:
+                future.set_exception(LedgerError(told))
+            else:
+                future.set_result(ours[entry[0]])
+        return why
+
+    async def _write_only(self, seal: Seal) -> tuple[list[dict[str, Any]],
+                                                      asyncio.Future[None]]:
+        """Seal and write in a thread; returns the records written and a future that is
+        done when they are durable. The same thread then syncs them, so a batch costs one
+        thread hop. A store without `write` (only `append`) is durable at once."""
+        loop = asyncio.get_running_loop()
+        synced: asyncio.Future[None] = loop.create_future()
+        write = getattr(self.store, "write", None)
+        if write is None:
+            stored = await self._write(seal)
+            synced.set_result(None)
+            return stored, synced
+        written: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+
+        def work() -> None:
+            try:
+                records, sync = write(seal)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_resolve, written, exc, None)
+                return
+            loop.call_soon_threadsafe(_resolve, written, None, records)
+            try:
+                sync()
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_resolve, synced, exc, None)
+                return
+            loop.call_soon_threadsafe(_resolve, synced, None, None)
+
+        self._writing_since = time.monotonic()
+        loop.run_in_executor(None, work)
+        try:
+            stored = await written
+        except Exception as exc:
+            self._failure = str(exc)
+            raise
+        finally:
+            self._writing_since = None
+        return stored, synced
 
     async def _write(self, seal: Seal) -> list[dict[str, Any]]:
         """One store append in a thread, timed and its failure kept for `health`."""
@@ -249,8 +340,7 @@ class Ledger:
                 return
             hashes = getattr(self.store, "hashes", None)  # PostgreSQL: on its connection
             found: Iterator[tuple[int, str]] = iter(hashes(frontier.size, until)) \
-                if hashes is not None else ((r["seq"], r["hash"]) for r in map(
-                    json.loads, self.store.lines(frontier.size)))
+                if hashes is not None else map(_seq_and_hash, self.store.lines(frontier.size))
             for seq, digest in found:
                 if seq != frontier.size or (until is not None and seq >= until):
                     break
@@ -316,6 +406,8 @@ class Ledger:
         """Flush what is queued, checkpoint what is unsigned, release the store."""
         while self._flushing is not None and not self._flushing.done():
             await self._flushing
+        if self._syncing is not None:
+            await self._syncing
         await self._maybe_checkpoint(force=True)
         if self._query is not None:
             self._query.close()
@@ -324,12 +416,14 @@ class Ledger:
     # -- reading, verifying, proving --------------------------------------------------
 
     def _ensure_frontier(self) -> Frontier:
-        """The frontier over every stored record: built once from the index's stored
-        subtrees (a few dozen lookups), then the records after it from the store."""
+        """The frontier over every stored record: built once from the subtrees the index
+        already stores (a few dozen lookups), then the hashes of the records after them
+        from the store. The index is not brought up to date here: indexing is a reader's
+        cost, and a writer's first checkpoint should not pay for it."""
         with self._tree_lock:
             if self._frontier is None:
                 query = self.query
-                frontier = StoredTree(query).frontier(query.size())
+                frontier = StoredTree(query).frontier(query.indexed())
                 self._catch_up(frontier)
                 self._frontier = frontier
             return self._frontier
@@ -395,6 +489,30 @@ class Ledger:
                      tuple(h.hex() for h in path), dict(checkpoint))
 
 
+def _seq_and_hash(line: bytes) -> tuple[int, str]:
+    """A stored line's seq and hash. In a canonical line they are the last `"seq":` and
+    `"hash":"` after a comma (the record's own come after its body, and what follows them
+    cannot hold a bare quote), found without parsing the body; else it is parsed."""
+    at, seq_at = line.rfind(b',"hash":"'), line.rfind(b',"seq":')
+    end = line.find(b",", seq_at + 7)
+    digest = line[at + 9:at + 73]
+    if at < 0 or seq_at < 0 or end < 0 or line[at + 73:at + 74] != b'"' or \
+            not line[seq_at + 7:end].isdigit():
+        record = json.loads(line)
+        return int(record["seq"]), str(record["hash"])
+    return int(line[seq_at + 7:end]), digest.decode()
+
+
+def _resolve(future: asyncio.Future[Any], error: BaseException | None, value: Any) -> None:
+    """Settle `future` from the event loop (called through call_soon_threadsafe)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
 def _ship(path: Path, body: dict[str, Any]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     try:
@@ -405,7 +523,17 @@ def _ship(path: Path, body: dict[str, Any]) -> None:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """UTC now as 2026-01-02T03:04:05.678901Z; the text before the fraction is kept for the
+    second it names, since every record is stamped."""
+    second, fraction = divmod(time.time_ns() // 1000, 1_000_000)
+    known = _second[0]  # one read: another thread may replace it meanwhile
+    if known[0] != second:
+        known = _second[0] = (second, datetime.fromtimestamp(second, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S"))
+    return f"{known[1]}.{fraction:06d}Z"
+
+
+_second: list[tuple[int, str]] = [(-1, "")]  # the last second _now formatted, and its text
 
 
 __all__ = ["Ledger", "Proof", "Receipt", "Store", "key_id", "verify_proof"]

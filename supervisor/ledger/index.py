@@ -114,6 +114,12 @@ class Query(Protocol):
         """How many records are indexed, once what was appended since is indexed."""
         ...
 
+    def indexed(self) -> int:
+        """A count n of records whose leaves and subtree hashes are read as stored now,
+        without indexing what was appended since: a Ledger's frontier starts from the
+        first n records and reads the hashes after them from the store."""
+        ...
+
     def leaves(self, start: int, end: int) -> bytes:
         """The hashes (32 bytes each) of the indexed records with seq in [start, end)."""
         ...
@@ -356,6 +362,9 @@ class ScanQuery:
     def size(self) -> int:
         self._follow()
         return len(self._tree)
+
+    def indexed(self) -> int:
+        return self.size()
 
     def leaves(self, start: int, end: int) -> bytes:
         self._follow()
@@ -771,6 +780,20 @@ class SqliteIndex:
         """How many records the sidecar has indexed, once it has caught up."""
         with self._lock:
             self.refresh()
+            return self._mark().next_seq
+
+    def indexed(self) -> int:
+        """The records indexed so far, once the sidecar is known to match the ledger
+        (rebuilt if not); what was appended since is left for the next read to index."""
+        with self._lock:
+            try:
+                if not self._checked:
+                    self._check()
+                    self._checked = True
+            except sqlite3.OperationalError:
+                raise
+            except (_Stale, sqlite3.DatabaseError):
+                self.rebuild()
             return self._mark().next_seq
 
     def leaves(self, start: int, end: int) -> bytes:

@@ -114,11 +114,21 @@ class JsonlStore:
 
         Returns records other processes appended since our last look, then ours.
         """
+        records, sync = self.write(seal)
+        sync()
+        return records
+
+    def write(self, seal: Seal) -> tuple[list[dict[str, Any]], Callable[[], None]]:
+        """`append` in two steps: seal and write under the lock, then `sync()` (fsync),
+        after which the batch is durable, outside it, so the next batch can be written
+        meanwhile. A batch that starts a segment is made durable here, with the end of the
+        segment before it, so no chain continues in a segment whose predecessor's tail
+        could be lost."""
         with self._locked():
             foreign = self._catch_up()
             records = seal(self.next_seq, self.head_hash)
             if not records:
-                return foreign
+                return foreign, _synced
             segment, offset = self._segment, self._offset
             chunks: dict[Path, list[bytes]] = {}
             starts: list[tuple[int, Path, int]] = []
@@ -129,27 +139,28 @@ class JsonlStore:
                 starts.append((record["seq"], segment, offset))
                 chunks.setdefault(segment, []).append(record["line"] + b"\n")
                 offset += len(record["line"]) + 1
-            for path, chunk in chunks.items():
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-                try:
-                    os.write(fd, b"".join(chunk))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            sync = _write_chunks(chunks, self._segment)
             self._segment, self._offset = segment, offset
             for seq, path, start in starts:
                 self._remember(seq, path, start)
             self.next_seq += len(records)
             self.head_hash = records[-1]["hash"]
             self._remember(self.next_seq, *self._end())
-            return foreign + records
+            return foreign + records, sync
 
     def _segment_for(self, seq: int) -> Path:
         return self.directory / f"ledger-{seq // self.segment_records + 1:08d}.jsonl"
 
     def _catch_up(self) -> list[dict[str, Any]]:
-        """Read records appended by others since our last look; update the head."""
+        """Read records appended by others since our last look; update the head.
+
+        Two stats when nobody else appended (our segment has not grown, the next one does
+        not exist): the common case of one writer, under the lock at every batch."""
         found: list[dict[str, Any]] = []
+        if self._segment is not None and _size(self._segment) == self._offset:
+            following = self._segment_for(self.next_seq)  # where another's record would go
+            if following == self._segment or not following.exists():
+                return found
         segments = self.segments()
         if not segments:
             return found
@@ -256,6 +267,42 @@ class JsonlStore:
     def close(self) -> None:
         if self._lock is not None:
             self._lock.close()
+
+
+def _write_chunks(chunks: dict[Path, list[bytes]], last: Path | None) -> Callable[[], None]:
+    """Append each segment's chunk; returns the `sync` that makes them durable. Written
+    into one segment, the sync is left to the caller; into a new one, `last` (the
+    segment before) and all are synced here."""
+    fds: list[int] = []
+    try:
+        for path, chunk in chunks.items():
+            fds.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
+            os.write(fds[-1], b"".join(chunk))
+        if last is not None and last not in chunks:
+            fds.insert(0, os.open(last, os.O_WRONLY | os.O_APPEND))
+        if len(fds) == 1:
+            return _syncer(fds.pop())
+        for fd in fds:
+            os.fsync(fd)
+        return _synced
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _synced() -> None:
+    """The `sync` of a batch already durable (or of nothing)."""
+
+
+def _syncer(fd: int) -> Callable[[], None]:
+    """fsync the descriptor a batch was written through, then close it."""
+    def sync() -> None:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    return sync
 
 
 def _size(path: Path) -> int:

@@ -1,9 +1,10 @@
 """The shared store: one PostgreSQL table, one chain for many processes on many machines.
 
 Appends serialise on a transaction-scoped advisory lock, read the head inside that
-transaction, and insert the whole sealed batch in one statement; COMMIT is the durability
-point (PostgreSQL's own WAL fsync). A trigger refuses UPDATE, DELETE and TRUNCATE, so even
-the application's own database role cannot rewrite history through SQL DML.
+transaction (one round trip for both), and COPY the whole sealed batch; COMMIT is the
+durability point (PostgreSQL's own WAL fsync). A trigger refuses UPDATE, DELETE and
+TRUNCATE, so even the application's own database role cannot rewrite history through SQL
+DML.
 
 No writer can hold the others up for long: the lock is waited for at most `lock_timeout`
 seconds (`lock_timeout` applies to advisory locks), and a session left idle inside a
@@ -35,7 +36,7 @@ from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
 from supervisor.ledger.index import NO_ACTION
 from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
-from supervisor.ledger.postgres_index import fill_reviews, index_rows, index_tables
+from supervisor.ledger.postgres_index import append_rows, fill_reviews, index_tables
 
 DEFAULT_TABLE = "supervisor_ledger"
 IDLE_LIMIT = 3  # idle-in-transaction limit, in lock timeouts
@@ -115,22 +116,27 @@ class PostgresStore:
                     + " EXECUTE FUNCTION {}()").format(name, t, guard))
 
     def append(self, seal: Seal) -> list[dict[str, Any]]:
+        """Lock, read the head, seal, then COPY the batch and its index rows; one round
+        trip for the lock and the head, one COPY each, and COMMIT."""
         t = sql.Identifier(self.table)
         try:
             with self._conn.transaction():
-                self._lock()
-                row = self._conn.execute(sql.SQL(
-                    "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(t)).fetchone()
+                with self._conn.pipeline():
+                    self._lock()
+                    found = self._conn.execute(sql.SQL(
+                        "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(t))
+                row = found.fetchone()
                 next_seq, head = (row[0] + 1, row[1]) if row else (0, GENESIS)
                 records = seal(next_seq, head)
+                parsed = [json.loads(r["line"]) for r in records]
                 with self._conn.cursor() as cursor:
-                    cursor.executemany(
-                        sql.SQL("INSERT INTO {} (seq, id, ts, kind, hash, line) "
-                                "VALUES (%s, %s, %s, %s, %s, %s)").format(t),
-                        [(r["seq"], r["id"], json.loads(r["line"])["ts"], r["kind"],
-                          r["hash"], r["line"].decode()) for r in records])
+                    with cursor.copy(sql.SQL("COPY {} (seq, id, ts, kind, hash, line) FROM "
+                                             "STDIN").format(t)) as copy:
+                        for r, record in zip(records, parsed, strict=True):
+                            copy.write_row((r["seq"], r["id"], record["ts"], r["kind"],
+                                            r["hash"], r["line"].decode()))
                     if self.indexed:
-                        index_rows(cursor, self.table, [json.loads(r["line"]) for r in records])
+                        append_rows(cursor, self.table, parsed)
         except psycopg.errors.LockNotAvailable:
             raise LedgerError(
                 f"the ledger table {self.table} stayed locked by another writer for "

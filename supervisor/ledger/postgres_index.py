@@ -31,6 +31,7 @@ from supervisor.ledger.export import Filter
 from supervisor.ledger.index import (
     LOOK,
     NO_ACTION,
+    Entry,
     Page,
     below,
     counted,
@@ -100,16 +101,48 @@ def index_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, 
     entries = [entry_of(r) for r in records]
     if not entries:
         return
-    columns = list(zip(*[(e.seq, e.id, e.ts, e.kind, e.action, e.stage, e.constitution,
-                          e.version, e.app, e.user_ref, e.decision) for e in entries],
-                       strict=True))
+    columns = list(zip(*[_row(e) for e in entries], strict=True))
     cursor.execute(sql.SQL(
         "INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], "
         "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
         " %s::text[]) ON CONFLICT DO NOTHING RETURNING seq"
     ).format(sql.Identifier(f"{table}_index")), [list(c) for c in columns])
     inserted = {seq for (seq,) in cursor.fetchall()}
-    counts = tallies(e for e in entries if e.seq in inserted)
+    _beside(cursor, table, entries, [e for e in entries if e.seq in inserted])
+
+
+def append_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, Any]]
+                ) -> None:
+    """The index rows of records just appended, in the append's transaction: COPY, since
+    their seqs are new to the ledger table and so to its index (a row already there is
+    an index out of step, and fails the append)."""
+    entries = [entry_of(r) for r in records]
+    if not entries:
+        return
+    with cursor.copy(sql.SQL("COPY {} FROM STDIN").format(
+            sql.Identifier(f"{table}_index"))) as copy:
+        for entry in entries:
+            copy.write_row(_row(entry))
+    _beside(cursor, table, entries, entries)
+
+
+def _row(e: Entry) -> tuple[Any, ...]:
+    return (e.seq, e.id, e.ts, e.kind, e.action, e.stage, e.constitution, e.version, e.app,
+            e.user_ref, e.decision)
+
+
+def _beside(cursor: psycopg.Cursor[Any], table: str, entries: list[Entry],
+            fresh: list[Entry]) -> None:
+    """The rows kept beside the index rows: counts and escalations of the `fresh` entries
+    (those whose index rows were inserted now), principles and labels of all; sent in one
+    pipeline (a round trip)."""
+    with cursor.connection.pipeline():
+        _beside_rows(cursor, table, entries, fresh)
+
+
+def _beside_rows(cursor: psycopg.Cursor[Any], table: str, entries: list[Entry],
+                 fresh: list[Entry]) -> None:
+    counts = tallies(fresh)
     if counts:
         cursor.executemany(sql.SQL(
             "INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (kind, action) DO UPDATE SET "
@@ -124,7 +157,6 @@ def index_rows(cursor: psycopg.Cursor[Any], table: str, records: list[dict[str, 
     if labels:
         cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING")
                            .format(sql.Identifier(f"{table}_labels")), sorted(labels))
-    fresh = [e for e in entries if e.seq in inserted]
     escalated = [(e.seq, e.id, e.under) for e in fresh if e.escalation]
     backed = [(e.decision, *e.backing) for e in fresh
               if e.backing is not None and e.decision is not None]
@@ -261,6 +293,15 @@ class PostgresQuery:
     def size(self) -> int:
         with self._lock:
             return self.refresh()
+
+    def indexed(self) -> int:
+        """The leaves of the complete blocks whose subtrees are stored (none is grown
+        here): the rest are the ledger table's hashes, which a Ledger reads itself."""
+        with self._lock:
+            row = self._conn.execute(sql.SQL(
+                "SELECT coalesce(max(idx), -1) + 1 FROM {} WHERE level = %s").format(
+                    sql.Identifier(self._nodes)), (NODE_LEVEL,)).fetchone()
+        return 0 if row is None else int(row[0]) * BLOCK
 
     def leaves(self, start: int, end: int) -> bytes:
         if start % BLOCK == 0 and end - start == BLOCK:
