@@ -8,10 +8,6 @@ process spinning per core, `--hogs`), in alternating blocks of the same run, so 
 loaded/quiet ratio compares like with like on a shared machine. Bare Presidio
 `AnalyzerEngine().analyze` on the same fresh texts is the reference.
 
-`--blis` adds the same checks with spaCy's NER multiplying with blis, as before the
-detector moved it to numpy's BLAS held to one thread (`PiiDetector(numpy_blas=False)`,
-a second detector with its own model), interleaved with the shipped path.
-
 `--encoder` adds the semantic encoder's pass on fresh text: the shipped path
 (`Encoder.encode`, one torch thread) against a pass spread over every core, quiet and
 loaded.
@@ -19,7 +15,7 @@ loaded.
 Targets (issue 21): fresh 1,000-character text with the hogs running, p50 <= 30 ms and
 <= 1.2x the quiet figure of the same run.
 
-    .venv/bin/python bench/local_checks.py [--runs 200] [--hogs 2] [--blis] [--encoder]
+    .venv/bin/python bench/local_checks.py [--runs 200] [--hogs 2] [--encoder]
 """
 
 from __future__ import annotations
@@ -135,13 +131,13 @@ def compare(cases: dict[str, Callable[[], float]], runs: int, hog_count: int,
                    for phase, v in phases.items()} for name, phases in timings.items()}
 
 
-def local_cases(texts: Texts, blis: bool = False) -> dict[str, Callable[[], float]]:
+def local_cases(texts: Texts) -> dict[str, Callable[[], float]]:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     from supervisor.constitution import load_constitution
     from supervisor.detectors.pattern import PatternDetector
-    from supervisor.detectors.pii import PiiDetector, shared_pii, spacy_model_path
+    from supervisor.detectors.pii import shared_pii, spacy_model_path
     from supervisor.detectors.recognizers import OfflineEmailRecognizer
 
     principles = load_constitution("healthcare").stage("output")
@@ -163,27 +159,14 @@ def local_cases(texts: Texts, blis: bool = False) -> dict[str, Callable[[], floa
         pii.scan(pii_principles, prompt="What should I do?", text=text)
         pattern.scan(pattern_principles, prompt="What should I do?", text=text)
 
-    on_blis = PiiDetector(numpy_blas=False)
-    if blis:
-        on_blis.warm()
-
-    def ours_on_blis(text: str) -> None:
-        on_blis.scan(pii_principles, prompt="What should I do?", text=text)
-        pattern.scan(pattern_principles, prompt="What should I do?", text=text)
-
     repeated = next(texts)
     for _ in range(20):  # warm: first calls build caches and spaCy's buffers
         ours(next(texts))
         bare.analyze(next(texts), language="en")
-        if blis:
-            ours_on_blis(next(texts))
-    cases = {"ours, fresh text": lambda: timed(ours, next(texts)),
-             "ours, same text (cache hit)": lambda: timed(ours, repeated),
-             "bare Presidio, fresh text": lambda: timed(
-                 lambda t: bare.analyze(t, language="en"), next(texts))}
-    if blis:
-        cases["ours, NER on blis (before)"] = lambda: timed(ours_on_blis, next(texts))
-    return cases
+    return {"ours, fresh text": lambda: timed(ours, next(texts)),
+            "ours, same text (cache hit)": lambda: timed(ours, repeated),
+            "bare Presidio, fresh text": lambda: timed(
+                lambda t: bare.analyze(t, language="en"), next(texts))}
 
 
 def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
@@ -231,15 +214,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="timed calls per case and phase")
     parser.add_argument("--hogs", type=int, default=os.cpu_count() or 2,
                         help="spinning processes for the loaded phase (default: core count)")
-    parser.add_argument("--blis", action="store_true",
-                        help="also time the checks with spaCy's NER multiplying with blis")
     parser.add_argument("--encoder", action="store_true",
                         help="also time the semantic encoder's pass")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
     load_before = os.getloadavg()
     texts = Texts()
-    cases = local_cases(texts, blis=args.blis)
+    cases = local_cases(texts)
     if args.encoder:
         cases |= encoder_cases(texts)
     result = compare(cases, args.runs, args.hogs)

