@@ -147,12 +147,31 @@ def child(store: str, records: int) -> None:
     print(json.dumps({"per_s": rate, "tree": str(Path(supervisor.__file__).parents[1])}))
 
 
+def fsync_ms(count: int = 200) -> dict[str, float]:
+    """A lone writer's write + fdatasync of 4 KB, `count` times: the floor of a batch's
+    latency, so of 64 waiting appenders' throughput (64 / latency) unless syncs overlap."""
+    with tempfile.TemporaryDirectory(prefix="bench-fsync-") as folder:
+        fd = os.open(Path(folder) / "probe", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        times = []
+        try:
+            for _ in range(count):
+                start = time.perf_counter()
+                os.write(fd, b"x" * 4096)
+                os.fdatasync(fd)
+                times.append((time.perf_counter() - start) * 1000)
+        finally:
+            os.close(fd)
+    times.sort()
+    return {"p10": times[count // 10], "median": times[count // 2], "p90": times[count * 9 // 10]}
+
+
 def compare(baseline: Path, rounds: int, records: int, stores: list[str]) -> None:
     """This tree's appends beside the baseline tree's, interleaved, in fresh processes."""
     here = Path(__file__).resolve().parents[1]
     trees = {"baseline": baseline.resolve(), "this tree": here}
     rates: dict[str, dict[str, list[float]]] = {s: {t: [] for t in trees} for s in stores}
     loads = [os.getloadavg()[0]]
+    probe = fsync_ms()
     for number in range(rounds):
         for store in stores:
             order = list(trees.items()) if number % 2 == 0 else list(trees.items())[::-1]
@@ -167,9 +186,13 @@ def compare(baseline: Path, rounds: int, records: int, stores: list[str]) -> Non
                 loads.append(os.getloadavg()[0])
     result: dict[str, Any] = {"records": records, "workers": 64, "rounds": rounds,
                               "trees": {k: str(v) for k, v in trees.items()},
-                              "load_average_1m": loads, "rates": rates}
+                              "load_average_1m": loads, "rates": rates,
+                              "fsync_ms": [probe, fsync_ms()]}
     print(f"{records} durable appends from 64 concurrent appenders, {rounds} rounds "
           f"interleaved; load average (1 min) {min(loads):.2f} to {max(loads):.2f}")
+    print("  a lone write + fdatasync of 4 KB, before and after: " + "; ".join(
+        f"median {p['median']:.2f} ms (p10 {p['p10']:.2f}, p90 {p['p90']:.2f})"
+        for p in result["fsync_ms"]))
     for store in stores:
         base = statistics.median(rates[store]["baseline"])
         new = statistics.median(rates[store]["this tree"])
