@@ -15,12 +15,14 @@ Designs are compared in one run: `--variant NAME=TREE` serves the service from a
 source tree (`git worktree add /tmp/base HEAD~1`, say), `--env NAME:KEY=VALUE` gives a
 variant an environment variable (the same tree twice, one with MALLOC_ARENA_MAX=2), and
 `--rounds` alternates the variants that many times, so a change in the machine's load
-falls on all of them alike. Memory is read three times per server: ready (after
+falls on all of them alike; `--workers-of NAME=N` serves one variant with N workers (1
+against 2 in the same run). The load average is read before and after each server's
+runs and printed with the table. Memory is read three times per server: ready (after
 /readyz and a settle), after exactly 100 moderations, and after all its runs.
 
     .venv/bin/python bench/http_service.py [--seconds 20] [--workers 1] [--levels 16,64]
         [--variant base=/tmp/base --variant new=. --env new:MALLOC_ARENA_MAX=2]
-        [--rounds 3] [--no-bare]
+        [--workers-of new2=2] [--rounds 3] [--no-bare]
 """
 
 from __future__ import annotations
@@ -124,13 +126,15 @@ async def load(url: str, connections: int, seconds: float, *,
             "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2) if ordered else None}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and every process under it, seconds."""
+def cpu_seconds(pid: int, *, main_threads: bool = False) -> float:
+    """User and system CPU time of a process and every process under it, seconds
+    (`main_threads`: of their main threads only, where uvicorn runs the event loop)."""
     total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
     while todo:
         current = todo.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            where = f"/proc/{current}/task/{current}" if main_threads else f"/proc/{current}"
+            fields = Path(f"{where}/stat").read_text().rsplit(")", 1)[1].split()
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
@@ -179,21 +183,28 @@ def serve(name: str, command: list[str], ready: str, env: dict[str, str], cwd: P
     try:
         _wait(url, ready)
         memory = {"ready_mib": settled_rss(server.pid)}
+        loads = [os.getloadavg()[0]]
         first = asyncio.run(load(url, 16, 600, requests=100))
         memory["after_100_mib"] = settled_rss(server.pid)
         asyncio.run(load(url, 16, 10))  # warm every code path, connection and worker
         rows = []
         for connections in levels:
             spent = cpu_seconds(server.pid)
+            looped = cpu_seconds(server.pid, main_threads=True)
             row = asyncio.run(load(url, connections, seconds))
             spent = cpu_seconds(server.pid) - spent
+            looped = cpu_seconds(server.pid, main_threads=True) - looped
             # the server's own CPU per answered request: steadier than req/s on a shared
-            # machine, where the server gets whatever share of the cores is left
+            # machine, where the server gets whatever share of the cores is left; `loop`
+            # is the event loop threads' part (HTTP, routing, asyncio), the rest is the
+            # worker threads' (detectors, redaction, ledger writes)
             row["server_cpu_ms"] = round(1000 * spent / max(1, row["requests"]), 2)
+            row["loop_cpu_ms"] = round(1000 * looped / max(1, row["requests"]), 2)
             rows.append(row)
         memory["end_mib"] = rss_mib(server.pid)
         memory["requests"] = first["requests"] + sum(r["requests"] for r in rows)
-        return {"rows": rows, "memory": memory}
+        loads.append(os.getloadavg()[0])  # 1-minute load average, before and after
+        return {"rows": rows, "memory": memory, "load": [round(x, 2) for x in loads]}
     finally:
         server.terminate()
         try:
@@ -214,6 +225,8 @@ def main() -> None:
                         help="serve the service from this source tree (default: this one)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
                         help="an environment variable for one variant's server")
+    parser.add_argument("--workers-of", action="append", default=[], metavar="NAME=N",
+                        help="worker processes for one variant (default: --workers)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-bare", action="store_true", help="skip bare FastAPI")
     args = parser.parse_args()
@@ -225,6 +238,7 @@ def main() -> None:
         name, _, pair = item.partition(":")
         key, _, value = pair.partition("=")
         extra[name][key] = value
+    workers_of = {name: int(n) for name, n in (w.split("=", 1) for w in args.workers_of)}
     servers: list[tuple[str, list[str], str, Path]] = []
     if not args.no_bare:
         servers.append(("bare", [sys.executable, "-m", "uvicorn", "--factory",
@@ -232,7 +246,8 @@ def main() -> None:
                                  "--no-access-log"], "/openapi.json", root))
     for name, tree in variants.items():
         servers.append((name, [sys.executable, "-m", "supervisor.cli", "serve",
-                               "--log-level", "warning", "--workers", str(args.workers)],
+                               "--log-level", "warning", "--workers",
+                               str(workers_of.get(name, args.workers))],
                         "/readyz", Path(tree).resolve()))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in servers}
     for _ in range(args.rounds):
@@ -242,12 +257,13 @@ def main() -> None:
                    "HF_HUB_OFFLINE": "1", "SUPERVISOR_API_KEYS": f"app:{KEY}",
                    "PYTHONPATH": str(cwd), **extra.get(name, {})}
             runs[name].append(serve(name, command, ready, env, cwd, levels, args.seconds))
-    print(f"POST /v1/moderations, {args.seconds:g} s per level, {args.workers} worker(s), "
+    print(f"POST /v1/moderations, {args.seconds:g} s per level, {args.workers} worker(s) "
+          f"{workers_of or ''}, "
           f"durable JSONL ledger, local detectors (base constitution), {args.rounds} "
           "round(s), variants alternating")
     print(f"{'server':<14} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'cpu ms':>7}   (median of rounds; each round's req/s; cpu ms: "
-          "the server's CPU per request)")
+          f"{'errors':>6} {'cpu ms':>7} {'loop ms':>7}   (median of rounds; each round's "
+          "req/s; cpu ms: the server's CPU per request, loop ms: its event loop's part)")
     summary: dict[str, list[dict[str, Any]]] = {}
     for name, rounds in runs.items():
         summary[name] = []
@@ -255,15 +271,22 @@ def main() -> None:
             rows = [r["rows"][index] for r in rounds]
             row = {"connections": level,
                    "rps": round(statistics.median(r["rps"] for r in rows), 1),
-                   "p50_ms": statistics.median(r["p50_ms"] or 0 for r in rows),
-                   "p99_ms": statistics.median(r["p99_ms"] or 0 for r in rows),
+                   "p50_ms": round(statistics.median(r["p50_ms"] or 0 for r in rows), 1),
+                   "p99_ms": round(statistics.median(r["p99_ms"] or 0 for r in rows), 1),
                    "errors": sum(r["errors"] for r in rows),
-                   "server_cpu_ms": statistics.median(r["server_cpu_ms"] for r in rows)}
+                   "server_cpu_ms": round(statistics.median(r["server_cpu_ms"]
+                                                            for r in rows), 2),
+                   "loop_cpu_ms": round(statistics.median(r.get("loop_cpu_ms", 0)
+                                                          for r in rows), 2)}
             summary[name].append(row)
             each = " ".join(str(r["rps"]) for r in rows)
             print(f"{name:<14} {level:>5} {row['rps']:>8} {row['p50_ms']:>8} "
-                  f"{row['p99_ms']:>8} {row['errors']:>6} {row['server_cpu_ms']:>7}   "
+                  f"{row['p99_ms']:>8} {row['errors']:>6} {row['server_cpu_ms']:>7} "
+                  f"{row['loop_cpu_ms']:>7}   "
                   f"[{each}]")
+    for name, rounds in runs.items():
+        print(f"{name} load average (1 min) before and after each round: "
+              + ", ".join(f"{r['load'][0]:.1f} to {r['load'][1]:.1f}" for r in rounds))
     first = next(iter(variants))
     for name, levels_of in summary.items():
         if name in (first, "bare"):
@@ -282,6 +305,7 @@ def main() -> None:
               + ("" if name == "bare" else " (target <= 600 after 100)"))
     out = root / "bench" / "results" / "http.json"
     out.write_text(json.dumps({"seconds": args.seconds, "workers": args.workers,
+                               "workers_of": workers_of,
                                "levels": levels, "variants": variants, "env": extra,
                                "rounds": runs, "summary": summary}, indent=2))
     print(f"saved {out}")
