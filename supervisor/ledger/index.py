@@ -78,13 +78,16 @@ class Query(Protocol):
         ...
 
     def escalations(self, keep: Filter | None = None, *,
-                    reviewers: Mapping[str, int] | None = None
+                    reviewers: Mapping[str, int] | None = None, before: int | None = None,
+                    limit: int | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """Escalated decisions (matching `keep`) newest first, each with its reviews.
 
         With `reviewers` (each constitution's `defaults.reviewers` by id), decisions
         already closed are left out, in the index (`supervisor.ledger.quorum`), so the
-        queue costs what is open; `api.reviews.state_of` decides on the rest."""
+        queue costs what is open; `api.reviews.state_of` decides on the rest. A page:
+        only seqs below `before`, at most `limit` of them (the next page is below the
+        last seq returned, when `limit` came back)."""
         ...
 
     def matching(self, keep: Filter, *, start: int = 0) -> Iterator[dict[str, Any]]:
@@ -318,8 +321,15 @@ class ScanQuery:
                 and (r.get("body") or {}).get("decision") == record_id]
 
     def escalations(self, keep: Filter | None = None, *,
-                    reviewers: Mapping[str, int] | None = None
+                    reviewers: Mapping[str, int] | None = None, before: int | None = None,
+                    limit: int | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        found = [(r, linked) for r, linked in self._escalations(keep, reviewers)
+                 if before is None or r["seq"] < before]
+        return found if limit is None else found[:limit]
+
+    def _escalations(self, keep: Filter | None, reviewers: Mapping[str, int] | None
+                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         escalated: list[dict[str, Any]] = []
         reviews: dict[Any, list[dict[str, Any]]] = {}
         for record in self._all():
@@ -714,19 +724,25 @@ class SqliteIndex:
         return found
 
     def escalations(self, keep: Filter | None = None, *,
-                    reviewers: Mapping[str, int] | None = None
+                    reviewers: Mapping[str, int] | None = None, before: int | None = None,
+                    limit: int | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         clause, params = where(keep or Filter())
         waiting, counts = ("1=1", []) if reviewers is None else still_open(
             reviewers, backers_column="e.backers", constitution_column="e.constitution")
+        below_seq = below(before)
+        cursor = "" if below_seq is None else " AND e.seq < ?"
+        cap = "" if limit is None else " ORDER BY e.seq DESC LIMIT ?"
 
         def work() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
             # driven by the escalations (open ones only, by `backers`), each checked
             # against the filter by its seq
             decisions = self._select(
-                f"{_WHERE} WHERE seq IN (SELECT e.seq FROM escalations e WHERE {waiting} "
-                f"AND EXISTS (SELECT 1 FROM records WHERE records.seq = e.seq AND {clause}))"
-                " ORDER BY seq DESC", [*counts, *params])
+                f"{_WHERE} WHERE seq IN (SELECT e.seq FROM escalations e WHERE {waiting}"
+                f"{cursor} AND EXISTS (SELECT 1 FROM records WHERE records.seq = e.seq AND "
+                f"{clause}){cap}) ORDER BY seq DESC",
+                [*counts, *([] if below_seq is None else [below_seq]), *params,
+                 *([] if limit is None else [limit])])
             reviews: dict[str, list[dict[str, Any]]] = {}
             ids = [d["id"] for d in decisions]
             for start in range(0, len(ids), 500):

@@ -395,19 +395,25 @@ class PostgresQuery:
                                 "ORDER BY seq")
 
     def escalations(self, keep: Filter | None = None, *,
-                    reviewers: Mapping[str, int] | None = None
+                    reviewers: Mapping[str, int] | None = None, before: int | None = None,
+                    limit: int | None = None
                     ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         clause, params = self._where(keep or Filter())
         waiting, counts = ("TRUE", []) if reviewers is None else still_open(
             reviewers, backers_column="e.backers", constitution_column="e.constitution",
             mark="%s")
+        below_seq = below(before)
+        cursor = "" if below_seq is None else " AND e.seq < %s"
         with self._lock:
             self.refresh()
             # driven by the escalations (open ones only, by `backers`), each checked
             # against the filter by its seq
             decisions = self._select(
-                f"{waiting} AND EXISTS (SELECT 1 FROM {self._index} i WHERE i.seq = e.seq "
-                f"AND {clause})", [*counts, *params], "ORDER BY seq DESC",
+                f"{waiting}{cursor} AND EXISTS (SELECT 1 FROM {self._index} i WHERE i.seq = "
+                f"e.seq AND {clause})",
+                [*counts, *([] if below_seq is None else [below_seq]), *params,
+                 *([] if limit is None else [limit])],
+                "ORDER BY seq DESC" + ("" if limit is None else " LIMIT %s"),
                 source=f"{self.table}_escalations e")
             reviews: dict[str, list[dict[str, Any]]] = {}
             ids = [d["id"] for d in decisions]

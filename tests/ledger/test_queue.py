@@ -106,6 +106,22 @@ def check(index: Query, store: Any, constitutions: dict[str, Constitution]) -> N
         assert found == ScanQuery(store).escalations(keep, reviewers=reviewers)
     assert [r["id"] for r, _ in index.escalations(reviewers=reviewers)] == OPEN
     assert len(index.escalations()) == 13  # without `reviewers`: every escalation
+    for keep in PERIODS:  # pages of the queue, walked down by `before`, make the whole
+        for limit, quorum in ((1, reviewers), (2, reviewers), (5, None)):
+            whole = index.escalations(keep, reviewers=quorum)
+            walked: list[Any] = []
+            before = None
+            while True:
+                page = index.escalations(keep, reviewers=quorum, before=before, limit=limit)
+                assert page == ScanQuery(store).escalations(
+                    keep, reviewers=quorum, before=before, limit=limit)
+                assert len(page) <= limit
+                walked += page
+                assert len(walked) <= len(whole)  # a cursor that does not move fails here
+                if len(page) < limit:
+                    break
+                before = page[-1][0]["seq"]
+            assert walked == whole
 
 
 
