@@ -23,7 +23,12 @@ from typing import Any
 from supervisor.constitution import Constitution
 from supervisor.ledger import Ledger
 from supervisor.ledger.core import Receipt
-from supervisor.ledger.quorum import CLOSING  # the verdicts that close; the index's too
+from supervisor.ledger.export import Filter
+from supervisor.ledger.index import Query
+from supervisor.ledger.quorum import (
+    CLOSING,  # the verdicts that close; the index's too
+    quorums,
+)
 from supervisor.ledger.records import review_body
 
 
@@ -102,6 +107,23 @@ def open_escalations(escalated: list[tuple[dict[str, Any], list[dict[str, Any]]]
         if not state.closed:
             waiting.append((record, state))
     return waiting
+
+
+QUEUE_PAGE = 50  # escalations the index is asked for per page of the queue
+
+
+def queue_page(query: Query, constitutions: Mapping[str, Constitution],
+               keep: Filter | None = None, *, before: int | None = None,
+               limit: int = QUEUE_PAGE) -> tuple[list[tuple[dict[str, Any], ReviewState]],
+                                                 int | None]:
+    """One page of the review queue, newest first: the open ones of the next `limit`
+    escalations the index returns below seq `before`, and the cursor of the next page
+    (None after the last). The cursor is the last seq the index returned, not the last
+    shown: `state_of` may leave some of a page out, so a page can show fewer."""
+    escalated = query.escalations(keep, reviewers=quorums(constitutions), before=before,
+                                  limit=limit)
+    following = escalated[-1][0]["seq"] if len(escalated) == limit else None
+    return open_escalations(escalated, constitutions), following
 
 
 def admit(state: ReviewState, *, reviewer: str, verdict: str) -> None:

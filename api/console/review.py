@@ -20,22 +20,21 @@ from api.console.pages import around, record_page, recorded_read
 from api.console.render import ConsoleRoute, page
 from api.console.session import PATH, ReaderDep, WriterDep
 from api.records import one, recorded
-from api.reviews import ReviewRefused, add_review, open_escalations
+from api.reviews import ReviewRefused, add_review, queue_page
 from supervisor.ledger.export import fired
-from supervisor.ledger.quorum import quorums
 
 router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=False)
 
 
 @router.get("/queue")
-async def queue(service: ServiceDep, user: ReaderDep) -> Response:
-    """Escalated decisions not closed yet, newest first, with "1 of 2 reviews"; recorded."""
-    escalated = await asyncio.to_thread(service.ledger.query.escalations,
-                                        reviewers=quorums(service.constitutions))
-    waiting = open_escalations(escalated, service.constitutions)
+async def queue(service: ServiceDep, user: ReaderDep, before: int | None = None) -> Response:
+    """Escalated decisions not closed yet, newest first, with "1 of 2 reviews", a page at a
+    time (`before`: the cursor of the page before); recorded."""
+    waiting, following = await asyncio.to_thread(queue_page, service.ledger.query,
+                                                  service.constitutions, before=before)
     await recorded(service.ledger, actor=user.name, what="queue", via="console",
-                   count=len(waiting))
-    return page("queue.html", user, waiting=waiting, fired=fired)
+                   before=before, count=len(waiting))
+    return page("queue.html", user, waiting=waiting, fired=fired, next_before=following)
 
 
 @router.post("/records/{record_id}/reviews")

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from api.reviews import ReviewRefused, admit, open_escalations, state_of
+from api.reviews import ReviewRefused, add_review, admit, open_escalations, queue_page, state_of
 from supervisor.constitution import Constitution, load_constitution
+from supervisor.ledger import open_ledger
+from supervisor.ledger.quorum import quorums
+from supervisor.settings import Settings
 
 FOUR_EYES = Path(__file__).resolve().parent.parent / "console" / "four-eyes.yaml"
 
@@ -116,3 +119,37 @@ def test_an_unloaded_constitution_needs_one_reviewer(loaded: dict[str, Constitut
     """A decision made under a constitution the service no longer loads needs one."""
     decision = _decision("d1", constitution="retired")
     assert state_of(decision, [decision], loaded).required == 1
+
+
+async def test_the_queue_is_read_a_page_at_a_time(tmp_path: Path,
+                                                  loaded: dict[str, Constitution]) -> None:
+    """queue_page walks the open escalations newest first, `limit` from the index at a
+    time, down by its cursor: the pages together are the whole open queue, in order."""
+    target = str(tmp_path / "ledger")
+    ledger = await open_ledger(target, settings=Settings(
+        ledger=target, checkpoint_every=10**6, checkpoint_seconds=3600))
+    ids = [(await ledger.append("decision", {
+        "action": "escalate",
+        "provenance": {"constitution": {"id": "finance" if i % 2 else "four-eyes"}}})).id
+        for i in range(7)]
+    # closed: 1 (finance, one agree) and 2 (four-eyes, two); 4 has one of its two
+    for record_id, reviewers in ((ids[1], ["ann"]), (ids[2], ["ann", "bob"]),
+                                 (ids[4], ["ann"])):
+        for reviewer in reviewers:
+            decision = ledger.get(record_id)
+            assert decision is not None
+            await add_review(ledger, decision, verdict="agree", reviewer=reviewer,
+                             constitutions=loaded)
+    whole = open_escalations(ledger.query.escalations(reviewers=quorums(loaded)), loaded)
+    assert [r["id"] for r, _ in whole] == [ids[6], ids[5], ids[4], ids[3], ids[0]]
+    walked: list[Any] = []
+    before: int | None = None
+    while True:
+        shown, before = queue_page(ledger.query, loaded, before=before, limit=2)
+        assert len(shown) <= 2
+        walked += shown
+        assert len(walked) <= len(whole)  # a cursor that does not move fails here
+        if before is None:
+            break
+    assert walked == whole
+    await ledger.close()
