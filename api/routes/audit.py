@@ -25,12 +25,18 @@ from api.records import (
     recorded,
     reviews_of,
 )
-from api.reviews import ReviewRefused, ReviewState, add_review, open_escalations, state_of
+from api.reviews import (
+    QUEUE_PAGE,
+    ReviewRefused,
+    ReviewState,
+    add_review,
+    queue_page,
+    state_of,
+)
 from api.schemas import ReviewRequest
 from api.sealed import opened
 from supervisor.errors import UnknownRecord
 from supervisor.ledger.export import TIME_FORMAT, Filter, to_csv, to_jsonl
-from supervisor.ledger.quorum import quorums
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Since = Annotated[str, Query(description=f"Lower bound (inclusive): {TIME_FORMAT}")]
@@ -143,16 +149,20 @@ async def export(service: ServiceDep, caller: AuditorCaller,
 
 @router.get("/queue")
 async def queue(service: ServiceDep, caller: AuditorCaller, since: Since = "",
-                until: Until = "") -> dict[str, Any]:
-    """Escalated decisions waiting for a reviewer, newest first (escalated within the
-    period, when one is given). The read is recorded."""
+                until: Until = "", limit: Annotated[int, Query(ge=1, le=500)] = QUEUE_PAGE,
+                before: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+    """Escalated decisions waiting for a reviewer, newest first, a page at a time
+    (escalated within the period, when one is given). `next_before` is the cursor of the
+    next page, null after the last; a page may hold fewer than `limit` waiting decisions,
+    since the index's page can hold some a reviewer closed. The read is recorded."""
     keep = _filter(since, until, "", "", "", "", "")
-    escalated = await asyncio.to_thread(service.ledger.query.escalations, keep,
-                                        reviewers=quorums(service.constitutions))
-    waiting = open_escalations(escalated, service.constitutions)
+    waiting, following = await asyncio.to_thread(
+        queue_page, service.ledger.query, service.constitutions, keep, before=before,
+        limit=limit)
     await recorded(service.ledger, actor=caller.name, what="queue", via="api", keep=keep,
-                   count=len(waiting))
-    return {"records": [r for r, _ in waiting], "total": len(waiting),
+                   before=before, count=len(waiting))
+    return {"records": [r for r, _ in waiting], "count": len(waiting),
+            "next_before": following,
             "review_status": {r["id"]: _status(state) for r, state in waiting}}
 
 

@@ -109,7 +109,34 @@ def test_review_is_a_new_linked_record_and_closes_the_queue(serve: Serve) -> Non
     assert body["reviewer"] == "reviewer-1" and body["verdict"] == "override"
     assert after["record"] == before
     assert [r["id"] for r in after["reviews"]] == [review.json()["record_id"]]
-    assert queue["total"] == 0
+    assert queue["count"] == 0 and queue["next_before"] is None
+
+
+def test_queue_pages_on_with_a_cursor_and_skips_closed_escalations(serve: Serve) -> None:
+    """Pages of one walk the open escalations newest first; a closed one is not shown,
+    the last page's cursor is null, and each page's read names its cursor."""
+    with serve() as served:
+        oldest, closed, newest = (decide(served, ESCALATES, "finance") for _ in range(3))
+        auditor = served.client(AUDITOR_KEY)
+        assert auditor.post(f"/v1/audit/records/{closed}/reviews",
+                            json={"verdict": "agree"}).status_code == 200
+        seen, pages, before = [], [], None
+        while True:
+            params = {"limit": 1} if before is None else {"limit": 1, "before": before}
+            page = auditor.get("/v1/audit/queue", params=params).json()
+            pages.append(page)
+            seen += [r["id"] for r in page["records"]]
+            before = page["next_before"]
+            if before is None:
+                break
+        reads = auditor.get("/v1/audit/records", params={"kind": "access"}).json()
+        bad = auditor.get("/v1/audit/queue", params={"limit": 0})
+    assert seen == [newest, oldest]
+    assert all(p["count"] == len(p["records"]) <= 1 for p in pages)
+    assert len(pages) >= 3  # the closed escalation still took a page of the index
+    queue_reads = [r["body"] for r in reads["records"] if r["body"]["what"] == "queue"]
+    assert {b.get("before") for b in queue_reads} - {None}
+    assert bad.status_code == 400 and "limit" in bad.text
 
 
 def test_bad_reviews_are_refused_with_the_reason(serve: Serve) -> None:
