@@ -35,12 +35,12 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve /v1/moderations, /v1/supervise, /v1/chat/completions, /v1/messages, /v1/audit."""
     import uvicorn
 
-    from api import Service, create_app
     from api.keys import Keys, configured
     from api.logs import configure
 
     settings = current()
     source = configured(settings)  # generated here, once; workers read the same file
+    keys = Keys(source.keys)  # a bad key is refused here, not by each worker after forking
     os.environ["SUPERVISOR_LOG_LEVEL"] = log_level
     banner(Console(highlight=False), host, port, source)
     configure(log_level)
@@ -49,7 +49,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
                               "access_log": False, "log_config": None,
                               "timeout_graceful_shutdown": 10}
     if workers == 1:
-        uvicorn.run(create_app(Service.configured(settings, keys=Keys(source.keys))), **common)
+        from api import Service, create_app
+
+        uvicorn.run(create_app(Service.configured(settings, keys=keys)), **common)
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,

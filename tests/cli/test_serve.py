@@ -8,6 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from api.keys import configured
@@ -99,3 +100,22 @@ def test_curl_example_asks_healthcare_and_its_answer_is_blocked(tmp_path: Path) 
     found = PatternDetector().scan(healthcare.stage("output"), prompt="", text=body["input"])
     actions = {p.id: p.action for p in healthcare.principles}
     assert "block" in {actions[principle] for principle in found}
+
+
+def test_a_short_key_stops_a_multi_worker_start_before_any_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With --workers 2 the parent checks the keys: before, each forked worker failed
+    on its own and the parent served nothing without saying why."""
+    import uvicorn
+
+    from supervisor.cli import main
+
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
+    monkeypatch.setenv("SUPERVISOR_LEDGER", str(tmp_path / "ledger"))
+    monkeypatch.setenv("SUPERVISOR_API_KEYS", "app:short")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", "2", "--port", "8799"])
+    assert exited.value.code != 0 and not started
+    assert "too short" in capsys.readouterr().err
