@@ -198,8 +198,10 @@ def test_concurrent_binds_make_one_index(tiny: Constitution) -> None:
     for thread in threads:
         thread.join()
     assert len({id(d) for d in got}) == 1
-    assert sorted(backend.embedded) == sorted(
-        [e.output for e in tiny.principles[0].examples] + ["warm"])
+    # the encoder's own warm-up text may run once per racing thread; it is no exemplar
+    assert "warm" in backend.embedded
+    assert sorted(t for t in backend.embedded if t != "warm") == sorted(
+        e.output for e in tiny.principles[0].examples)
 
 
 def test_a_reloaded_constitution_uses_the_index_and_a_copy_does_not(tiny: Constitution) -> None:
