@@ -143,7 +143,11 @@ class PiiDetector:
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-        from supervisor.detectors.recognizers import OfflineEmailRecognizer, custom_recognizers
+        from supervisor.detectors.recognizers import (
+            OfflineEmailRecognizer,
+            custom_recognizers,
+            gate_phone_numbers,
+        )
 
         path = spacy_model_path()
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(path)}])
@@ -156,9 +160,11 @@ class PiiDetector:
         with _quiet("presidio-analyzer"):  # a line for each recognizer of another language
             registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         registry.remove_recognizer(EmailRecognizer.__name__)
-        # Presidio's PhoneRecognizer (libphonenumber) stays beside our CuedPhoneRecognizer:
-        # it is most of a redaction's pattern time (docs/performance.md), but without it
-        # phone recall on presidio-synth falls from 0.98 to 0.92
+        # Presidio's PhoneRecognizer (libphonenumber) stays beside our CuedPhoneRecognizer
+        # (without it phone recall on presidio-synth falls from 0.98 to 0.92), behind a
+        # gate that skips texts where no phone number can be: the same results, and no
+        # libphonenumber pass over most texts (`recognizers.GatedPhoneRecognizer`)
+        gate_phone_numbers(registry)
         registry.add_recognizer(OfflineEmailRecognizer())
         for recognizer in custom_recognizers():
             registry.add_recognizer(recognizer)
@@ -171,20 +177,10 @@ class PiiDetector:
 
         return AnonymizerEngine()  # type: ignore[no-untyped-call]  # unannotated constructor
 
-    @cached_property
-    def _presidio(self) -> Any:
-        """`analyzer` with Presidio's phone recognizer behind a gate that skips texts where
-        no phone number can be (`recognizers.GatedPhoneRecognizer`, same results)."""
-        from supervisor.detectors.recognizers import gate_phone_numbers
-
-        analyzer = self.analyzer
-        gate_phone_numbers(analyzer.registry)
-        return analyzer
-
     def warm(self) -> None:
         """Load everything now (a server calls this at start-up, not on the first request)."""
         with self._lock:
-            self._presidio.analyze("warm up", language="en")
+            self.analyzer.analyze("warm up", language="en")
             _ = self.anonymizer
 
     def analyze(self, text: str, entities: Iterable[str], min_score: float = 0.0
@@ -196,14 +192,14 @@ class PiiDetector:
         wanted = sorted(set(entities))
         if not text or not wanted:
             return []
-        if "_presidio" not in self.__dict__:
+        if self.__dict__.get("analyzer") is None:
             self.warm()
         folded = normalise(text)
         found: list[Any] = []
         with shared_cores().held():  # an encoder pass beside it keeps to the other core
             for window in windows(len(folded.text), self.chunk_chars, self.overlap_chars):
                 part = folded.text[window.start:window.end]
-                for result in self._analysis(part).results(self._presidio, part, wanted,
+                for result in self._analysis(part).results(self.analyzer, part, wanted,
                                                            min_score):
                     result.start += window.start
                     result.end += window.start
@@ -227,7 +223,7 @@ class PiiDetector:
                 self._recent.move_to_end(text)
                 return found
         _cpu_backend()
-        analysis = _Analysis(self._presidio.nlp_engine.process_text(text, "en"))
+        analysis = _Analysis(self.analyzer.nlp_engine.process_text(text, "en"))
         if len(text) <= RECENT_CHARS:
             with self._recent_lock:
                 self._recent[text] = analysis
