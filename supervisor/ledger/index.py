@@ -513,12 +513,18 @@ class SqliteIndex:
     def refresh(self) -> None:
         """Index the lines appended since the last look (any process's); rebuild a sidecar
         that no longer matches the ledger."""
+        self._follow(catch_up=True)
+
+    def _follow(self, *, catch_up: bool) -> None:
+        """Check once that the sidecar matches the ledger (rebuild it if not), then index
+        what was appended since, when `catch_up`."""
         with self._lock:
             try:
                 if not self._checked:
                     self._check()
                     self._checked = True
-                self._catch_up()
+                if catch_up:
+                    self._catch_up()
             except sqlite3.OperationalError:
                 raise
             except (_Stale, sqlite3.DatabaseError):
@@ -802,14 +808,7 @@ class SqliteIndex:
         """The records indexed so far, once the sidecar is known to match the ledger
         (rebuilt if not); what was appended since is left for the next read to index."""
         with self._lock:
-            try:
-                if not self._checked:
-                    self._check()
-                    self._checked = True
-            except sqlite3.OperationalError:
-                raise
-            except (_Stale, sqlite3.DatabaseError):
-                self.rebuild()
+            self._follow(catch_up=False)
             return self._mark().next_seq
 
     def leaves(self, start: int, end: int) -> bytes:
