@@ -33,7 +33,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +139,10 @@ class Ledger:
         self._flushing: asyncio.Task[None] | None = None
         self._syncing: asyncio.Task[str] | None = None  # the last written batch's `_settle`
         self._in_flight = 0  # batches written and not yet durable
-        self._writes = callable(getattr(store, "write", None))  # written, then synced
+        # the store's two-step write (written, then synced), where it has one (JSONL)
+        self._write_then_sync: Callable[[Seal], tuple[list[dict[str, Any]],
+                                                      Callable[[], None]]] | None = \
+            getattr(store, "write", None)
         self._frontier: Frontier | None = None  # the Merkle tree's right edge, once needed
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
@@ -192,7 +195,7 @@ class Ledger:
         """
         while self._queue:
             take = min(len(self._queue), BATCH)
-            ways = WAYS - self._in_flight if self._writes else 1  # batches for this queue
+            ways = WAYS - self._in_flight if self._write_then_sync else 1  # for this queue
             if ways > 1 and take >= ways * SPLIT:
                 take = -(-take // ways)
             batch, self._queue = self._queue[:take], self._queue[take:]
@@ -250,7 +253,7 @@ class Ledger:
         thread hop. A store without `write` (only `append`) is durable at once."""
         loop = asyncio.get_running_loop()
         synced: asyncio.Future[None] = loop.create_future()
-        write = getattr(self.store, "write", None)
+        write = self._write_then_sync
         if write is None:
             stored = await self._write(seal)
             synced.set_result(None)
