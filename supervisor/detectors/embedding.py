@@ -138,7 +138,7 @@ class TorchBackend:
             from supervisor.detectors import graphs
 
             path = _prepare()
-            saved = graphs.graph_file(path / "model.safetensors", SCHEMES[self.precision])
+            saved = _graph_file(path, self.precision)
             graph = graphs.read_graph(saved)
             self.source = "cache"
             if graph is None:  # only now are transformers and the eager model needed
@@ -394,10 +394,15 @@ def preload(precision: Precision = "int8") -> None:
     import tokenizers  # noqa: F401
     import torch  # noqa: F401
 
+    if not _graph_file(model_dir(), precision).is_file():
+        from transformers import AutoModel, AutoTokenizer  # noqa: F401
+
+
+def _graph_file(path: Path, precision: Precision) -> Path:
+    """Where the traced graph of the model in `path` at `precision` is cached."""
     from supervisor.detectors import graphs
 
-    if not graphs.graph_file(model_dir() / "model.safetensors", SCHEMES[precision]).is_file():
-        from transformers import AutoModel, AutoTokenizer  # noqa: F401
+    return graphs.graph_file(path / "model.safetensors", SCHEMES[precision])
 
 
 @lru_cache(maxsize=2)
