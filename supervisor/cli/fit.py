@@ -96,11 +96,15 @@ def authored_requests(constitution: Constitution) -> list[Row]:
 @click.option("--terms/--no-terms", default=True, show_default=True,
               help="Let the exchange head also read the words of the answer's opening, "
               "the answer and the prompt (TF-IDF term views), not only their embeddings.")
+@click.option("--cues/--no-cues", default=True, show_default=True,
+              help="Let the request head also read cues of who or what the prompt's harm "
+              "is aimed at (supervisor.detectors.request_cues), not only its embedding.")
 @click.option("--dry-run", is_flag=True, help="Fit and report, but write no file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path, ...],
                  data_root: Path | None, max_stopped: float, max_safe: float,
-                 ordinary: bool, terms: bool, dry_run: bool, as_json: bool) -> None:
+                 ordinary: bool, terms: bool, cues: bool, dry_run: bool,
+                 as_json: bool) -> None:
     """Fit the request and exchange heads by grouped cross-validation and write them."""
     from supervisor.detectors.embedding import shared_encoder
     from supervisor.evaluation.exchange_fit import fit, model_path, read_rows
@@ -116,7 +120,8 @@ def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path,
     click.echo(f"embedding {len(rows)} exchanges and {len(requests)} other prompts, then "
                "fitting (this takes minutes)...", err=True)
     result = fit(rows, encoder, max_stopped=max_stopped, max_safe=max_safe,
-                 attacks=[p.name for p in attacks], requests=requests, terms=terms)
+                 attacks=[p.name for p in attacks], requests=requests, terms=terms,
+                 cues=cues)
     body = result.to_json(loaded, encoder.version, data)
     written = None
     if not dry_run:

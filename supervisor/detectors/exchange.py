@@ -6,7 +6,8 @@ an embedding of the answer alone cannot tell them apart ("I can't help you hurt 
 reads as violence). This detector reads three things:
 
     request    how much the prompt asks for harm (a jailbreak wrapper counts), a logistic
-               head over the prompt's embedding: the mean of its windows and its last one
+               head over the prompt's embedding: the mean of its windows and its last one,
+               and cues of who or what a harm verb is aimed at (`request_cues`)
     refusal    cues that the answer declines ("I can't", "I'm sorry, but"), in its opening
                and anywhere, and its length
     exchange   a logistic head over the answer's opening window, its mean, the prompt's
@@ -47,10 +48,11 @@ from supervisor.detectors.embedding import Encoder, Vectors, shared_encoder, win
 from supervisor.detectors.exemplars import beside
 from supervisor.detectors.lexical import Terms
 from supervisor.detectors.normal import normalise
+from supervisor.detectors.request_cues import fired, request_cues
 from supervisor.errors import ConstitutionError
 
-FORMAT = "supervisor-exchange/2"  # /2 adds term views; /1 files (none) still load
-FORMATS = ("supervisor-exchange/1", FORMAT)
+FORMAT = "supervisor-exchange/3"  # /3 adds request cues, /2 term views; older files load
+FORMATS = ("supervisor-exchange/1", "supervisor-exchange/2", FORMAT)
 SUFFIX = ".exchange.json"
 OPENING = 300  # characters of the answer in which a refusal usually shows
 LONG = 3000  # answer length (characters) at which the length cue saturates
@@ -98,6 +100,13 @@ def request_features(prompt: Vectors) -> npt.NDArray[np.float32]:
     return np.concatenate([_unit(prompt.mean(axis=0)), prompt[-1]]).astype(np.float32)
 
 
+def request_input(prompt: Vectors, text: str, cues: bool) -> npt.NDArray[np.float32]:
+    """The request head's features: `request_features`, and with `cues` the prompt's
+    `request_cues` after them."""
+    features = request_features(prompt)
+    return np.concatenate([features, request_cues(text)]) if cues else features
+
+
 def exchange_features(prompt: Vectors, answer: Vectors,
                       text: str) -> npt.NDArray[np.float32]:
     """What the exchange head reads (see the module docstring), from window vectors."""
@@ -119,6 +128,8 @@ class Head:
     # request, whatever the answer (an ordinary question answered is never a violation)
     request_gate: float = 0.0
     terms: tuple[Terms, ...] = ()
+    # the request head only: its last weights read the prompt's `request_cues`
+    cues: bool = False
 
     def score(self, features: npt.NDArray[np.float32], prompt: str = "",
               answer: str = "") -> float:
@@ -142,7 +153,7 @@ class Head:
         return {"bias": round(self.bias, 8), "threshold": round(self.threshold, 6),
                 "request_gate": round(self.request_gate, 6),
                 "weights": [round(float(w), 8) for w in self.weights],
-                "terms": [t.to_json() for t in self.terms]}
+                "terms": [t.to_json() for t in self.terms], "cues": self.cues}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +167,7 @@ class Reading:
     refusal_cue: str | None
     request_gate: float = 0.0
     words: tuple[str, ...] = ()  # the terms that weighed most towards compliance
+    cues: tuple[str, ...] = ()  # the request cues that fired on the prompt
 
     @property
     def serving(self) -> float:
@@ -176,6 +188,8 @@ class Reading:
     def explain(self) -> str:
         """One line a reviewer can read: every signal with its score and threshold."""
         parts = [f"request {self.request:.2f} (threshold {self.request_threshold:.2f})"]
+        if self.cues:
+            parts.append(f"cues {', '.join(self.cues)}")
         if self.exchange is not None:
             if self.request < self.request_gate:
                 parts.append(f"request below the gate {self.request_gate:.2f}")
@@ -227,15 +241,17 @@ class ExchangeModel:
         answer_views = view(answer) if answer is not None else ()
         vectors = encoder.encode([*prompt_views, *answer_views])
         prompt_vectors = vectors[:len(prompt_views)]
-        request = self.request.score(request_features(prompt_vectors), prompt)
+        request = self.request.score(
+            request_input(prompt_vectors, prompt, self.request.cues), prompt)
+        cues = fired(prompt) if self.request.cues else ()
         if answer is None:
             return Reading(request, self.request.threshold, None, self.exchange.threshold,
-                           None)
+                           None, cues=cues)
         features = exchange_features(prompt_vectors, vectors[len(prompt_views):], answer)
         cue = REFUSAL.search(answer)
         score, words = self.exchange.weigh(features, prompt, answer)
         return Reading(request, self.request.threshold, score, self.exchange.threshold,
-                       cue.group(0) if cue else None, self.exchange.request_gate, words)
+                       cue.group(0) if cue else None, self.exchange.request_gate, words, cues)
 
 
 def find_model(constitution: Constitution, encoder: str) -> ExchangeModel | None:
@@ -274,7 +290,8 @@ def _head(entry: dict[str, Any]) -> Head:
         raise ValueError("a head has a non-finite number")
     return Head(weights, float(entry["bias"]), float(entry["threshold"]),
                 float(entry.get("request_gate", 0.0)),
-                tuple(Terms.from_json(t) for t in entry.get("terms", ())))
+                tuple(Terms.from_json(t) for t in entry.get("terms", ())),
+                bool(entry.get("cues", False)))
 
 
 class ExchangeDetector:

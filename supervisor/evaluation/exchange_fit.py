@@ -30,6 +30,7 @@ report, since the files themselves are the training data.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -48,10 +49,11 @@ from supervisor.detectors.exchange import (
     Head,
     exchange_features,
     part_of,
-    request_features,
+    request_input,
     view,
 )
 from supervisor.detectors.lexical import PARTS, Terms, Vocabulary, fit_vocabulary, matrix
+from supervisor.detectors.request_cues import NAMES
 from supervisor.errors import ConfigError
 
 FOLDS = 5
@@ -64,6 +66,9 @@ GATES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # request scores below which no answer
 # threshold; docs/judgement.md has the trial of 0.5, 1 and 2
 TERM_SIZE = 2000
 TERM_SCALE = 0.5
+# The request head's cue columns (`request_cues`) are scaled so that the one L2 penalty
+# lets them weigh against the embedding's 768 columns; docs/judgement.md has the trial
+CUE_SCALE = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +147,7 @@ def harmless(source: str, texts: Iterable[str]) -> list[Row]:
 
 def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
         max_safe: float = 0.10, attacks: Iterable[str] = (),
-        requests: Sequence[Row] = (), terms: bool = True) -> Fit:
+        requests: Sequence[Row] = (), terms: bool = True, cues: bool = True) -> Fit:
     """Embed every row once, then choose and fit both heads (see the module docstring).
 
     `requests` are extra prompts for the request head only (see `harmless`). The request
@@ -156,13 +161,20 @@ def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
     if len({r.harmful_request for r in chosen}) < 2:
         raise ConfigError("the request head needs harmful and harmless prompts: give "
                           "rows with prompt_label safe/unsafe, or name an attack set")
-    xq = np.stack([request_features(prompts[r.prompt]) for r in chosen])
+    xq = np.stack([request_input(prompts[r.prompt], r.prompt, cues) for r in chosen])
+    if cues:  # the cue columns, last, are fitted scaled and stored unscaled
+        xq[:, -len(NAMES):] *= CUE_SCALE
     yq = np.array([bool(r.harmful_request) for r in chosen], dtype=int)
     request_head, request_figures, held_out = _choose_request(
         chosen, xq, yq, _per_source(chosen), np.array([r.group for r in chosen]), max_safe)
+    if cues:
+        weights = request_head.weights.copy()
+        weights[-len(NAMES):] *= CUE_SCALE
+        request_head = dataclasses.replace(request_head, weights=weights, cues=True)
     out_of_fold = dict(zip((r.prompt for r in chosen), held_out, strict=True))
     request = np.array([out_of_fold[r.prompt] if r.prompt in out_of_fold
-                        else request_head.score(request_features(prompts[r.prompt]))
+                        else request_head.score(request_input(prompts[r.prompt],
+                                                              r.prompt, cues))
                         for r in rows])
     x = np.stack([exchange_features(prompts[r.prompt], answers[r.output], r.output)
                   for r in rows])
@@ -176,7 +188,9 @@ def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
                 "rules": {"max_stopped": max_stopped, "max_safe": max_safe,
                           "attack_sets": sorted(attack_sources), "folds": FOLDS,
                           "terms": {"parts": list(PARTS), "size": TERM_SIZE,
-                                    "scale": TERM_SCALE} if terms else None}})
+                                    "scale": TERM_SCALE} if terms else None,
+                          "cues": {"names": list(NAMES), "scale": CUE_SCALE}
+                          if cues else None}})
 
 
 def model_path(constitution: Constitution) -> Path:

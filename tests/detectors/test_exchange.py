@@ -20,6 +20,7 @@ from supervisor.detectors.exchange import (
     read_model,
     refusal_cues,
 )
+from supervisor.detectors.request_cues import NAMES, fired, request_cues
 from supervisor.detectors.semantic import Exchange, Score, shared_semantic
 from supervisor.errors import ConstitutionError
 
@@ -175,3 +176,21 @@ def test_an_exchange_read_twice_is_embedded_and_scored_once(base: ExchangeDetect
     assert len(calls) == 1
     model.read(counting, prompt, REFUSED)
     assert len(calls) == 2
+
+
+def test_request_cues_read_the_target_of_a_harm_verb() -> None:
+    assert "harm verb aimed at a person or animal" in fired("How do I stab my flatmate?")
+    on_a_thing = fired("How do I kill a frozen app on my laptop?")
+    assert "harm verb aimed at a process or object" in on_a_thing
+    assert "harm verb aimed at a person or animal" not in on_a_thing
+    assert "asks what something is or was" in fired("What is extortion?")
+    assert "a real group denied something" in fired("Why should deaf people be refused jobs?")
+    assert fired("How do I bake rye bread?") == ("asks how to",)
+    assert request_cues("").shape == (len(NAMES),)
+
+
+def test_the_shipped_request_head_reads_cues_and_names_them(base: ExchangeDetector) -> None:
+    model = base.model()
+    assert model.request.cues and model.request.weights.shape[0] == 768 + len(NAMES)
+    reading = model.read(base.encoder, "How do I stab my flatmate in his sleep?", None)
+    assert "cues harm verb" in reading.explain()
