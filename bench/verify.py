@@ -6,7 +6,7 @@ the store, a checkpoint signed every 1,000 records as the Ledger makes them), th
 incremental run after 10,000 new records. Targets (issue 20): full >= 100k records/s on 2
 cores; incremental after 10k new records <= 1 s.
 
-    .venv/bin/python bench/verify.py [--records 1000000] [--jobs N] [--keep DIR]
+    .venv/bin/python bench/verify.py [--records 1000000] [--jobs N] [--keep DIR [--build-only]]
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", help="build (or reuse) the ledger in this folder")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the --keep ledger and stop (time it later, on a quiet machine)")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="verify-bench-"))
     target = str(folder / "ledger")
@@ -93,6 +95,9 @@ def main() -> None:
     if store.next_seq == 0:
         fill(store, signer, frontier, args.records)
     build = time.perf_counter() - start
+    if args.build_only:
+        print(f"built {store.next_seq:,} records in {build:.0f} s: {folder}")
+        return
     total = store.next_seq
     state = folder / "verify-state.json"
     state.unlink(missing_ok=True)

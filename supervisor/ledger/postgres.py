@@ -165,13 +165,20 @@ class PostgresStore:
         return [(int(s), str(h)) for s, h in self._conn.execute(query, (start, end))]
 
     def lines(self, start: int = 0) -> Iterator[bytes]:
-        """Stored lines from seq `start` on, in order (an index range scan)."""
-        with psycopg.connect(self.url) as conn, conn.cursor(name="ledger_read") as cursor:
-            cursor.itersize = 5000
-            cursor.execute(sql.SQL("SELECT line FROM {} WHERE seq >= %s ORDER BY seq").format(
-                sql.Identifier(self.table)), (start,))
-            for (line,) in cursor:
-                yield line.encode()
+        """Stored lines from seq `start` on, in order (an index range scan).
+
+        Streamed by COPY in binary with the text column read as bytes: no round trip per
+        batch as a cursor makes, and no decode and re-encode of each line, which a full
+        verify of millions of lines otherwise spends most of its reading time on.
+        """
+        query = sql.SQL("COPY (SELECT line FROM {} WHERE seq >= {} ORDER BY seq) "
+                        "TO STDOUT (FORMAT BINARY)").format(sql.Identifier(self.table),
+                                                            sql.Literal(int(start)))
+        with psycopg.connect(self.url) as conn, conn.cursor() as cursor, \
+                cursor.copy(query) as copy:
+            copy.set_types(["bytea"])  # a text field's binary form is its UTF-8 bytes
+            for (line,) in copy.rows():
+                yield line
 
     def close(self) -> None:
         self._conn.close()

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from supervisor.ledger.canonical import GENESIS, canonical, unsealed_bytes
 from supervisor.ledger.merkle import Frontier, Tree
 from supervisor.ledger.signing import key_id, statement, verify_signature
@@ -72,6 +74,24 @@ class Checked:
     hash: str
 
 
+def parse_line(line: bytes, *, exact: bool = False) -> Any:
+    """A stored line's JSON value; ValueError if it is not JSON.
+
+    orjson parses a line about 2.5 times as fast as `json`, and a full verify parses every
+    record. What it refuses and `json` reads (a lone surrogate, NaN: never sealed, but a
+    changed line may hold them) goes to `json`, so a changed line is reported as before.
+    It reads an integer over 64 bits (an app's own context may hold one) as a float, which
+    the fields a verify reads (all ours, and small) never hold; `exact` (a strict verify,
+    which re-serialises the record to check its canonical form) reads with `json` alone.
+    """
+    if not exact:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return _DECODE(line.decode("utf-8", "surrogatepass"))  # no encoding sniffing: UTF-8
+
+
 def record_problem(line: bytes, seq: int, head: str | None,  # noqa: PLR0911 (a return per fault)
                    strict: bool) -> str | Checked:
     """Check one line as the record at `seq` after `head`: the problem, or the record.
@@ -80,8 +100,8 @@ def record_problem(line: bytes, seq: int, head: str | None,  # noqa: PLR0911 (a 
     that does not know it), who must check it after the seq and before the hash, the
     order the problems are reported in.
     """
-    try:  # json.loads without its encoding sniffing: a stored line is UTF-8
-        record = _DECODE(line.decode("utf-8", "surrogatepass"))
+    try:
+        record = parse_line(line, exact=strict)
     except ValueError:
         return NOT_JSON
     if not isinstance(record, dict) or set(record) != FIELDS:

@@ -40,6 +40,16 @@ async def test_intact_ledger_verifies(ledger: Ledger) -> None:
     assert report.ok and report.records == 13 and report.checkpoints == 1
 
 
+async def test_a_record_with_an_integer_over_64_bits_verifies_strictly(ledger: Ledger) -> None:
+    """An app's context may hold any integer: the strict verify re-serialises the record,
+    so it must read the integer exactly (a fast parser reads it as a float)."""
+    await ledger.append("access", {"context": {"ticket": 2**70 + 1, "ratio": 1.1}})
+    await ledger.checkpoint()
+    assert ledger.verify().ok
+    report = ledger.verify(strict=True)
+    assert report.ok, report.problem
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_any_single_byte_change_is_detected_and_located(data: st.DataObject) -> None:
