@@ -36,7 +36,7 @@ from supervisor.errors import LedgerError
 from supervisor.ledger.canonical import GENESIS
 from supervisor.ledger.index import NO_ACTION
 from supervisor.ledger.jsonl import LOCK_TIMEOUT_S, Seal
-from supervisor.ledger.postgres_index import append_rows, fill_reviews, index_tables
+from supervisor.ledger.postgres_index import append_rows, connect, fill_reviews, index_tables
 
 DEFAULT_TABLE = "supervisor_ledger"
 IDLE_LIMIT = 3  # idle-in-transaction limit, in lock timeouts
@@ -63,7 +63,7 @@ class PostgresStore:
         self._lock_key = int.from_bytes(hashlib.sha256(self.table.encode()).digest()[:8],
                                         "big", signed=True)
         try:
-            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._conn = connect(self.url)
             idle = f"{int(lock_timeout * IDLE_LIMIT * 1000)}ms"
             self._conn.execute(sql.SQL("SET idle_in_transaction_session_timeout = {}").format(
                 sql.Literal(idle)))
@@ -174,7 +174,7 @@ class PostgresStore:
         query = sql.SQL("COPY (SELECT line FROM {} WHERE seq >= {} ORDER BY seq) "
                         "TO STDOUT (FORMAT BINARY)").format(sql.Identifier(self.table),
                                                             sql.Literal(int(start)))
-        with psycopg.connect(self.url) as conn, conn.cursor() as cursor, \
+        with connect(self.url, autocommit=False) as conn, conn.cursor() as cursor, \
                 cursor.copy(query) as copy:
             copy.set_types(["bytea"])  # a text field's binary form is its UTF-8 bytes
             for (line,) in copy.rows():

@@ -50,6 +50,19 @@ PACKED = LEAVES  # `<table>_nodes` rows at this level hold a complete block's re
 BATCH = 5000
 
 
+def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+    """A connection with JIT compilation off, for every read and write of the ledger.
+
+    The planner cannot estimate a seq range computed from an array (a proof's blocks) and
+    takes it for a million rows; past `jit_above_cost` PostgreSQL then compiles the plan,
+    about 200 ms at 10M records for a query that runs in 1 ms. Every statement here is a
+    short indexed lookup or a stream, where compiling never pays.
+    """
+    conn = psycopg.connect(url, autocommit=autocommit)
+    conn.execute("SET jit = off")
+    return conn
+
+
 def index_tables(table: str) -> list[sql.Composed]:
     """Statements creating the side tables and their indexes (idempotent)."""
     i, f, lab, nodes, counts, esc, backs = (sql.Identifier(f"{table}_{n}") for n in (
@@ -217,7 +230,7 @@ class PostgresQuery:
     def __init__(self, url: str, table: str, *, read_only: bool = False) -> None:
         self.table = table
         self.read_only = read_only  # then the index is read as it is, never filled
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn = connect(url)
         self._lock = threading.RLock()
         self._index = f"{table}_index"
         self._nodes = f"{table}_nodes"
@@ -326,7 +339,12 @@ class PostgresQuery:
 
     def nodes(self, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored subtrees and blocks' leaf data (LEAVES = PACKED keys) in one round trip:
-        a complete block from its packed row, one not packed yet from the ledger."""
+        a complete block from its packed row, one not packed yet from the ledger.
+
+        Whether a block is packed is a scalar subquery, one index probe per block asked
+        for: written as NOT EXISTS, the planner made it an anti join that read every
+        packed row (18 ms at 10M records, against 0.2 ms for the rest of the query).
+        """
         if not wanted:
             return {}
         blocks = [index for level, index in wanted if level == LEAVES]
@@ -334,14 +352,15 @@ class PostgresQuery:
             rows = self._conn.execute(sql.SQL(
                 "SELECT n.level, n.idx, n.hash FROM {nodes} n JOIN unnest(%s::int[], "
                 "%s::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx "
-                "UNION ALL SELECT %s, b.idx, string_agg(decode(t.hash, 'hex'), ''::bytea "
-                "ORDER BY t.seq) FROM unnest(%s::bigint[]) AS b(idx) JOIN {ledger} t ON "
-                "t.seq >= b.idx * %s AND t.seq < (b.idx + 1) * %s WHERE NOT EXISTS (SELECT 1 "
-                "FROM {nodes} WHERE level = %s AND idx = b.idx) GROUP BY b.idx").format(
+                "UNION ALL SELECT %s, b.idx, (SELECT string_agg(decode(t.hash, 'hex'), "
+                "''::bytea ORDER BY t.seq) FROM {ledger} t WHERE t.seq >= b.idx * %s AND "
+                "t.seq < (b.idx + 1) * %s) FROM unnest(%s::bigint[]) AS b(idx) WHERE "
+                "(SELECT 1 FROM {nodes} WHERE level = %s AND idx = b.idx) IS NULL").format(
                     nodes=sql.Identifier(self._nodes), ledger=sql.Identifier(self.table)),
                 ([level for level, _ in wanted], [index for _, index in wanted], LEAVES,
-                 blocks, BLOCK, BLOCK, PACKED)).fetchall()
-        return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+                 BLOCK, BLOCK, blocks, PACKED)).fetchall()
+        return {(int(level), int(index)): bytes(digest) for level, index, digest in rows
+                if digest is not None}  # a block past the ledger's end has no leaves
 
     def _select(self, condition: str, params: list[Any], tail: str = "", *,
                 source: str = "") -> list[dict[str, Any]]:
