@@ -55,8 +55,8 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
 
     The planner cannot estimate a seq range computed from an array (a proof's blocks) and
     takes it for a million rows; past `jit_above_cost` PostgreSQL then compiles the plan,
-    about 200 ms at 10M records for a query that runs in 1 ms. Every statement here is a
-    short indexed lookup or a stream, where compiling never pays.
+    which costs far more than the indexed lookup it runs. Every statement here is a short
+    indexed lookup or a stream, where compiling never pays (figures: docs/ledger.md).
     """
     conn = psycopg.connect(url, autocommit=autocommit)
     conn.execute("SET jit = off")
@@ -342,8 +342,8 @@ class PostgresQuery:
         a complete block from its packed row, one not packed yet from the ledger.
 
         Whether a block is packed is a scalar subquery, one index probe per block asked
-        for: written as NOT EXISTS, the planner made it an anti join that read every
-        packed row (18 ms at 10M records, against 0.2 ms for the rest of the query).
+        for; a NOT EXISTS is planned as an anti join that reads every packed row, which
+        grows with the ledger.
         """
         if not wanted:
             return {}

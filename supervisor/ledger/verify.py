@@ -77,12 +77,12 @@ class Checked:
 def parse_line(line: bytes, *, exact: bool = False) -> Any:
     """A stored line's JSON value; ValueError if it is not JSON.
 
-    orjson parses a line about 2.5 times as fast as `json`, and a full verify parses every
-    record. What it refuses and `json` reads (a lone surrogate, NaN: never sealed, but a
-    changed line may hold them) goes to `json`, so a changed line is reported as before.
-    It reads an integer over 64 bits (an app's own context may hold one) as a float, which
-    the fields a verify reads (all ours, and small) never hold; `exact` (a strict verify,
-    which re-serialises the record to check its canonical form) reads with `json` alone.
+    orjson parses faster than `json`, and a full verify parses every record. What it
+    refuses and `json` reads (a lone surrogate, NaN: never sealed, but a changed line may
+    hold them) goes to `json`, so every line is accepted or refused as `json` alone would.
+    orjson reads an integer over 64 bits (an app's own context may hold one) as a float,
+    which the fields a verify reads (all ours, and small) never hold; `exact` (a strict
+    verify, which re-serialises the record to check its canonical form) reads with `json`.
     """
     if not exact:
         try:
