@@ -265,23 +265,30 @@ def _digest(text: str) -> str:
 
 # -- cross-validation ----------------------------------------------------------------
 
-def cross_validate(name: str, cache: Path, *, terms: bool = False) -> dict[str, Any]:
-    """The out-of-fold figures of `fit-exchange base --dry-run` with this encoder: its
-    vectors alone (`--no-terms`), or with the exchange head's term views (`terms`)."""
+def fit_rows() -> tuple[list[Any], list[Any]]:
+    """The rows and the extra request prompts `supervisor fit-exchange base` fits on."""
     from supervisor.cli.fit import ATTACKS, SHARED, ordinary_exchanges, ordinary_texts
     from supervisor.constitution import load_constitution
     from supervisor.evaluation.datasets import resolve_root
-    from supervisor.evaluation.exchange_fit import fit, read_rows
+    from supervisor.evaluation.exchange_fit import read_rows
 
-    base = load_constitution("base")
     root = resolve_root(None)
-    data, attacks = [root / n for n in SHARED], [root / n for n in ATTACKS]
-    rows = [*read_rows(data, attacks), *ordinary_exchanges()]
-    requests = ordinary_texts(base, None)
+    rows = [*read_rows([root / n for n in SHARED], [root / n for n in ATTACKS]),
+            *ordinary_exchanges()]
+    return rows, ordinary_texts(load_constitution("base"), None)
+
+
+def cross_validate(name: str, cache: Path, *, terms: bool = False) -> dict[str, Any]:
+    """The out-of-fold figures of `fit-exchange base --dry-run` with this encoder: its
+    vectors alone (`--no-terms`), or with the exchange head's term views (`terms`)."""
+    from supervisor.cli.fit import ATTACKS
+    from supervisor.evaluation.exchange_fit import fit
+
+    rows, requests = fit_rows()
     encoder = Cached(make(name, cache), cache / f"{name}.npz")
     started = time.perf_counter()
     # a trial encoder with the Encoder's encode() and version only
-    result = fit(rows, encoder, attacks=[p.name for p in attacks],  # type: ignore[arg-type]
+    result = fit(rows, encoder, attacks=[Path(n).name for n in ATTACKS],  # type: ignore[arg-type]
                  requests=requests, terms=terms)
     figures = result.figures
     xs = figures["exchange"]["per_file"]["xstest-v2-completions.jsonl"]

@@ -43,16 +43,22 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from encoder_trial import Cached, loads, make  # bench/encoder_trial.py, beside this file
+from encoder_trial import (  # bench/encoder_trial.py, beside this file
+    Cached,
+    _save,
+    fit_rows,
+    loads,
+    make,
+)
 
 from supervisor.detectors.exchange import request_features, request_input, view
-from supervisor.detectors.request_cues import NAMES
 from supervisor.evaluation.exchange_fit import (
-    CUE_SCALE,
     Row,
     _choose_request,
     _embed,
     _per_source,
+    request_prompts,
+    scaled_cues,
 )
 
 Vectors = npt.NDArray[np.float32]
@@ -62,19 +68,12 @@ JBB = "jbb-responses.jsonl"
 RESULTS = Path(__file__).parent / "results" / "request_encoder.json"
 
 
-def _cues_scaled(x: Vectors) -> Vectors:
-    """The cue columns, last, scaled as `fit` scales them before the L2 penalty."""
-    x = x.copy()
-    x[-len(NAMES):] *= CUE_SCALE
-    return x
-
-
 # each design: the request head's input from (MiniLM windows, mpnet windows, prompt text)
 DESIGNS: dict[str, Callable[[Vectors, Vectors, str], Vectors]] = {
-    "a minilm+cues": lambda m, p, t: _cues_scaled(request_input(m, t, True)),
-    "b mpnet+cues": lambda m, p, t: _cues_scaled(request_input(p, t, True)),
+    "a minilm+cues": lambda m, p, t: scaled_cues(request_input(m, t, True)),
+    "b mpnet+cues": lambda m, p, t: scaled_cues(request_input(p, t, True)),
     "c mpnet": lambda m, p, t: request_input(p, t, False),
-    "d minilm+mpnet+cues": lambda m, p, t: _cues_scaled(
+    "d minilm+mpnet+cues": lambda m, p, t: scaled_cues(
         np.concatenate([request_features(m), request_input(p, t, True)])),
 }
 
@@ -82,19 +81,8 @@ DESIGNS: dict[str, Callable[[Vectors, Vectors, str], Vectors]] = {
 def request_rows() -> list[Row]:
     """The prompts `fit` gives the request head for `fit-exchange base --dry-run`, in its
     order (so GroupKFold makes the same folds)."""
-    from supervisor.cli.fit import ATTACKS, SHARED, ordinary_exchanges, ordinary_texts
-    from supervisor.constitution import load_constitution
-    from supervisor.evaluation.datasets import resolve_root
-    from supervisor.evaluation.exchange_fit import read_rows
-
-    base = load_constitution("base")
-    root = resolve_root(None)
-    rows = [*read_rows([root / n for n in SHARED], [root / n for n in ATTACKS]),
-            *ordinary_exchanges()]
-    requests = ordinary_texts(base, None)
-    # fit's selection: the last row of each distinct prompt the head learns from
-    distinct = {r.prompt: r for r in [*rows, *requests] if r.harmful_request is not None}
-    return list(distinct.values())
+    rows, requests = fit_rows()
+    return request_prompts([*rows, *requests])
 
 
 def prompt_vectors(name: str, cache: Path, chosen: Sequence[Row]) -> dict[str, Vectors]:
@@ -244,11 +232,6 @@ def main() -> None:
         _save(results, out)
     print(table(results))
     print(f"saved {out}")
-
-
-def _save(results: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,21 @@ def harmless(source: str, texts: Iterable[str]) -> list[Row]:
             if t.strip()]
 
 
+def request_prompts(rows: Sequence[Row]) -> list[Row]:
+    """The rows the request head learns from: the last row of each distinct prompt that
+    says whether the request is harmful, in order of first appearance."""
+    return list({r.prompt: r for r in rows if r.harmful_request is not None}.values())
+
+
+def scaled_cues(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """A copy of request inputs (one, or one per row) with the cue columns, last, scaled
+    by CUE_SCALE, as the request head is fitted (so they weigh against the embedding
+    under the one L2 penalty)."""
+    x = x.copy()
+    x[..., -len(NAMES):] *= CUE_SCALE
+    return x
+
+
 def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
         max_safe: float = 0.10, attacks: Iterable[str] = (),
         requests: Sequence[Row] = (), terms: bool = True, cues: bool = True) -> Fit:
@@ -156,14 +171,13 @@ def fit(rows: Sequence[Row], encoder: Encoder, *, max_stopped: float = 0.05,
     """
     attack_sources = set(attacks)
     prompts, answers = _embed([*rows, *requests], encoder)
-    distinct = {r.prompt: r for r in [*rows, *requests] if r.harmful_request is not None}
-    chosen = list(distinct.values())
+    chosen = request_prompts([*rows, *requests])
     if len({r.harmful_request for r in chosen}) < 2:
         raise ConfigError("the request head needs harmful and harmless prompts: give "
                           "rows with prompt_label safe/unsafe, or name an attack set")
     xq = np.stack([request_input(prompts[r.prompt], r.prompt, cues) for r in chosen])
     if cues:  # the cue columns, last, are fitted scaled and stored unscaled
-        xq[:, -len(NAMES):] *= CUE_SCALE
+        xq = scaled_cues(xq)
     yq = np.array([bool(r.harmful_request) for r in chosen], dtype=int)
     request_head, request_figures, held_out = _choose_request(
         chosen, xq, yq, _per_source(chosen), np.array([r.group for r in chosen]), max_safe)
