@@ -7,6 +7,12 @@ The hash of record n is
     hash_n = sha256( bytes.fromhex(prev_hash_n) || canonical(record_n without "hash") )
 
 with prev_hash_0 = 64 zeros. Anyone can recompute it with a JSON library and sha256.
+
+The bytes are those of `json.dumps(value, sort_keys=True, ensure_ascii=False,
+separators=(",", ":"), allow_nan=False)`, the reference. orjson writes them about ten
+times faster, and every record's body is serialised under the append path's GIL, so it
+writes them wherever it provably agrees with the reference; the reference writes the rest
+(see `canonical`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,49 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 
 
 def canonical(value: Any) -> bytes:
-    """The one serialisation that is hashed and stored."""
+    """The one serialisation that is hashed and stored.
+
+    orjson's bytes where they are provably the reference's: read back they give `value`
+    itself (so they are JSON of exactly it: no NaN or infinity written as null, no UUID,
+    Enum member, dataclass or datetime turned into a string or an object, no tuple), and
+    they hold no float in the forms where orjson and Python's repr() differ. Anything
+    else, and whatever orjson refuses (integers over 64 bits, keys that are not
+    strings), the reference writes or refuses as it always has.
+    """
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _reference(value)
+    if _float_forms(fast) or orjson.loads(fast) != value:
+        return _reference(value)
+    return fast
+
+
+def _reference(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode("utf-8")
+
+
+def _float_forms(data: bytes) -> bool:
+    """Whether `data` may hold a float that orjson writes unlike repr(): below 1e-4
+    ("0.00001" against "1e-05") or in exponent form ("1e-7" against "1e-07"). Found in
+    strings too, which only sends that value to the reference. The signs are looked for,
+    not the "e", which text is full of."""
+    if b"0.0000" in data:
+        return True
+    for sign in b"+-":
+        at = data.find(sign)
+        while at != -1:
+            if at >= 2 and data[at - 1] == 0x65 and 0x30 <= data[at - 2] <= 0x39:  # 9e-
+                return True
+            at = data.find(sign, at + 1)
+    return False
 
 
 def chain_hash(prev_hash: str, record: dict[str, Any]) -> str:

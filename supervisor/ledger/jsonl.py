@@ -130,11 +130,16 @@ class JsonlStore:
             if not records:
                 return foreign, _synced
             segment, offset = self._segment, self._offset
+            if self._segment_for(self.next_seq) != segment:  # a new ledger, or a new segment
+                segment = self._segment_for(self.next_seq)
+                offset = _size(segment)
             chunks: dict[Path, list[bytes]] = {}
             starts: list[tuple[int, Path, int]] = []
+            ends = (self.next_seq // self.segment_records + 1) * self.segment_records
             for record in records:  # a batch that reaches a segment's end spills over
-                if self._segment_for(record["seq"]) != segment:
+                if record["seq"] >= ends:  # a path made per segment, not per record
                     segment = self._segment_for(record["seq"])
+                    ends += self.segment_records
                     offset = _size(segment)
                 starts.append((record["seq"], segment, offset))
                 chunks.setdefault(segment, []).append(record["line"] + b"\n")

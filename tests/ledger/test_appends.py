@@ -139,6 +139,9 @@ async def test_appends_across_segment_ends_verify(tmp_path: Path) -> None:
                                            for i in range(64)))
     await ledger.close()
     assert len(store.segments()) > 10
+    for number, segment in enumerate(store.segments()):  # segment k holds seqs 16k..16k+15
+        seqs = [json.loads(line)["seq"] for line in segment.read_bytes().splitlines()]
+        assert seqs == list(range(16 * number, 16 * number + len(seqs))) and len(seqs) <= 16
     ids = stored_ids(tmp_path / "l")
     assert len(ids) == len(set(ids)) and {r.id for r in receipts} <= set(ids)
     reopened = JsonlStore(tmp_path / "l")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 import json
+import uuid
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supervisor.ledger import Ledger, verify_proof
 from supervisor.ledger.canonical import canonical
 from supervisor.ledger.verify import verify_lines
+
+
+class Colour(enum.Enum):
+    RED = 1
+
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.text(max_size=20),
@@ -24,6 +33,45 @@ def test_canonical_json_round_trips(value: object) -> None:
     """canonical() output parses back to the same value and re-serialises identically."""
     encoded = canonical(value)
     assert canonical(json.loads(encoded)) == encoded
+
+
+any_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+    | st.sampled_from([1e-05, 9.9e-05, 1e-07, 1e+16, 5e-324, -0.0, "9e-7", "0.00001"]),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    | st.dictionaries(st.integers(0, 3), inner, max_size=2),
+    max_leaves=16)
+
+
+def reference(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+@settings(max_examples=1500)
+@given(any_values)
+def test_canonical_writes_or_refuses_as_the_reference_serialiser(value: object) -> None:
+    """orjson's fast path gives the reference's bytes for every value, floats in every
+    form, big integers, tuples, odd strings and integer keys included, and whatever the
+    reference refuses (NaN, infinities, lone surrogates) is refused too."""
+    try:
+        expected: bytes | type[Exception] = reference(value)
+    except (TypeError, ValueError) as exc:
+        expected = ValueError if isinstance(exc, ValueError) else TypeError
+    if isinstance(expected, bytes):
+        assert canonical(value) == expected
+    else:
+        with pytest.raises(expected):
+            canonical(value)
+
+
+def test_canonical_refuses_what_json_has_no_form_for() -> None:
+    """A UUID, an Enum member or a datetime, which orjson would write, is refused as the
+    reference refuses it, not stored as a string."""
+    for value in ({"id": uuid.UUID(int=7)}, [Colour.RED], {"at": datetime(2026, 12, 3)}):
+        with pytest.raises(TypeError):
+            canonical(value)
 
 
 async def filled(ledger: Ledger, n: int = 12) -> list[bytes]:
