@@ -238,14 +238,21 @@ class PostgresQuery:
             self._fill(-1)  # rows from before the index existed, once, in batches
 
     def complete(self) -> bool:
-        """Whether every ledger row has its index row (one count: at open only)."""
+        """Whether every ledger row has its index row: the side tables exist and the
+        per-(kind, action) counts, kept in each append's transaction with the index rows,
+        add up to the ledger's size (a few rows read, not a count of the index)."""
+        tables = self._conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AND "
+            "to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+            (self._index, f"{self.table}_counts", self._nodes, f"{self.table}_backings")
+        ).fetchone()
+        if tables is None or not tables[0]:
+            return False
         row = self._conn.execute(sql.SQL(
-            "SELECT (SELECT count(*) FROM {}), (SELECT coalesce(max(seq), -1) + 1 FROM {}), "
-            "to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AND "
-            "to_regclass(%s) IS NOT NULL"
-        ).format(sql.Identifier(self._index), sql.Identifier(self.table)),
-            (f"{self.table}_counts", self._nodes, f"{self.table}_backings")).fetchone()
-        return row is not None and row[0] == row[1] and bool(row[2])
+            "SELECT (SELECT coalesce(sum(n), 0) FROM {}), "
+            "(SELECT coalesce(max(seq), -1) + 1 FROM {})").format(
+                sql.Identifier(f"{self.table}_counts"), sql.Identifier(self.table))).fetchone()
+        return row is not None and row[0] == row[1]
 
     def _fill(self, after: int) -> None:
         """Index ledger rows after seq `after` that have no index row, BATCH at a time."""

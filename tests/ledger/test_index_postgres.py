@@ -84,3 +84,31 @@ def test_rows_written_before_the_index_are_back_filled(table: str) -> None:
     index.close()
     store.close()
     reader.close()
+
+
+def test_rows_an_older_writer_left_unindexed_are_found_and_filled(table: str) -> None:
+    """Rows appended without their index rows (a writer from before the index) make the
+    index incomplete, though every side table exists; a writer's open fills them."""
+    url = f"{SERVER}?table={table}"
+    store = PostgresStore(url)
+    store.append(seal_records([(f"rec_{i}", "2026-11-23T09:00:00.000000Z", "decision",
+                                canonical({"action": ACTIONS[i % 5], "i": i}))
+                               for i in range(30)]))
+    store.indexed = False  # as an older version wrote: the ledger rows alone
+    store.append(seal_records([(f"rec_{i}", "2026-11-23T09:00:01.000000Z", "decision",
+                                canonical({"action": "block", "i": i})) for i in range(30, 40)]))
+    store.close()
+    reader = PostgresStore(url, read_only=True)
+    looking = PostgresQuery(reader.url, reader.table, read_only=True)
+    assert not looking.complete()
+    assert isinstance(open_query(reader), ScanQuery)  # an incomplete index is not trusted
+    store = PostgresStore(url)
+    index = open_query(store)
+    assert isinstance(index, PostgresQuery) and index.complete()
+    assert index.page(Filter(action="block"), limit=50) == \
+        ScanQuery(store).page(Filter(action="block"), limit=50)
+    assert isinstance(open_query(reader), PostgresQuery)
+    for query in (looking, index):
+        query.close()
+    store.close()
+    reader.close()
