@@ -75,11 +75,17 @@ def test_rows_written_before_the_index_are_back_filled(table: str) -> None:
             conn.execute(f"DROP TABLE {table}{suffix}")
     reader = PostgresStore(url, read_only=True)
     assert isinstance(open_query(reader), ScanQuery)  # nothing to read an index from
+    filled_on_open(url, reader)
+
+
+def filled_on_open(url: str, reader: PostgresStore) -> None:
+    """A writer's open fills the index: it answers as the scan does, and the read-only
+    `reader` reads it from then on."""
     store = PostgresStore(url)
     index = open_query(store)
     assert isinstance(index, PostgresQuery) and index.complete()
-    assert index.page(Filter(action="block"), limit=2) == \
-        ScanQuery(store).page(Filter(action="block"), limit=2)
+    assert index.page(Filter(action="block"), limit=50) == \
+        ScanQuery(store).page(Filter(action="block"), limit=50)
     assert isinstance(open_query(reader), PostgresQuery)
     index.close()
     store.close()
@@ -102,13 +108,5 @@ def test_rows_an_older_writer_left_unindexed_are_found_and_filled(table: str) ->
     looking = PostgresQuery(reader.url, reader.table, read_only=True)
     assert not looking.complete()
     assert isinstance(open_query(reader), ScanQuery)  # an incomplete index is not trusted
-    store = PostgresStore(url)
-    index = open_query(store)
-    assert isinstance(index, PostgresQuery) and index.complete()
-    assert index.page(Filter(action="block"), limit=50) == \
-        ScanQuery(store).page(Filter(action="block"), limit=50)
-    assert isinstance(open_query(reader), PostgresQuery)
-    for query in (looking, index):
-        query.close()
-    store.close()
-    reader.close()
+    looking.close()
+    filled_on_open(url, reader)
