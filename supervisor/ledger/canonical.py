@@ -9,10 +9,10 @@ The hash of record n is
 with prev_hash_0 = 64 zeros. Anyone can recompute it with a JSON library and sha256.
 
 The bytes are those of `json.dumps(value, sort_keys=True, ensure_ascii=False,
-separators=(",", ":"), allow_nan=False)`, the reference. orjson writes them about ten
-times faster, and every record's body is serialised under the append path's GIL, so it
-writes them wherever it provably agrees with the reference; the reference writes the rest
-(see `canonical`).
+separators=(",", ":"), allow_nan=False)`, the reference. Every record's body is
+serialised under the GIL the append path shares, where the reference was the largest
+cost (docs/ledger.md), so orjson writes them wherever it provably agrees with the
+reference; the reference writes the rest (see `canonical`).
 """
 
 from __future__ import annotations
