@@ -265,31 +265,20 @@ def _digest(text: str) -> str:
 
 # -- cross-validation ----------------------------------------------------------------
 
-def fit_rows() -> tuple[list[Any], list[Any]]:
-    """The rows and the extra request prompts `supervisor fit-exchange base` fits on."""
-    from supervisor.cli.fit import ATTACKS, SHARED, ordinary_exchanges, ordinary_texts
-    from supervisor.constitution import load_constitution
-    from supervisor.evaluation.datasets import resolve_root
-    from supervisor.evaluation.exchange_fit import read_rows
-
-    root = resolve_root(None)
-    rows = [*read_rows([root / n for n in SHARED], [root / n for n in ATTACKS]),
-            *ordinary_exchanges()]
-    return rows, ordinary_texts(load_constitution("base"), None)
-
-
 def cross_validate(name: str, cache: Path, *, terms: bool = False) -> dict[str, Any]:
     """The out-of-fold figures of `fit-exchange base --dry-run` with this encoder: its
     vectors alone (`--no-terms`), or with the exchange head's term views (`terms`)."""
-    from supervisor.cli.fit import ATTACKS
+    from supervisor.cli.fit import fit_inputs
+    from supervisor.constitution import load_constitution
     from supervisor.evaluation.exchange_fit import fit
 
-    rows, requests = fit_rows()
+    given = fit_inputs(load_constitution("base"))
     encoder = Cached(make(name, cache), cache / f"{name}.npz")
     started = time.perf_counter()
     # a trial encoder with the Encoder's encode() and version only
-    result = fit(rows, encoder, attacks=[Path(n).name for n in ATTACKS],  # type: ignore[arg-type]
-                 requests=requests, terms=terms)
+    result = fit(given.rows, encoder,  # type: ignore[arg-type]
+                 attacks=[p.name for p in given.attacks], requests=given.requests,
+                 terms=terms)
     figures = result.figures
     xs = figures["exchange"]["per_file"]["xstest-v2-completions.jsonl"]
     jbb = figures["exchange"]["per_file"]["jbb-responses.jsonl"]
@@ -310,8 +299,8 @@ def cross_validate(name: str, cache: Path, *, terms: bool = False) -> dict[str, 
     return {"version": encoder.version, "summary": summary, "figures": figures,
             "texts_embedded_now": encoder.embedded,
             "embed_and_fit_seconds": round(time.perf_counter() - started, 1),
-            "threshold_free": {} if terms else threshold_free(rows, requests, encoder,
-                                                               figures)}
+            "threshold_free": {} if terms else threshold_free(
+                given.rows, given.requests, encoder, figures)}
 
 
 def threshold_free(rows: Sequence[Any], requests: Sequence[Any], encoder: Cached,
@@ -321,12 +310,16 @@ def threshold_free(rows: Sequence[Any], requests: Sequence[Any], encoder: Cached
     from sklearn.metrics import roc_auc_score
 
     from supervisor.detectors.exchange import exchange_features, request_features
-    from supervisor.evaluation.exchange_fit import _embed, _out_of_fold, _per_source
+    from supervisor.evaluation.exchange_fit import (
+        _embed,
+        _out_of_fold,
+        _per_source,
+        request_prompts,
+    )
 
     # a trial encoder with the Encoder's encode() and version only
     prompts, answers = _embed([*rows, *requests], encoder)  # type: ignore[arg-type]
-    chosen = list({r.prompt: r for r in [*rows, *requests]
-                   if r.harmful_request is not None}.values())
+    chosen = request_prompts([*rows, *requests])
     xq = np.stack([request_features(prompts[r.prompt]) for r in chosen])
     yq = np.array([bool(r.harmful_request) for r in chosen], dtype=int)
     sq = _out_of_fold(xq, yq, _per_source(chosen), np.array([r.group for r in chosen]),
@@ -489,7 +482,7 @@ def main() -> None:
                     "cross_validation_with_terms" if terms else "cross_validation", {})
                 for name in args.cv:
                     trials[name] = cross_validate(name, cache, terms=terms)
-                    _save(results, out)
+                    save(results, out)
                     print(name, "terms" if terms else "vectors alone",
                           json.dumps(trials[name]["summary"]), file=sys.stderr, flush=True)
             results["fidelity_to_fp32"] = fidelity(cache)
@@ -497,7 +490,7 @@ def main() -> None:
             results["latency_1000_chars"] = latency(args.encoders, cache, args.passes)
         else:
             results["load"] = loads(args.encoders, cache)
-        _save(results, out)
+        save(results, out)
     print(table(results))
     print(f"saved {out}")
 
@@ -510,7 +503,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _save(results: dict[str, Any], out: Path) -> None:
+def save(results: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 

@@ -43,13 +43,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from encoder_trial import (  # bench/encoder_trial.py, beside this file
-    Cached,
-    _save,
-    fit_rows,
-    loads,
-    make,
-)
+from encoder_trial import Cached, loads, make, save  # bench/encoder_trial.py, beside this file
 
 from supervisor.detectors.exchange import request_features, request_input, view
 from supervisor.evaluation.exchange_fit import (
@@ -81,8 +75,11 @@ DESIGNS: dict[str, Callable[[Vectors, Vectors, str], Vectors]] = {
 def request_rows() -> list[Row]:
     """The prompts `fit` gives the request head for `fit-exchange base --dry-run`, in its
     order (so GroupKFold makes the same folds)."""
-    rows, requests = fit_rows()
-    return request_prompts([*rows, *requests])
+    from supervisor.cli.fit import fit_inputs
+    from supervisor.constitution import load_constitution
+
+    given = fit_inputs(load_constitution("base"))
+    return request_prompts([*given.rows, *given.requests])
 
 
 def prompt_vectors(name: str, cache: Path, chosen: Sequence[Row]) -> dict[str, Vectors]:
@@ -221,15 +218,15 @@ def main() -> None:
         vectors = {n: prompt_vectors(n, cache, chosen) for n in ENCODERS}
         results["prompts"] = dict(Counter(r.source for r in chosen))
         results["designs"] = evaluate(chosen, vectors, xstest_types(root))
-        _save(results, out)
+        save(results, out)
     if "latency" not in args.skip:
         with (root / "xstest" / "xstest_prompts.csv").open(encoding="utf-8") as f:
             prompts = [row["prompt"] for row in csv.DictReader(f)]
         results["latency_xstest_prompt"] = latency(cache, prompts)
-        _save(results, out)
+        save(results, out)
     if "load" not in args.skip:
         results["load"] = loads(ENCODERS, cache)
-        _save(results, out)
+        save(results, out)
     print(table(results))
     print(f"saved {out}")
 

@@ -7,6 +7,7 @@ and prints the cross-validated figures the heads and thresholds were chosen by.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -19,6 +20,35 @@ from supervisor.evaluation.exchange_fit import Row, harmless
 
 SHARED = ("exchanges/xstest-v2-completions.jsonl", "exchanges/jbb-responses.jsonl")
 ATTACKS = ("exchanges/jbb-responses.jsonl",)
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What `fit-exchange` fits on: the labelled exchanges, the extra prompts for the
+    request head, and the files they came from (the attack sets by name, as `fit` asks)."""
+
+    rows: list[Row]
+    requests: list[Row]
+    data: tuple[Path, ...]
+    attacks: tuple[Path, ...]
+
+
+def fit_inputs(constitution: Constitution, data: tuple[Path, ...] = (),
+               attacks: tuple[Path, ...] = (), data_root: Path | None = None, *,
+               ordinary: bool = True) -> FitInputs:
+    """The command's inputs: the given data files (default: the shared exchange sets and
+    their attack set under the data root) and, with `ordinary`, the everyday exchanges
+    and prompts; bench scripts that re-run the fit call this too, so they fit on the
+    same rows in the same order."""
+    from supervisor.evaluation.exchange_fit import read_rows
+
+    if not data:
+        root = resolve_root(data_root)
+        data = tuple(root / name for name in SHARED)
+        attacks = attacks or tuple(root / name for name in ATTACKS)
+    rows = [*read_rows(data, attacks), *(ordinary_exchanges() if ordinary else [])]
+    requests = ordinary_texts(constitution, data_root) if ordinary else []
+    return FitInputs(rows, requests, data, attacks)
 
 
 def ordinary_texts(constitution: Constitution, data_root: Path | None) -> list[Row]:
@@ -107,22 +137,17 @@ def fit_exchange(constitution: str, data: tuple[Path, ...], attacks: tuple[Path,
                  as_json: bool) -> None:
     """Fit the request and exchange heads by grouped cross-validation and write them."""
     from supervisor.detectors.embedding import shared_encoder
-    from supervisor.evaluation.exchange_fit import fit, model_path, read_rows
+    from supervisor.evaluation.exchange_fit import fit, model_path
 
     loaded = load_constitution(constitution)
-    if not data:
-        root = resolve_root(data_root)
-        data = tuple(root / name for name in SHARED)
-        attacks = attacks or tuple(root / name for name in ATTACKS)
-    rows = [*read_rows(data, attacks), *(ordinary_exchanges() if ordinary else [])]
-    requests = ordinary_texts(loaded, data_root) if ordinary else []
+    given = fit_inputs(loaded, data, attacks, data_root, ordinary=ordinary)
     encoder = shared_encoder()
-    click.echo(f"embedding {len(rows)} exchanges and {len(requests)} other prompts, then "
-               "fitting (this takes minutes)...", err=True)
-    result = fit(rows, encoder, max_stopped=max_stopped, max_safe=max_safe,
-                 attacks=[p.name for p in attacks], requests=requests, terms=terms,
-                 cues=cues)
-    body = result.to_json(loaded, encoder.version, data)
+    click.echo(f"embedding {len(given.rows)} exchanges and {len(given.requests)} other "
+               "prompts, then fitting (this takes minutes)...", err=True)
+    result = fit(given.rows, encoder, max_stopped=max_stopped, max_safe=max_safe,
+                 attacks=[p.name for p in given.attacks], requests=given.requests,
+                 terms=terms, cues=cues)
+    body = result.to_json(loaded, encoder.version, given.data)
     written = None
     if not dry_run:
         written = model_path(loaded)
