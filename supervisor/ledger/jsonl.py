@@ -129,9 +129,8 @@ class JsonlStore:
             records = seal(self.next_seq, self.head_hash)
             if not records:
                 return foreign, _synced
-            segment, offset = self._segment, self._offset
-            if self._segment_for(self.next_seq) != segment:  # a new ledger, or a new segment
-                segment = self._segment_for(self.next_seq)
+            segment, offset = self._segment_for(self.next_seq), self._offset
+            if segment != self._segment:  # a new ledger, or the first batch of a segment
                 offset = _size(segment)
             chunks: dict[Path, list[bytes]] = {}
             starts: list[tuple[int, Path, int]] = []
