@@ -23,6 +23,7 @@ loaded the service logs one line, `ready`, with the seconds it took.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,20 @@ def _normal(ref: str) -> str:
     return f"{vendor.lower()}:{model.strip()}" if colon else ref.strip()
 
 
+def _freeze_heap() -> None:
+    """Collect once, then move every object now alive out of the collector's reach.
+
+    What is alive once the detectors are loaded (spaCy's and Presidio's objects, the
+    encoder, the constitutions) lives until the process ends; frozen, a full collection
+    walks only what requests made since, so it no longer stops the event loop and every
+    worker thread for as long. Only for a server's own process: `gc.freeze` is
+    process-wide, and a library must not impose it on the program that imports it.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("heap_frozen", objects=gc.get_freeze_count())
+
+
 @dataclass
 class Readiness:
     """What /readyz reports: each part and whether it is ready."""
@@ -76,7 +91,8 @@ class Service:
 
     def __init__(self, settings: Settings, *, keys: Keys, ledger: Ledger | None = None,
                  supervisor_model: Provider | None = None, resolver: Resolver | None = None,
-                 warm_primary: bool = True, judge: Provider | None = None) -> None:
+                 warm_primary: bool = True, judge: Provider | None = None,
+                 freeze_heap: bool = False) -> None:
         self.settings = settings
         self.keys = keys
         self._ledger = ledger
@@ -85,6 +101,7 @@ class Service:
                                         supervisor_model)
         self.resolver = resolver or self._resolve
         self.warm_primary = warm_primary
+        self.freeze_heap = freeze_heap  # the process is a server's own (see the docstring)
         self.metrics = Metrics()
         self.readiness = Readiness()
         self.constitutions: dict[str, Constitution] = {}
@@ -111,7 +128,7 @@ class Service:
             from supervisor.providers.registry import resolve
 
             model = resolve(settings.supervisor, timeout=settings.call_timeout_s)
-        return cls(settings, keys=keys, supervisor_model=model)
+        return cls(settings, keys=keys, supervisor_model=model, freeze_heap=True)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -163,6 +180,8 @@ class Service:
                 # deadline to spend): warming up must not pay for a judge call
                 checks = Supervisor(constitution, deadline_s=600)
                 await checks.assess("A short warm-up answer.")
+            if self.freeze_heap:
+                _freeze_heap()
             self.readiness.parts["detectors"] = "ok"
             primary = self.primary(DEFAULT_MODEL) if self.warm_primary else None
             if isinstance(primary, Loadable):

@@ -126,3 +126,28 @@ async def test_a_local_primary_loads_on_first_use_not_at_start(tmp_path: Path) -
     assert decision.output == "all fine"
     assert (primary.loads, primary.calls) == (1, 1)
     await service.close()
+
+
+async def test_a_served_process_freezes_its_heap_once_the_detectors_are_loaded(
+        tmp_path: Path) -> None:
+    """`Service.configured` (what `supervisor serve` runs) freezes the heap after warming,
+    so full collections stop walking the models' objects; a Service built by a program
+    that imports the library leaves that program's collector alone."""
+    import gc
+
+    settings = Settings(ledger=str(tmp_path / "ledger"), checkpoint_seconds=3600,
+                        constitution=str(tmp_path / "shared.yaml"))
+    _constitution(tmp_path)
+    assert not Service(settings, keys=Keys([])).freeze_heap
+    service = Service.configured(settings, keys=Keys([]))
+    assert service.freeze_heap
+    gc.unfreeze()
+    try:
+        await service.start()
+        assert service._warming is not None
+        await service._warming
+        assert service.readiness.ready
+        assert gc.get_freeze_count() > 0
+        await service.close()
+    finally:
+        gc.unfreeze()  # the test process's own objects go back to the collector
