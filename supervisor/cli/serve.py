@@ -37,6 +37,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
     from api.keys import Keys, configured
     from api.logs import configure
+    from supervisor.cli.workers import run, supported
 
     settings = current()
     source = configured(settings)  # generated here, once; workers read the same file
@@ -52,6 +53,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         from api import Service, create_app
 
         uvicorn.run(create_app(Service.configured(settings, keys=keys)), **common)
+    elif supported():  # each worker accepts on a socket of its own (see `workers`)
+        del common["host"], common["port"]
+        raise SystemExit(run(workers, host, port, common))
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,

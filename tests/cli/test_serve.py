@@ -113,6 +113,7 @@ def test_a_short_key_stops_a_multi_worker_start_before_any_worker(
 
     started: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("supervisor.cli.workers.run", lambda *a, **k: started.append(a))
     monkeypatch.setenv("SUPERVISOR_LEDGER", str(tmp_path / "ledger"))
     monkeypatch.setenv("SUPERVISOR_API_KEYS", "app:short")
     with pytest.raises(SystemExit) as exited:

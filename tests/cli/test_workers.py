@@ -1,0 +1,180 @@
+"""`supervisor serve --workers 2`: connections spread over the workers, which are replaced
+when they die and stop with the parent.
+
+With uvicorn's shared socket, sixteen connections opened together all went to one worker
+(docs/performance.md, "Two workers, one port"); each worker now has a socket of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from supervisor.cli import main
+from tests.api.conftest import APP_KEY
+
+CONNECTIONS = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _workers(parent: int) -> set[int]:
+    """The serving workers of `parent` (not multiprocessing's resource tracker)."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"spawn_main" in command:
+            found.add(int(entry.name))
+    return found
+
+
+def _established(pid: int, port: int) -> int:
+    """How many TCP connections to `port` the process `pid` has open (from /proc)."""
+    inodes: set[str] = set()
+    for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def _ready(url: str, times: int = 10) -> None:
+    """Until `times` fresh connections in a row are answered ready: a fresh connection
+    lands on either worker, so both have loaded. A guard, not a measurement."""
+    deadline = time.monotonic() + 600
+    streak = 0
+    while time.monotonic() < deadline and streak < times:
+        try:
+            ok = httpx2.get(f"{url}/readyz", timeout=5).status_code == 200
+        except httpx2.TransportError:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if not ok:
+            time.sleep(0.5)
+    assert streak >= times, "the workers never became ready"
+
+
+async def _burst(url: str, port: int, workers: set[int]) -> dict[int, int]:
+    """Moderate through CONNECTIONS keep-alive connections opened at once, as a burst of
+    clients (or a proxy's pool) does, and count each worker's share while they are open."""
+    limits = httpx2.Limits(max_connections=CONNECTIONS,
+                           max_keepalive_connections=CONNECTIONS)
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=120,
+                                  headers={"authorization": f"Bearer {APP_KEY}"}) as client:
+        answers = await asyncio.gather(*(
+            client.post("/v1/moderations", json={"input": f"Client {n} asks about sleep."})
+            for n in range(CONNECTIONS)))
+        assert [a.status_code for a in answers] == [200] * CONNECTIONS
+        return {pid: _established(pid, port) for pid in workers}
+
+
+def _gone(pids: set[int]) -> bool:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_workers_share_connections_are_replaced_and_stop_with_the_parent(
+        tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "ledger"),
+           "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "supervisor.cli", "serve", "--workers",
+                               "2", "--port", str(port), "--log-level", "warning"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _ready(url)
+        first = _workers(server.pid)
+        assert len(first) == 2
+        held = asyncio.run(_burst(url, port, first))
+        assert sum(held.values()) == CONNECTIONS
+        assert all(held.values()), f"connections per worker: {held}"
+
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        assert _gone({killed})
+        deadline = time.monotonic() + 60
+        while len(_workers(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        second = _workers(server.pid)
+        assert len(second) == 2 and killed not in second
+        _ready(url)
+        answer = httpx2.post(f"{url}/v1/moderations", json={"input": "Sleep well."},
+                             headers={"authorization": f"Bearer {APP_KEY}"}, timeout=60)
+        assert answer.status_code == 200
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=120) == 0
+        assert _gone(second), "a worker outlived its parent's SIGTERM"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    verify = subprocess.run([sys.executable, "-m", "supervisor.cli", "audit", "verify"],
+                            env=env, capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_port_in_use_is_refused_before_any_worker_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SUPERVISOR_LEDGER", str(tmp_path / "ledger"))
+    monkeypatch.setenv("SUPERVISOR_API_KEYS", f"app:{APP_KEY}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--workers", "2", "--port", str(port)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
+    assert "Traceback" not in err
+
+
+def test_a_worker_that_cannot_start_stops_the_service(tmp_path: Path) -> None:
+    """A ledger path that is not a directory fails every worker's start-up alike: the
+    parent stops and says so instead of starting replacements forever."""
+    (tmp_path / "file").write_text("not a directory")
+    env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "file" / "ledger"),
+           "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers", "2",
+                           "--port", str(_free_port())], env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 1
+    assert "a worker failed to start" in done.stderr
