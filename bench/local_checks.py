@@ -177,7 +177,7 @@ def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
     import numpy as np
     import torch
 
-    from supervisor.detectors.embedding import MAX_TOKENS, Encoder, TorchBackend
+    from supervisor.detectors.embedding import Encoder, TorchBackend
 
     backend = TorchBackend()
     shipped = Encoder(cache_size=1, backend=backend)
@@ -186,14 +186,15 @@ def encoder_cases(texts: Texts) -> dict[str, Callable[[], float]]:
     cores = os.cpu_count() or 1
 
     def spread_pass(text: str) -> np.ndarray:
-        tokens = backend.tokenizer([text], padding=True, truncation=True,
-                                 max_length=MAX_TOKENS, return_tensors="pt")
+        (encoding,) = backend.tokenizer.encode_batch([text])  # cut at MAX_TOKENS, as shipped
+        ids = torch.tensor([encoding.ids], dtype=torch.int64)
+        attention = torch.tensor([encoding.attention_mask], dtype=torch.int64)
 
         def run() -> np.ndarray:
             torch.set_num_threads(cores)
             with torch.inference_mode():
-                hidden = backend.graph(tokens["input_ids"], tokens["attention_mask"])
-                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                hidden = backend.graph(ids, attention)
+                mask = attention.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
