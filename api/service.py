@@ -18,6 +18,11 @@ answer: moderation never does, and the model is a few hundred MiB held. A reques
 arrives before its loads end waits for the same loads (supervisor.loading) before its
 deadline starts, so its SUPERVISOR_DEADLINE is never spent on them. When everything is
 loaded the service logs one line, `ready`, with the seconds it took.
+
+Once the detectors are loaded, a served process freezes its heap (`freeze_heap`): the
+models leave millions of objects that live as long as the process, and every full
+garbage collection walked them all and stopped every request while it ran
+(docs/performance.md, "Garbage collection pauses").
 """
 
 from __future__ import annotations
