@@ -37,11 +37,14 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
     from api.keys import Keys, configured
     from api.logs import configure
-    from supervisor.cli.workers import run, supported
+    from supervisor.cli.workers import hold, run, supported
 
     settings = current()
     source = configured(settings)  # generated here, once; workers read the same file
     keys = Keys(source.keys)  # a bad key is refused here, not by each worker after forking
+    # several workers: the port is taken now, so one in use is refused before the banner
+    held = hold(host, port) if workers > 1 and supported() else None
+    port = held.getsockname()[1] if held is not None else port
     os.environ["SUPERVISOR_LOG_LEVEL"] = log_level
     banner(Console(highlight=False), host, port, source)
     configure(log_level)
@@ -53,9 +56,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         from api import Service, create_app
 
         uvicorn.run(create_app(Service.configured(settings, keys=keys)), **common)
-    elif supported():  # each worker accepts on a socket of its own (see `workers`)
+    elif held is not None:  # each worker accepts on a socket of its own (see `workers`)
         del common["host"], common["port"]
-        raise SystemExit(run(workers, host, port, common))
+        raise SystemExit(run(workers, held, common))
     else:
         # uvicorn kills a worker that misses a 5 s health ping; a worker loading spaCy and
         # torch, or busy with local checks that hold the GIL, can miss it while healthy,

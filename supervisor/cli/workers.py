@@ -70,13 +70,13 @@ def hold(host: str, port: int) -> socket.socket:
                           "another --port or stop what is using it") from None
 
 
-def run(count: int, host: str, port: int, options: dict[str, Any]) -> int:
-    """Serve with `count` workers until SIGINT or SIGTERM; the exit status to return.
+def run(count: int, held: socket.socket, options: dict[str, Any]) -> int:
+    """Serve with `count` workers on the port `held` holds (see `hold`) until SIGINT or
+    SIGTERM; the exit status to return. Closes `held`.
 
     `options` are uvicorn.Config's keywords besides the app and the address.
     """
-    held = hold(host, port)
-    port = held.getsockname()[1]
+    host, port = held.getsockname()[:2]
     context = multiprocessing.get_context("spawn")  # a fork would copy the parent's threads
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
