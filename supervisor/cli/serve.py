@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from supervisor.settings import current
+from supervisor.settings import Settings, current
 
 if TYPE_CHECKING:
     from api.keys import Configured
@@ -42,6 +42,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     settings = current()
     source = configured(settings)  # generated here, once; workers read the same file
     keys = Keys(source.keys)  # a bad key is refused here, not by each worker after forking
+    preflight(settings)
     # several workers: the port is taken now, so one in use is refused before the banner
     held = hold(host, port) if workers > 1 and supported() else None
     port = held.getsockname()[1] if held is not None else port
@@ -66,6 +67,18 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         # transport errors and a ~10x drop under 64 connections); 60 s still catches a hang
         uvicorn.run("api.app:from_environment", factory=True, workers=workers,
                     timeout_worker_healthcheck=60, **common)
+
+
+def preflight(settings: Settings) -> None:
+    """Try once, before any server starts, what each one's start-up would fail on: the
+    default constitution loads and the ledger's store opens. A mistake in either is then
+    one clear error (see `supervisor.cli.main`), not a stack trace from uvicorn for every
+    worker."""
+    from supervisor.constitution import load_constitution
+    from supervisor.ledger import open_store
+
+    load_constitution(settings.constitution)
+    open_store(settings.ledger, settings).close()
 
 
 def banner(console: Console, host: str, port: int, source: Configured) -> None:

@@ -70,11 +70,12 @@ def hold(host: str, port: int) -> socket.socket:
                           "another --port or stop what is using it") from None
 
 
-def run(count: int, held: socket.socket, options: dict[str, Any]) -> int:
+def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = APP) -> int:
     """Serve with `count` workers on the port `held` holds (see `hold`) until SIGINT or
     SIGTERM; the exit status to return. Closes `held`.
 
-    `options` are uvicorn.Config's keywords besides the app and the address.
+    `options` are uvicorn.Config's keywords besides the app (an import string of its
+    factory) and the address.
     """
     host, port = held.getsockname()[:2]
     context = multiprocessing.get_context("spawn")  # a fork would copy the parent's threads
@@ -83,7 +84,7 @@ def run(count: int, held: socket.socket, options: dict[str, Any]) -> int:
                 for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def start() -> BaseProcess:
-        worker = context.Process(target=_worker, args=(host, port, options, os.getpid()),
+        worker = context.Process(target=_worker, args=(app, host, port, options, os.getpid()),
                                  name="supervisor-worker")
         worker.start()
         return worker
@@ -126,12 +127,12 @@ def _stop(workers: list[BaseProcess]) -> None:
             worker.join()
 
 
-def _worker(host: str, port: int, options: dict[str, Any], parent: int) -> None:
+def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
     """One worker: its own socket on the port, uvicorn on it, until told to stop."""
     import uvicorn
 
     sock = bind(host, port)
-    server = uvicorn.Server(uvicorn.Config(APP, factory=True, **options))
+    server = uvicorn.Server(uvicorn.Config(app, factory=True, **options))
     threading.Thread(target=_orphaned, args=(server, parent), daemon=True,
                      name="parent-watch").start()
     server.run(sockets=[sock])

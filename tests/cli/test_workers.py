@@ -20,6 +20,7 @@ import httpx2
 import pytest
 
 from supervisor.cli import main
+from supervisor.cli.workers import hold, run
 from tests.api.conftest import APP_KEY
 
 CONNECTIONS = 16
@@ -167,14 +168,40 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(
     assert "Traceback" not in err
 
 
-def test_a_worker_that_cannot_start_stops_the_service(tmp_path: Path) -> None:
-    """A ledger path that is not a directory fails every worker's start-up alike: the
-    parent stops and says so instead of starting replacements forever."""
+def test_a_worker_that_cannot_start_stops_the_service() -> None:
+    """A worker whose start-up fails would fail alike in every replacement: the parent
+    stops them and returns a failure instead of starting replacements forever."""
+    held = hold("127.0.0.1", 0)
+    status = run(2, held, {"log_level": "error", "log_config": None},
+                 app="tests.cli.no_such_module:create")
+    assert status == 1
+    assert held.fileno() == -1  # the port is let go
+
+
+def test_a_ledger_that_cannot_open_is_one_clear_error_before_the_banner(
+        tmp_path: Path) -> None:
+    """Before, each worker's start-up failed with uvicorn's stack trace of the error."""
     (tmp_path / "file").write_text("not a directory")
     env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "file" / "ledger"),
+           "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
+    for workers in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers",
+                               workers, "--port", str(_free_port())], env=env,
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode not in (0, 1), done.stderr  # a LedgerError's own code
+        assert "cannot open the ledger directory" in done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        assert "Constitutional supervisor on" not in done.stdout
+
+
+def test_a_broken_constitution_is_one_clear_error_before_the_banner(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: [broken\n")
+    env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "ledger"),
+           "SUPERVISOR_CONSTITUTION": str(broken),
            "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers", "2",
                            "--port", str(_free_port())], env=env, capture_output=True,
                           text=True, timeout=600, check=False)
-    assert done.returncode == 1
-    assert "a worker failed to start" in done.stderr
+    assert done.returncode != 0
+    assert "not valid YAML" in done.stderr and "Traceback" not in done.stderr
