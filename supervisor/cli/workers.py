@@ -8,9 +8,10 @@ each new connection to one of them by a hash of its addresses.
 
 The parent holds the port (bound, never listening, so it is given no connection) and
 starts, replaces and stops the workers: a worker that dies is started again; one that
-fails before serving (a broken constitution, a ledger it cannot open) stops them all,
-since every replacement would fail alike; SIGINT or SIGTERM stops each worker gracefully,
-its ledger flushed. A worker whose parent is gone stops as well.
+fails before serving stops them all, since every replacement would fail alike (`serve`
+has already tried the constitution and the ledger, the common causes); SIGINT or
+SIGTERM stops each worker gracefully, its ledger flushed. A worker whose parent is gone
+stops as well.
 """
 
 from __future__ import annotations
