@@ -11,7 +11,9 @@ starts, replaces and stops the workers: a worker that dies is started again; one
 fails before serving stops them all, since every replacement would fail alike (`serve`
 has already tried the constitution and the ledger, the common causes); SIGINT or
 SIGTERM stops each worker gracefully, its ledger flushed. A worker whose parent is gone
-stops as well.
+stops as well. A worker whose event loop has not ticked for `HANG_S` seconds once it
+serves (stuck, or stopped) is killed and replaced, as uvicorn's parent did with a worker
+that missed its pings.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from supervisor.errors import ConfigError
 # uvicorn's exit code for a worker whose start-up failed (uvicorn.config.STARTUP_FAILURE)
 STARTUP_FAILURE = 3
 GRACE_S = 30.0  # a worker stopping gracefully is killed after this
+# a serving worker whose event loop has not ticked for this long is replaced; local checks
+# hold the GIL for a while, so a busy worker's loop is slow, never silent for a minute
+HANG_S = 60.0
 APP = "api.app:from_environment"
 
 log = logging.getLogger("supervisor.serve")
@@ -71,7 +76,8 @@ def hold(host: str, port: int) -> socket.socket:
                           "another --port or stop what is using it") from None
 
 
-def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = APP) -> int:
+def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = APP,
+        hang_s: float = HANG_S) -> int:
     """Serve with `count` workers on the port `held` holds (see `hold`) until SIGINT or
     SIGTERM; the exit status to return. Closes `held`.
 
@@ -84,17 +90,24 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def start() -> BaseProcess:
-        worker = context.Process(target=_worker, args=(app, host, port, options, os.getpid()),
-                                 name="supervisor-worker")
+    def start() -> tuple[BaseProcess, Any]:
+        beat = context.Value("d", 0.0, lock=False)  # monotonic time of the last tick
+        worker = context.Process(target=_worker, name="supervisor-worker",
+                                 args=(app, host, port, options, os.getpid(), beat))
         worker.start()
-        return worker
+        return worker, beat
 
     failed = False
-    workers = [start() for _ in range(count)]
+    started = [start() for _ in range(count)]
+    workers = [worker for worker, _ in started]
+    beats = [beat for _, beat in started]
     try:
         while not stop.wait(0.5):
             for index, worker in enumerate(workers):
+                silent = time.monotonic() - beats[index].value
+                if worker.is_alive() and beats[index].value and silent > hang_s:
+                    log.error("worker %s has not ticked for %.0f s; killed", worker.pid, silent)
+                    worker.kill()
                 if worker.is_alive():
                     continue
                 worker.join()
@@ -105,7 +118,7 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
                     break
                 log.warning("worker %s stopped (exit %s); starting another", worker.pid,
                             worker.exitcode)
-                workers[index] = start()
+                workers[index], beats[index] = start()
     finally:
         _stop(workers)
         held.close()
@@ -128,12 +141,19 @@ def _stop(workers: list[BaseProcess]) -> None:
             worker.join()
 
 
-def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
-    """One worker: its own socket on the port, uvicorn on it, until told to stop."""
+def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int,
+            beat: Any) -> None:
+    """One worker: its own socket on the port, uvicorn on it, until told to stop; each
+    tick of its event loop is written to `beat` for the parent to read."""
     import uvicorn
 
+    class Ticking(uvicorn.Server):
+        async def on_tick(self, counter: int) -> bool:
+            beat.value = time.monotonic()  # CLOCK_MONOTONIC: the parent's clock too
+            return await super().on_tick(counter)
+
     sock = bind(host, port)
-    server = uvicorn.Server(uvicorn.Config(app, factory=True, **options))
+    server = Ticking(uvicorn.Config(app, factory=True, **options))
     threading.Thread(target=_orphaned, args=(server, parent), daemon=True,
                      name="parent-watch").start()
     server.run(sockets=[sock])

@@ -13,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -205,3 +207,63 @@ def test_a_broken_constitution_is_one_clear_error_before_the_banner(tmp_path: Pa
                           text=True, timeout=600, check=False)
     assert done.returncode != 0
     assert "not valid YAML" in done.stderr and "Traceback" not in done.stderr
+
+
+def tiny_app() -> Any:
+    """A factory for workers that need no models (the hang test)."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def test_a_worker_whose_loop_stops_ticking_is_replaced() -> None:
+    """uvicorn's parent killed a worker that missed its pings; ours kills one whose event
+    loop has stopped ticking (here: SIGSTOP) and starts another."""
+    held = hold("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{held.getsockname()[1]}"
+    me = os.getpid()
+    seen: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            deadline = time.monotonic() + 300
+            while len(_workers(me)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            _ready_at(f"{url}/healthz")
+            time.sleep(1.5)  # every worker has ticked once it serves
+            victim = min(_workers(me))
+            os.kill(victim, signal.SIGSTOP)
+            seen["gone"] = _gone({victim})
+            while len(_workers(me)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            seen["now"] = _workers(me)
+            seen["victim"] = victim
+        finally:
+            os.kill(me, signal.SIGTERM)  # ends `run` below
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    status = run(2, held, {"log_level": "error", "log_config": None},
+                 app="tests.cli.test_workers:tiny_app", hang_s=3)
+    driver.join()
+    assert status == 0
+    assert seen["gone"], "the stopped worker was never killed"
+    assert len(seen["now"]) == 2 and seen["victim"] not in seen["now"]
+    assert not _workers(me)  # and both stopped with the parent
+
+
+def _ready_at(url: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(url, timeout=5).status_code == 200:
+                return
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
