@@ -98,14 +98,12 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
         return worker, beat
 
     failed = False
-    started = [start() for _ in range(count)]
-    workers = [worker for worker, _ in started]
-    beats = [beat for _, beat in started]
+    workers = [start() for _ in range(count)]  # each with the time of its last tick
     try:
         while not stop.wait(0.5):
-            for index, worker in enumerate(workers):
-                silent = time.monotonic() - beats[index].value
-                if worker.is_alive() and beats[index].value and silent > hang_s:
+            for index, (worker, beat) in enumerate(workers):
+                silent = time.monotonic() - beat.value
+                if worker.is_alive() and beat.value and silent > hang_s:
                     log.error("worker %s has not ticked for %.0f s; killed", worker.pid, silent)
                     worker.kill()
                 if worker.is_alive():
@@ -118,9 +116,9 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
                     break
                 log.warning("worker %s stopped (exit %s); starting another", worker.pid,
                             worker.exitcode)
-                workers[index], beats[index] = start()
+                workers[index] = start()
     finally:
-        _stop(workers)
+        _stop([worker for worker, _ in workers])
         held.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

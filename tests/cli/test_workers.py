@@ -71,14 +71,14 @@ def _established(pid: int, port: int) -> int:
     return count
 
 
-def _ready(url: str, times: int = 10) -> None:
-    """Until `times` fresh connections in a row are answered ready: a fresh connection
+def _ready(url: str, path: str = "/readyz", times: int = 10) -> None:
+    """Until `times` fresh connections in a row answer 200 at `path`: a fresh connection
     lands on either worker, so both have loaded. A guard, not a measurement."""
     deadline = time.monotonic() + 600
     streak = 0
     while time.monotonic() < deadline and streak < times:
         try:
-            ok = httpx2.get(f"{url}/readyz", timeout=5).status_code == 200
+            ok = httpx2.get(f"{url}{path}", timeout=5).status_code == 200
         except httpx2.TransportError:
             ok = False
         streak = streak + 1 if ok else 0
@@ -235,7 +235,7 @@ def test_a_worker_whose_loop_stops_ticking_is_replaced() -> None:
             deadline = time.monotonic() + 300
             while len(_workers(me)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            _ready_at(f"{url}/healthz")
+            _ready(url, "/healthz", times=1)
             time.sleep(1.5)  # every worker has ticked once it serves
             victim = min(_workers(me))
             os.kill(victim, signal.SIGSTOP)
@@ -257,13 +257,3 @@ def test_a_worker_whose_loop_stops_ticking_is_replaced() -> None:
     assert len(seen["now"]) == 2 and seen["victim"] not in seen["now"]
     assert not _workers(me)  # and both stopped with the parent
 
-
-def _ready_at(url: str) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(url, timeout=5).status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} never answered")
