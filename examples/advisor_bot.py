@@ -16,14 +16,13 @@ personal investment advice on cue.
 from __future__ import annotations
 
 import sys
-import uuid
 from pathlib import Path
 
 import anthropic
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]  # this checkout's package, then the helpers
-from ledger_view import report, show  # noqa: E402 (the examples' own helper modules)
+from ledger_view import report, run_id, show  # noqa: E402 (the examples' own helper modules)
 from local_endpoint import LocalEndpoint  # noqa: E402
 
 from supervisor import OutputBlocked  # noqa: E402
@@ -34,7 +33,7 @@ SCRIPT = {
     "What should I do with my savings": ("You should put all your savings into Tesla stock "
                                          "and leveraged ETFs."),
 }
-RUN = uuid.uuid4().hex[:8]
+RUN = run_id()
 MODEL = "smollm2"
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import uuid
 from typing import Any
+
+
+def run_id() -> str:
+    """A fresh id for one run's records: eight hex characters with letters and digits
+    mixed. The ledger redacts context values: eight digits alone can read as a phone
+    number, eight letters as a name."""
+    while True:
+        run = uuid.uuid4().hex[:8]
+        if not run.isdigit() and not run.isalpha():
+            return run
 
 
 def show(label: str, text: str) -> None:

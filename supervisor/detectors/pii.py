@@ -26,6 +26,7 @@ removed by one of higher score), so the answer is the one a fresh analysis gives
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -205,7 +206,7 @@ class PiiDetector:
                     result.end += window.start
                     if window.own_start <= result.start < window.own_end:
                         found.append(result)
-        results = specific_first(found)
+        results = [r for r in specific_first(found) if not _code_named(r, folded.text)]
         if "PERSON" in wanted:
             results = [r for r in related_people(folded.text, results)
                        if r.entity_type in wanted]
@@ -359,6 +360,18 @@ def specific_first(results: Iterable[Any]) -> list[Any]:
     specific = [r for r in kept if r.entity_type in _NUMBERED]
     return [r for r in kept if r.entity_type not in _GENERIC
             or all(r.end <= s.start or r.start >= s.end for s in specific)]
+
+
+def _code_named(result: Any, text: str) -> bool:
+    """Whether spaCy named a code as a person, place or group: one token mixing letters
+    and digits ("b8565f0c", "R2D2"), as app ids, run ids and hashes are. No name is
+    written so; an address has words beside its number ("221B Baker Street")."""
+    return result.entity_type in _NAMED and _CODE.fullmatch(
+        text[result.start:result.end]) is not None
+
+
+_NAMED = frozenset({"PERSON", "LOCATION", "NRP"})  # the labels spaCy's tags become
+_CODE = re.compile(r"(?=\S*\d)(?=\S*[^\W\d_])[\w-]+")
 
 
 AGE_LABEL = "AGE_OVER_89"

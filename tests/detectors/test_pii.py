@@ -89,6 +89,15 @@ def test_redact_replaces_spans_with_entity_type(pii: PiiDetector) -> None:
     assert pii.redact_all(text) == "Patient <PERSON>, SSN <US_SSN>, was seen."
 
 
+@pytest.mark.parametrize("code", ["034e1fcb", "a0e30ece", "b059fc13", "ae8912d2", "f41b62dc"])
+def test_codes_are_not_taken_for_places_or_groups(pii: PiiDetector, code: str) -> None:
+    """Hex run ids spaCy tagged as a place or a group stay readable in a record's context
+    (an example's ledger lookup by run id failed on them); addresses still go."""
+    assert pii.redact_all(code) == code
+    assert pii.redact_all(f"run {code} of the clinic app") == f"run {code} of the clinic app"
+    assert "Baker" not in pii.redact_all("She lives at 221B Baker Street.")
+
+
 def test_specific_identifier_wins_an_overlap_with_a_generic_one() -> None:
     """Where a routing number and spaCy's DATE overlap, the routing label is kept."""
     a = Finding("", "pii", "DATE_TIME", 8, 17, "", 0.85)
