@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,16 +19,10 @@ import httpx2
 import pytest
 
 from tests.api.conftest import APP_KEY, AUDITOR_KEY
+from tests.ports import free_port
 
 CLIENTS = 16
 KILL_AFTER = 120  # acknowledged decisions before the kill
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -53,7 +46,7 @@ def test_sigkill_loses_no_acknowledged_decision(tmp_path: Path) -> None:
     env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "ledger"),
            "SUPERVISOR_API_KEYS": f"app:{APP_KEY},auditor:{AUDITOR_KEY}",
            "SUPERVISOR_CHECKPOINT_EVERY": "50", "HF_HUB_OFFLINE": "1"}
-    port = _free_port()
+    port = free_port()
     server = _start(env, port)
     acknowledged: list[str] = []
     lock = threading.Lock()

@@ -24,15 +24,9 @@ import pytest
 from supervisor.cli import main
 from supervisor.cli.workers import hold, run
 from tests.api.conftest import APP_KEY
+from tests.ports import free_port
 
 CONNECTIONS = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _workers(parent: int) -> set[int]:
@@ -113,7 +107,7 @@ def _gone(pids: set[int]) -> bool:
 @pytest.mark.slow
 def test_workers_share_connections_are_replaced_and_stop_with_the_parent(
         tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "ledger"),
            "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
@@ -188,7 +182,7 @@ def test_a_ledger_that_cannot_open_is_one_clear_error_before_the_banner(
            "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
     for workers in ("1", "2"):
         done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers",
-                               workers, "--port", str(_free_port())], env=env,
+                               workers, "--port", str(free_port())], env=env,
                               capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode not in (0, 1), done.stderr  # a LedgerError's own code
         assert "cannot open the ledger directory" in done.stderr
@@ -203,7 +197,7 @@ def test_a_broken_constitution_is_one_clear_error_before_the_banner(tmp_path: Pa
            "SUPERVISOR_CONSTITUTION": str(broken),
            "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers", "2",
-                           "--port", str(_free_port())], env=env, capture_output=True,
+                           "--port", str(free_port())], env=env, capture_output=True,
                           text=True, timeout=600, check=False)
     assert done.returncode != 0
     assert "not valid YAML" in done.stderr and "Traceback" not in done.stderr
