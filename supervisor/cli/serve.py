@@ -71,14 +71,16 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
 def preflight(settings: Settings) -> None:
     """Try once, before any server starts, what each one's start-up would fail on: the
-    default constitution loads and the ledger's store opens. A mistake in either is then
-    one clear error (see `supervisor.cli.main`), not a stack trace from uvicorn for every
-    worker."""
+    default constitution loads, the ledger's store opens and the rate limits' storage is
+    one `limits` knows. A mistake in any is then one clear error (see
+    `supervisor.cli.main`) before the banner, not a stack trace for every worker."""
+    from api.quotas import Quotas
     from supervisor.constitution import load_constitution
     from supervisor.ledger import open_store
 
     load_constitution(settings.constitution)
     open_store(settings.ledger, settings).close()
+    Quotas.configured(settings)
 
 
 def banner(console: Console, host: str, port: int, source: Configured) -> None:

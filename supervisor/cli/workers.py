@@ -11,7 +11,9 @@ starts, replaces and stops the workers: a worker that dies is started again; one
 fails before serving stops them all, since every replacement would fail alike (`serve`
 has already tried the constitution and the ledger, the common causes); SIGINT or
 SIGTERM stops each worker gracefully, its ledger flushed. A worker whose parent is gone
-stops as well. A worker whose event loop has not ticked for `HANG_S` seconds once it
+stops as well. A worker that dies before it ever served counts as failing to start,
+whatever its exit code (an app factory's error is one line on stderr, not a stack
+trace). A worker whose event loop has not ticked for `HANG_S` seconds once it
 serves (stuck, or stopped) is killed and replaced, as uvicorn's parent did with a worker
 that missed its pings.
 """
@@ -26,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -109,7 +112,7 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
                 if worker.is_alive():
                     continue
                 worker.join()
-                if worker.exitcode == STARTUP_FAILURE:
+                if worker.exitcode == STARTUP_FAILURE or not beat.value:  # never served
                     log.error("a worker failed to start (exit %s); stopping", worker.exitcode)
                     failed = True
                     stop.set()
@@ -154,9 +157,27 @@ def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int
     server = Ticking(uvicorn.Config(app, factory=True, **options))
     threading.Thread(target=_orphaned, args=(server, parent), daemon=True,
                      name="parent-watch").start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except Exception as exc:  # the app factory's: uvicorn passes all but TypeError on
+        if server.started:
+            raise
+        if options.get("log_level") == "debug":
+            traceback.print_exc()
+        print(f"error: {_why(exc)}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILURE)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _why(exc: Exception) -> str:
+    """One line for a worker's failed start: our errors say what to fix; anything else is
+    named with its type (`--log-level debug` prints its stack trace too)."""
+    from supervisor.errors import SupervisorError
+
+    if isinstance(exc, SupervisorError):
+        return str(exc)
+    return f"a worker failed to start: {type(exc).__name__}: {exc}"
 
 
 def _orphaned(server: Any, parent: int) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from supervisor.cli import main
 from supervisor.cli.workers import hold, run
+from supervisor.errors import ConfigError
 from tests.api.conftest import APP_KEY
 from tests.ports import free_port
 
@@ -190,6 +191,23 @@ def test_a_ledger_that_cannot_open_is_one_clear_error_before_the_banner(
         assert "Constitutional supervisor on" not in done.stdout
 
 
+def test_a_rate_limit_storage_it_cannot_use_is_one_clear_error_before_the_banner(
+        tmp_path: Path) -> None:
+    """Before, with two workers, every worker failed with a stack trace, again and again."""
+    env = {**os.environ, "SUPERVISOR_LEDGER": str(tmp_path / "ledger"),
+           "SUPERVISOR_RATE_LIMIT": "10/second",
+           "SUPERVISOR_RATE_LIMIT_STORAGE": "nosuchstore://127.0.0.1:1",
+           "SUPERVISOR_API_KEYS": f"app:{APP_KEY}", "HF_HUB_OFFLINE": "1"}
+    for workers in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "supervisor.cli", "serve", "--workers",
+                               workers, "--port", str(free_port())], env=env,
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode not in (0, 1), done.stderr
+        assert "SUPERVISOR_RATE_LIMIT_STORAGE='nosuchstore://127.0.0.1:1'" in done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        assert "Constitutional supervisor on" not in done.stdout
+
+
 def test_a_broken_constitution_is_one_clear_error_before_the_banner(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: [broken\n")
@@ -214,6 +232,35 @@ def tiny_app() -> Any:
         return {"ok": True}
 
     return app
+
+
+def refused_app() -> Any:
+    """A factory that refuses its configuration, as `Service.configured` does."""
+    raise ConfigError("SUPERVISOR_EXAMPLE='x' is not valid; set it to y")
+
+
+def crashing_app() -> Any:
+    """A factory that fails with an error of no project type."""
+    raise RuntimeError("out of file descriptors")
+
+
+@pytest.mark.parametrize(("factory", "line"), [
+    ("refused_app", "error: SUPERVISOR_EXAMPLE='x' is not valid; set it to y"),
+    ("crashing_app", "error: a worker failed to start: RuntimeError: out of file descriptors"),
+])
+def test_an_app_factory_error_stops_the_service_with_one_line(factory: str,
+                                                               line: str) -> None:
+    """uvicorn lets a factory's error (all but TypeError) out with its stack trace; the
+    worker died with exit 1, not uvicorn's start-up failure, so the parent started
+    replacements forever (seen with an unreachable rate-limit storage)."""
+    code = ("import sys\nfrom supervisor.cli.workers import hold, run\n"
+            "sys.exit(run(2, hold('127.0.0.1', 0), {'log_level': 'error', 'log_config': None},"
+            f" app='tests.cli.test_workers:{factory}'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert line in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
 
 
 def test_a_worker_whose_loop_stops_ticking_is_replaced() -> None:
