@@ -201,46 +201,35 @@ class JsonlStore:
         if not segments:
             return
         last = segments[-1]
-        with last.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            window = 4096
-            while True:
-                handle.seek(max(0, size - window))
-                chunk = handle.read()
-                lines = chunk.rstrip(b"\n").split(b"\n")
-                if len(lines) > 1 or window >= size:
-                    break
-                window *= 4
-        if lines and lines[-1]:
-            record = json.loads(lines[-1])
+        start, line = _last_line(last)
+        if line.strip():
+            record = json.loads(line)
             self.next_seq, self.head_hash = record["seq"] + 1, record["hash"]
-        self._segment, self._offset = last, size
+        self._segment, self._offset = last, start + len(line)
         self._remember(self.next_seq, *self._end())
 
     def _repair_tail(self) -> list[str]:
+        """Cut a last line that is unterminated or not JSON; read from the end only."""
         segments = self.segments()
         if not segments:
             return []
         last = segments[-1]
-        data = last.read_bytes()
-        cut = len(data)
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-        else:
-            previous = data.rfind(b"\n", 0, len(data) - 1) + 1
-            try:
-                json.loads(data[previous:])
-            except ValueError:
-                cut = previous
-        if cut == len(data):
+        start, line = _last_line(last)
+        if not line:
             return []
+        if line.endswith(b"\n"):
+            try:
+                json.loads(line)
+                return []
+            except ValueError:
+                pass
         aside = self.directory / f"torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.jsonl"
-        aside.write_bytes(data[cut:])
+        aside.write_bytes(line)
         with last.open("r+b") as handle:
-            handle.truncate(cut)
+            handle.truncate(start)
             handle.flush()
             os.fsync(handle.fileno())
-        return [f"{len(data) - cut} bytes of a torn last line of {last.name} moved to "
+        return [f"{len(line)} bytes of a torn last line of {last.name} moved to "
                 f"{aside.name}"]
 
     @contextmanager
@@ -271,6 +260,22 @@ class JsonlStore:
     def close(self) -> None:
         if self._lock is not None:
             self._lock.close()
+
+
+def _last_line(path: Path) -> tuple[int, bytes]:
+    """Where the file's last line starts, and its bytes (its newline too, if written): read
+    from the end in growing windows, so a segment of 100,000 records is not read whole."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        window = 4096
+        while True:
+            start = max(0, size - window)
+            handle.seek(start)
+            chunk = handle.read()
+            cut = chunk.rfind(b"\n", 0, len(chunk) - 1)
+            if cut >= 0 or start == 0:
+                return start + cut + 1, chunk[cut + 1:]
+            window *= 4
 
 
 def _write_chunks(chunks: dict[Path, list[bytes]], last: Path | None) -> Callable[[], None]:

@@ -42,6 +42,28 @@ class CountingStore:
         self.inner.close()
 
 
+async def test_lines_longer_than_the_first_tail_read_are_repaired_and_continued(
+        tmp_path: Path) -> None:
+    """The tail is read from the end in growing windows: a torn line, and the complete
+    record before it, each longer than the first 4 KiB read, are still cut and read whole."""
+    path = tmp_path / "l"
+    first = await open_ledger(str(path), settings=settings_for(path))
+    for i in range(2):
+        await first.append("access", {"i": i, "note": "x" * 9000})
+    first.store.close()
+    segment = next(path.glob("ledger-*.jsonl"))
+    partial = b'{"body":{"i":2,"note":"' + b"y" * 20000
+    with segment.open("ab") as handle:
+        handle.write(partial)
+    reopened = await open_ledger(str(path), settings=settings_for(path))
+    assert [r["body"].get("i") for r in reopened.records_in_order()] == [0, 1, None]
+    (torn,) = path.glob("torn-*.jsonl")
+    assert torn.read_bytes() == partial
+    assert reopened.store.next_seq == 3  # the head was read from the long last record
+    assert reopened.verify(allow_unsigned_tail=3).ok
+    await reopened.close()
+
+
 async def test_concurrent_appenders_share_fsyncs_and_form_one_chain(tmp_path: Path) -> None:
     """200 concurrent appends all land, in far fewer disk writes than records, and verify."""
     store = CountingStore(JsonlStore(tmp_path / "l"))
