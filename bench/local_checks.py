@@ -108,21 +108,19 @@ def hogs(count: int, *, apart: bool = False) -> Iterator[None]:
     spin = "while True: pass"
     if apart and count:
         forks = f"import os\nfor _ in range({count - 1}):\n    if os.fork() == 0: break\n"
-        group = subprocess.Popen([sys.executable, "-c", forks + spin], start_new_session=True)
-        try:
-            time.sleep(0.5)
-            yield
-        finally:
-            os.killpg(group.pid, signal.SIGKILL)
-            group.wait()
-        return
-    started = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
+        started = [subprocess.Popen([sys.executable, "-c", forks + spin],
+                                    start_new_session=True)]
+    else:
+        started = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
     try:
         time.sleep(0.5)  # let the scheduler spread them
         yield
     finally:
         for process in started:
-            process.kill()
+            if apart:
+                os.killpg(process.pid, signal.SIGKILL)  # the processes it forked too
+            else:
+                process.kill()
         for process in started:
             process.wait()
 

@@ -112,7 +112,7 @@ def run(count: int, held: socket.socket, options: dict[str, Any], *, app: str = 
                 if worker.is_alive():
                     continue
                 worker.join()
-                if worker.exitcode == STARTUP_FAILURE or not beat.value:  # never served
+                if not beat.value:  # it never served: every replacement would fail alike
                     log.error("a worker failed to start (exit %s); stopping", worker.exitcode)
                     failed = True
                     stop.set()
