@@ -46,8 +46,9 @@ def _workers(parent: int) -> set[int]:
     return found
 
 
-def _established(pid: int, port: int) -> int:
-    """How many TCP connections to `port` the process `pid` has open (from /proc)."""
+def _sockets(pid: int, port: int, state: str = "01") -> int:
+    """How many TCP sockets on `port` the process `pid` has open in `state` (from /proc;
+    01 established connections, 0A listening)."""
     inodes: set[str] = set()
     for fd in (Path("/proc") / str(pid) / "fd").iterdir():
         try:
@@ -61,7 +62,7 @@ def _established(pid: int, port: int) -> int:
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+            if local_port == port and fields[3] == state and fields[9] in inodes:
                 count += 1
     return count
 
@@ -93,7 +94,7 @@ async def _burst(url: str, port: int, workers: set[int]) -> dict[int, int]:
             client.post("/v1/moderations", json={"input": f"Client {n} asks about sleep."})
             for n in range(CONNECTIONS)))
         assert [a.status_code for a in answers] == [200] * CONNECTIONS
-        return {pid: _established(pid, port) for pid in workers}
+        return {pid: _sockets(pid, port) for pid in workers}
 
 
 def _gone(pids: set[int]) -> bool:
@@ -276,8 +277,12 @@ def test_a_worker_whose_loop_stops_ticking_is_replaced() -> None:
             deadline = time.monotonic() + 300
             while len(_workers(me)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
+            port = int(url.rsplit(":", 1)[1])
+            while time.monotonic() < deadline and not all(
+                    _sockets(pid, port, "0A") for pid in _workers(me)):
+                time.sleep(0.2)  # uvicorn listens once started, then its loop ticks
             _ready(url, "/healthz", times=1)
-            time.sleep(1.5)  # every worker has ticked once it serves
+            time.sleep(1.5)  # ten ticks' time after the start
             victim = min(_workers(me))
             os.kill(victim, signal.SIGSTOP)
             seen["gone"] = _gone({victim})
