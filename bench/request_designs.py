@@ -45,6 +45,7 @@ from supervisor.evaluation.exchange_fit import (
     _choose_request,
     _logistic,
     _per_source,
+    request_rule,
     scaled_cues,
 )
 
@@ -122,11 +123,7 @@ def choose(chosen: Sequence[Row], y: npt.NDArray[np.int_],
     for strength in strengths:
         scores = scored(strength)
         for threshold in THRESHOLDS:
-            stopped = scores >= threshold
-            safe = max(float(stopped[(sources == s) & (y == 0)].mean())
-                       for s in set(sources[y == 0]))
-            recall = float(stopped[y == 1].mean())
-            key = (safe <= 0.10, recall if safe <= 0.10 else -safe)
+            key = request_rule(scores >= threshold, y, sources, max_safe=0.10)
             if best is None or key > best[0]:
                 best = (key, strength, threshold, scores)
     assert best is not None

@@ -335,6 +335,17 @@ def _choose_exchange(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDA
                   "per_file": per, "within_rule": best[0][0]}
 
 
+def request_rule(stopped: npt.NDArray[np.bool_], y: npt.NDArray[np.int_],
+                 sources: npt.NDArray[np.str_], max_safe: float) -> tuple[bool, float]:
+    """How the request head's setting is chosen, as a key to maximise: within the rule
+    (every harmless source at most `max_safe` stopped), the most harmful prompts stopped;
+    outside it, the least stopped of the worst harmless source."""
+    safe = max(float(stopped[(sources == s) & (y == 0)].mean())
+               for s in set(sources[y == 0]))  # the worst harmless source
+    recall = float(stopped[y == 1].mean())
+    return (safe <= max_safe, recall if safe <= max_safe else -safe)
+
+
 def _choose_request(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDArray[np.int_],
                     w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
                     max_safe: float
@@ -346,10 +357,7 @@ def _choose_request(rows: Sequence[Row], x: npt.NDArray[np.float32], y: npt.NDAr
         scores = _out_of_fold(x, y, w, groups, strength)
         for threshold in THRESHOLDS:
             stopped = scores >= threshold
-            safe = max(float(stopped[(sources == s) & (y == 0)].mean())
-                       for s in set(sources[y == 0]))  # the worst harmless source
-            recall = float(stopped[y == 1].mean())
-            key = (safe <= max_safe, recall if safe <= max_safe else -safe)
+            key = request_rule(stopped, y, sources, max_safe)
             if best is None or key > best[0]:
                 per = {s: {"harmful_stopped": round(float(stopped[(sources == s) & (y == 1)]
                                                           .mean()), 4)
