@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from supervisor.evaluation.calibrate import _agreement, moved, shared_offset
 from supervisor.evaluation.metrics import Confusion
 
 RESULTS = Path(__file__).parent / "results" / "joint_thresholds.json"
 GRID = np.round(np.arange(0.05, 0.991, 0.02), 2)
-OFFSETS = np.round(np.arange(-0.2, 0.501, 0.02), 2)
 PASSES = 3
 
 Scores = npt.NDArray[np.float64]
@@ -74,23 +74,17 @@ def heads_and_scores() -> tuple[Scores, Mask, list[str], npt.NDArray[np.float64]
 
 
 def objective(fired: Mask, labels: Mask, sets: npt.NDArray[np.str_]) -> float:
-    """calibrate's: the mean over the sets of each one's F1."""
-    return float(np.mean([Confusion.of(zip(labels[sets == s].tolist(),
-                                           fired[sets == s].tolist(), strict=True)).f1
+    """calibrate's: the mean over the sets of each one's agreement (`_agreement`)."""
+    return float(np.mean([_agreement(labels[sets == s].tolist(), fired[sets == s].tolist())
                           for s in np.unique(sets)]))
 
 
-def shared_offset(scores: Scores, labels: Mask, sets: npt.NDArray[np.str_],
-                  own: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The heads' own thresholds moved by the one offset best on these items."""
-    def at(offset: float) -> npt.NDArray[np.float64]:
-        return np.clip(own - offset, 0.05, 0.99)
-
-    def fired(offset: float) -> Mask:
-        return np.asarray((scores >= at(offset)).any(axis=1), dtype=bool)
-
-    best = max(OFFSETS, key=lambda o: (objective(fired(o), labels, sets), -abs(o)))
-    return at(float(best))
+def offset_thresholds(scores: Scores, labels: Mask, sets: npt.NDArray[np.str_],
+                      own: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The heads' own thresholds moved by calibrate's shared offset, tuned on these items."""
+    groups = {s: np.flatnonzero(sets == s).tolist() for s in np.unique(sets)}
+    offset, _ = shared_offset(list(scores.T), own.tolist(), labels.tolist(), groups)
+    return np.array([moved(t, offset) for t in own])
 
 
 def per_head(scores: Scores, labels: Mask, sets: npt.NDArray[np.str_],
@@ -117,7 +111,7 @@ def cross_validated(scores: Scores, labels: Mask, sets: npt.NDArray[np.str_],
     fired = {"shared offset": np.zeros(len(labels), dtype=bool),
              "per head": np.zeros(len(labels), dtype=bool)}
     for tune, held in StratifiedKFold(5, shuffle=True, random_state=0).split(scores, strata):
-        offset = shared_offset(scores[tune], labels[tune], sets[tune], own)
+        offset = offset_thresholds(scores[tune], labels[tune], sets[tune], own)
         joint = per_head(scores[tune], labels[tune], sets[tune], offset)
         fired["shared offset"][held] = (scores[held] >= offset).any(axis=1)
         fired["per head"][held] = (scores[held] >= joint).any(axis=1)
@@ -133,7 +127,7 @@ def main() -> None:
     scores, labels, set_names, own, names = heads_and_scores()
     sets = np.array(set_names)
     result = cross_validated(scores, labels, sets, own)
-    offset = shared_offset(scores, labels, sets, own)
+    offset = offset_thresholds(scores, labels, sets, own)
     joint = per_head(scores, labels, sets, offset)
     result["thresholds on all training items"] = {
         name: {"shared offset": float(a), "per head": float(b)}

@@ -287,10 +287,26 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
         heads.append(np.asarray([out_of_fold[k].get(item.id, full[row])
                                  for row, item in enumerate(items)]))
 
+    offset, figures = shared_offset(heads, own, labels, groups)
+    tuned = list(fits)
+    for k, t in zip(chosen, own, strict=True):
+        head = fits[k].head
+        assert head is not None
+        tuned[k] = replace(fits[k], head=replace(head, threshold=round(moved(t, offset), 4)))
+    return tuned, {name: round(v, 4) for name, v in figures.items()}
+
+
+def shared_offset(heads: Sequence[npt.NDArray[np.float64]], own: Sequence[float],
+                  labels: Sequence[bool], groups: dict[str, list[int]]
+                  ) -> tuple[float, dict[str, float]]:
+    """The one offset by which every head's threshold moves (`_joint_thresholds`): the
+    best mean over the sets (`groups`: rows of each) of "any head fired"'s agreement with
+    `labels`, the smaller shift on a tie; and each set's figure at it. `heads` are each
+    head's scores of every row, `own` its own threshold."""
     def per_set(offset: float) -> dict[str, float]:
-        fired = np.zeros(len(items), dtype=bool)
+        fired = np.zeros(len(labels), dtype=bool)
         for row, t in zip(heads, own, strict=True):
-            fired |= row >= min(max(t - offset, 0.05), 0.99)
+            fired |= row >= moved(t, offset)
         return {name: _agreement([labels[r] for r in group], [bool(fired[r]) for r in group])
                 for name, group in groups.items()}
 
@@ -298,13 +314,12 @@ def _joint_thresholds(fits: Sequence[PrincipleFit], out_of_fold: Sequence[dict[s
     figures = {o: per_set(o) for o in offsets}
     scored = {o: float(np.mean(list(f.values()))) for o, f in figures.items()}
     offset = max(scored, key=lambda o: (scored[o], -abs(o)))
-    tuned = list(fits)
-    for k, t in zip(chosen, own, strict=True):
-        head = fits[k].head
-        assert head is not None
-        tuned[k] = replace(fits[k], head=replace(
-            head, threshold=round(min(max(t - offset, 0.05), 0.99), 4)))
-    return tuned, {name: round(v, 4) for name, v in figures[offset].items()}
+    return offset, figures[offset]
+
+
+def moved(threshold: float, offset: float) -> float:
+    """A head's threshold moved down by the shared offset, kept within [0.05, 0.99]."""
+    return min(max(threshold - offset, 0.05), 0.99)
 
 
 def _agreement(labels: Sequence[bool], fired: Sequence[bool]) -> float:
